@@ -1,0 +1,492 @@
+//===- CpuCodegen.cpp - tile, vectorise, bufferise, lower to LLVM --------===//
+#include "codegen/cpu/CpuCodegen.h"
+#include "passes/Decisions.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
+#include "mlir/Dialect/Bufferization/Transforms/OneShotModuleBufferize.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/Linalg/Transforms/Hoisting.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
+#include "mlir/Dialect/SCF/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorRewritePatterns.h"
+#include "mlir/Dialect/Vector/Transforms/VectorTransforms.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/Passes.h"
+
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+
+using namespace mlir;
+using namespace mlc;
+
+//===----------------------------------------------------------------------===//
+// Target
+//===----------------------------------------------------------------------===//
+
+static void initLLVMTargets() {
+  static bool done = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)done;
+}
+
+/// The x86 features whose instructions the generated code may contain; the
+/// runtime checks each before running a model.
+static const char *const kTrackedFeatures[] = {
+    "sse4.1", "sse4.2", "avx", "avx2", "fma", "f16c", "avx512f",
+    "avx512dq", "avx512bw", "avx512vl", "avx512cd", "avx512vnni", "avx512bf16"};
+
+FailureOr<TargetInfo> cpu::resolveTarget(const std::string &cpuName,
+                                         std::string &err) {
+  initLLVMTargets();
+  TargetInfo t;
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  if (cpuName.empty() || cpuName == "native" || cpuName == "host") {
+    t.cpu = llvm::sys::getHostCPUName().str();
+    std::vector<std::string> feats;
+    for (auto &f : llvm::sys::getHostCPUFeatures())
+      feats.push_back((f.second ? "+" : "-") + f.first().str());
+    llvm::sort(feats); // StringMap order is not deterministic
+    t.features = llvm::join(feats, ",");
+  } else {
+    t.cpu = cpuName;
+  }
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!target)
+    return failure();
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(triple, t.cpu, t.features));
+  if (!sti || !sti->isCPUStringValid(t.cpu)) {
+    err = "unknown CPU '" + cpuName + "' (try e.g. x86-64-v3, skylake-avx512, znver4)";
+    return failure();
+  }
+  if (sti->checkFeatures("+avx512f")) {
+    t.vectorBits = 512;
+    t.numVectorRegisters = 32;
+  } else if (sti->checkFeatures("+avx")) {
+    t.vectorBits = 256;
+    t.numVectorRegisters = 16;
+  } else {
+    t.vectorBits = 128;
+    t.numVectorRegisters = 16;
+  }
+  // Record the tracked features the CPU really has; with an explicit CPU
+  // the feature string stays empty and the CPU implies them.
+  std::vector<std::string> on;
+  for (const char *f : kTrackedFeatures)
+    if (sti->checkFeatures(std::string("+") + f))
+      on.push_back(f);
+  t.name = "cpu";
+  (void)on;
+  return t;
+}
+
+std::vector<std::string> cpu::requiredFeatures(const TargetInfo &t) {
+  initLLVMTargets();
+  std::string err, triple = llvm::sys::getDefaultTargetTriple();
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
+  std::vector<std::string> on;
+  if (!target)
+    return on;
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(triple, t.cpu, t.features));
+  for (const char *f : kTrackedFeatures)
+    if (sti->checkFeatures(std::string("+") + f))
+      on.push_back(f);
+  return on;
+}
+
+std::unique_ptr<llvm::TargetMachine>
+cpu::createTargetMachine(const TargetInfo &t, int optLevel, std::string &err) {
+  initLLVMTargets();
+  std::string triple = llvm::sys::getDefaultTargetTriple();
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!target)
+    return nullptr;
+  llvm::TargetOptions opts;
+  auto level = optLevel <= 0   ? llvm::CodeGenOptLevel::None
+               : optLevel == 1 ? llvm::CodeGenOptLevel::Less
+               : optLevel == 2 ? llvm::CodeGenOptLevel::Default
+                               : llvm::CodeGenOptLevel::Aggressive;
+  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
+      triple, t.cpu, t.features, opts, llvm::Reloc::PIC_, std::nullopt, level));
+}
+
+//===----------------------------------------------------------------------===//
+// Tiling and vectorisation
+//===----------------------------------------------------------------------===//
+
+static SmallVector<OpFoldResult> tileSizesFor(OpBuilder &b, Operation *op,
+                                              ArrayRef<int64_t> sizes) {
+  unsigned loops = cast<linalg::LinalgOp>(op).getNumLoops();
+  SmallVector<OpFoldResult> out;
+  for (unsigned i = 0; i < loops; ++i)
+    out.push_back(b.getIndexAttr(i < sizes.size() ? sizes[i] : 0));
+  return out;
+}
+
+static void replaceTiled(RewriterBase &rw, Operation *op, ValueRange repl) {
+  rw.replaceOp(op, repl);
+}
+
+/// Tiles `op` by `sizes` and returns the generated loops (outermost first).
+static FailureOr<SmallVector<scf::ForOp>> tileOp(RewriterBase &rw, Operation *op,
+                                                 ArrayRef<int64_t> sizes) {
+  scf::SCFTilingOptions opts;
+  opts.setTileSizes(tileSizesFor(rw, op, sizes));
+  rw.setInsertionPoint(op);
+  auto res = scf::tileUsingSCF(rw, cast<TilingInterface>(op), opts);
+  if (failed(res))
+    return failure();
+  replaceTiled(rw, op, res->replacements);
+  SmallVector<scf::ForOp> loops;
+  for (LoopLikeOpInterface l : res->loops)
+    if (auto f = dyn_cast<scf::ForOp>(l.getOperation()))
+      loops.push_back(f);
+  return loops;
+}
+
+static void canonicalize(Operation *root) {
+  MLIRContext *ctx = root->getContext();
+  RewritePatternSet p(ctx);
+  for (RegisteredOperationName n : ctx->getRegisteredOperations())
+    n.getCanonicalizationPatterns(p, ctx);
+  scf::populateSCFForLoopCanonicalizationPatterns(p);
+  (void)applyPatternsAndFoldGreedily(root, std::move(p));
+}
+
+LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
+  MLIRContext *ctx = f.getContext();
+  IRRewriter rw(ctx);
+  SmallVector<scf::ForOp> peelable;
+
+  // 1. Cache-level tiles on each group's anchor; same-group producers fuse in.
+  SmallVector<Operation *> anchors;
+  f.walk([&](Operation *op) {
+    if (op->hasAttr(attr::kTileSizes))
+      anchors.push_back(op);
+  });
+  for (Operation *anchor : anchors) {
+    auto sizes = anchor->getAttrOfType<DenseI64ArrayAttr>(attr::kTileSizes);
+    auto group = anchor->getAttrOfType<IntegerAttr>(attr::kFusionGroup);
+    scf::SCFTileAndFuseOptions opts;
+    opts.tilingOptions.setTileSizes(tileSizesFor(rw, anchor, sizes.asArrayRef()));
+    opts.setFusionControlFn([group](tensor::ExtractSliceOp, OpResult producer,
+                                    bool) -> std::tuple<bool, bool> {
+      auto g = producer.getOwner()->getAttrOfType<IntegerAttr>(attr::kFusionGroup);
+      return {g && group && g.getInt() == group.getInt(), false};
+    });
+    rw.setInsertionPoint(anchor);
+    auto res = scf::tileConsumerAndFuseProducersUsingSCF(
+        rw, cast<TilingInterface>(anchor), opts);
+    if (failed(res))
+      continue; // stays untiled; still correct
+    for (OpResult r : anchor->getResults())
+      rw.replaceAllUsesWith(r, res->replacements.lookup(r));
+    rw.eraseOp(anchor);
+    for (LoopLikeOpInterface l : res->loops)
+      if (auto fo = dyn_cast<scf::ForOp>(l.getOperation()))
+        peelable.push_back(fo);
+  }
+  canonicalize(f);
+
+  // 2. Reduction blocking of contraction roots.
+  SmallVector<Operation *> roots;
+  f.walk([&](Operation *op) {
+    if (op->hasAttr(attr::kReductionTile))
+      roots.push_back(op);
+  });
+  for (Operation *op : roots) {
+    auto sizes = op->getAttrOfType<DenseI64ArrayAttr>(attr::kReductionTile);
+    op->removeAttr(attr::kReductionTile);
+    (void)tileOp(rw, op, sizes.asArrayRef());
+  }
+
+  // 3. Register tiles.
+  SmallVector<Operation *> regs;
+  f.walk([&](Operation *op) {
+    if (op->hasAttr(attr::kVectorTile))
+      regs.push_back(op);
+  });
+  for (Operation *op : regs) {
+    auto sizes = op->getAttrOfType<DenseI64ArrayAttr>(attr::kVectorTile);
+    auto loops = tileOp(rw, op, sizes.asArrayRef());
+    if (succeeded(loops))
+      peelable.append(loops->begin(), loops->end());
+  }
+  canonicalize(f);
+
+  // 4. Peel partial tiles, innermost loops first, so that every full tile
+  // has a static shape.
+  llvm::SmallPtrSet<Operation *, 32> alive;
+  f.walk([&](scf::ForOp l) { alive.insert(l); });
+  llvm::stable_sort(peelable, [](scf::ForOp a, scf::ForOp b) {
+    auto depth = [](Operation *op) {
+      int d = 0;
+      for (; op; op = op->getParentOp())
+        ++d;
+      return d;
+    };
+    return depth(a) > depth(b);
+  });
+  for (scf::ForOp l : peelable) {
+    if (!alive.contains(l))
+      continue;
+    scf::ForOp partial;
+    rw.setInsertionPoint(l);
+    (void)scf::peelForLoopAndSimplifyBounds(rw, l, partial);
+  }
+  canonicalize(f);
+
+  // 5. Vectorise every static-shaped op that was register-tiled.
+  SmallVector<linalg::LinalgOp> toVectorize;
+  f.walk([&](linalg::LinalgOp op) {
+    if (!op->hasAttr(attr::kVectorTile) || op.hasDynamicShape())
+      return;
+    int64_t elems = 1;
+    for (int64_t s : op.getStaticLoopRanges())
+      elems *= s;
+    if (elems <= 4096)
+      toVectorize.push_back(op);
+  });
+  for (linalg::LinalgOp op : toVectorize) {
+    rw.setInsertionPoint(op);
+    (void)linalg::vectorize(rw, op);
+  }
+  {
+    RewritePatternSet p(ctx);
+    vector::populateVectorReductionToContractPatterns(p);
+    vector::populateCastAwayVectorLeadingOneDimPatterns(p);
+    vector::populateVectorTransferDropUnitDimsPatterns(p);
+    vector::TransferReadOp::getCanonicalizationPatterns(p, ctx);
+    vector::TransferWriteOp::getCanonicalizationPatterns(p, ctx);
+    (void)applyPatternsAndFoldGreedily(f, std::move(p));
+  }
+  canonicalize(f);
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Bufferization
+//===----------------------------------------------------------------------===//
+
+LogicalResult cpu::bufferize(ModuleOp m) {
+  // Each output must be a buffer the caller can take: copy results that
+  // alias an input or a constant.
+  m.walk([](func::ReturnOp ret) {
+    OpBuilder b(ret);
+    for (OpOperand &o : ret->getOpOperands()) {
+      Value v = o.get();
+      auto t = cast<RankedTensorType>(v.getType());
+      SmallVector<OpFoldResult> dims;
+      for (int64_t i = 0; i < t.getRank(); ++i)
+        dims.push_back(t.isDynamicDim(i)
+                           ? OpFoldResult(b.create<tensor::DimOp>(ret.getLoc(), v, i).getResult())
+                           : OpFoldResult(b.getIndexAttr(t.getDimSize(i))));
+      Value empty = b.create<tensor::EmptyOp>(ret.getLoc(), dims, t.getElementType());
+      auto copy = b.create<linalg::CopyOp>(ret.getLoc(), v, empty);
+      o.set(copy.getResult(0));
+    }
+  });
+  m.walk([](func::FuncOp f) {
+    for (unsigned i = 0; i < f.getNumArguments(); ++i)
+      f.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
+                   BoolAttr::get(f.getContext(), false));
+  });
+  PassManager pm(m.getContext());
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  if (failed(pm.run(m)))
+    return failure();
+  bufferization::OneShotBufferizationOptions opts;
+  opts.bufferizeFunctionBoundaries = true;
+  opts.setFunctionBoundaryTypeConversion(
+      bufferization::LayoutMapOption::IdentityLayoutMap);
+  opts.allowReturnAllocsFromLoops = true;
+  if (failed(bufferization::runOneShotModuleBufferize(m, opts)))
+    return failure();
+  PassManager pm2(m.getContext());
+  pm2.addPass(createCanonicalizerPass());
+  pm2.addPass(createCSEPass());
+  return pm2.run(m);
+}
+
+//===----------------------------------------------------------------------===//
+// Lowering to the LLVM dialect
+//===----------------------------------------------------------------------===//
+
+LogicalResult cpu::lowerToLLVMDialect(ModuleOp m) {
+  MLIRContext *ctx = m.getContext();
+  m.walk([](func::FuncOp f) { linalg::hoistRedundantVectorTransfers(f); });
+  {
+    RewritePatternSet p(ctx);
+    vector::populateVectorContractLoweringPatterns(
+        p, vector::VectorTransformsOptions().setVectorTransformsOptions(
+               vector::VectorContractLowering::OuterProduct));
+    vector::populateVectorOuterProductLoweringPatterns(p);
+    vector::populateVectorMultiReductionLoweringPatterns(
+        p, vector::VectorMultiReductionLowering::InnerParallel);
+    vector::populateVectorTransferPermutationMapLoweringPatterns(p);
+    vector::populateVectorTransposeLoweringPatterns(
+        p, vector::VectorTransformsOptions());
+    vector::populateVectorBroadcastLoweringPatterns(p);
+    vector::populateVectorShapeCastLoweringPatterns(p);
+    vector::populateCastAwayVectorLeadingOneDimPatterns(p);
+    populateMathPolynomialApproximationPatterns(p);
+    if (failed(applyPatternsAndFoldGreedily(m, std::move(p))))
+      return failure();
+  }
+  PassManager pm(ctx);
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(
+      VectorTransferToSCFOptions().enableFullUnroll()));
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertSCFToCFPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  return pm.run(m);
+}
+
+//===----------------------------------------------------------------------===//
+// LLVM IR and machine code
+//===----------------------------------------------------------------------===//
+
+std::unique_ptr<llvm::Module> cpu::translateToLLVMIR(ModuleOp m,
+                                                     llvm::LLVMContext &ctx,
+                                                     llvm::TargetMachine &tm) {
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  m->getContext()->appendDialectRegistry(registry);
+  auto mod = translateModuleToLLVMIR(m, ctx, "mlc_model");
+  if (!mod)
+    return nullptr;
+  mod->setSourceFileName("mlc_model");
+  mod->setDataLayout(tm.createDataLayout());
+  mod->setTargetTriple(tm.getTargetTriple().str());
+  for (llvm::Function &fn : *mod) {
+    if (fn.isDeclaration())
+      continue;
+    fn.addFnAttr("target-cpu", tm.getTargetCPU());
+    if (!tm.getTargetFeatureString().empty())
+      fn.addFnAttr("target-features", tm.getTargetFeatureString());
+  }
+  return mod;
+}
+
+void cpu::optimizeModule(llvm::Module &m, llvm::TargetMachine &tm, int optLevel) {
+  if (optLevel <= 0)
+    return;
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PipelineTuningOptions pto;
+  pto.LoopVectorization = optLevel >= 2;
+  pto.SLPVectorization = optLevel >= 2;
+  llvm::PassBuilder pb(&tm, pto);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  auto level = optLevel == 1   ? llvm::OptimizationLevel::O1
+               : optLevel == 2 ? llvm::OptimizationLevel::O2
+                               : llvm::OptimizationLevel::O3;
+  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
+  mpm.run(m, mam);
+}
+
+bool cpu::emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm,
+                          bool assembly, std::string &out, std::string &err) {
+  llvm::SmallVector<char, 0> buf;
+  llvm::raw_svector_ostream os(buf);
+  llvm::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, os, nullptr,
+                             assembly ? llvm::CodeGenFileType::AssemblyFile
+                                      : llvm::CodeGenFileType::ObjectFile)) {
+    err = "the target cannot emit this file type";
+    return false;
+  }
+  pm.run(m);
+  out.assign(buf.begin(), buf.end());
+  return true;
+}
+
+//===----------------------------------------------------------------------===//
+// Passes for mlc-opt
+//===----------------------------------------------------------------------===//
+
+namespace {
+template <typename Derived, typename OpT>
+struct StepPass : PassWrapper<Derived, OperationPass<OpT>> {};
+
+struct TileVectorizePass
+    : PassWrapper<TileVectorizePass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TileVectorizePass)
+  StringRef getArgument() const override { return "mlc-cpu-tile-vectorize"; }
+  StringRef getDescription() const override {
+    return "Apply recorded tile sizes, fuse, peel and vectorise";
+  }
+  void getDependentDialects(DialectRegistry &r) const override {
+    r.insert<scf::SCFDialect, vector::VectorDialect, affine::AffineDialect>();
+  }
+  void runOnOperation() override {
+    if (failed(cpu::tileAndVectorize(getOperation())))
+      signalPassFailure();
+  }
+};
+
+struct BufferizePlanPass : PassWrapper<BufferizePlanPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(BufferizePlanPass)
+  StringRef getArgument() const override { return "mlc-cpu-bufferize"; }
+  StringRef getDescription() const override {
+    return "One-shot bufferize and plan the activation arena";
+  }
+  void getDependentDialects(DialectRegistry &r) const override {
+    r.insert<bufferization::BufferizationDialect, memref::MemRefDialect>();
+  }
+  void runOnOperation() override {
+    if (failed(cpu::bufferize(getOperation())) || failed(cpu::planMemory(getOperation())))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+void cpu::registerCpuCodegenPasses() {
+  PassRegistration<TileVectorizePass>();
+  PassRegistration<BufferizePlanPass>();
+}

@@ -1,0 +1,52 @@
+//===- CpuCodegen.h - tiled linalg to an object file ------------*- C++ -*-===//
+#ifndef MLC_CODEGEN_CPU_CPUCODEGEN_H
+#define MLC_CODEGEN_CPU_CPUCODEGEN_H
+
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlc::cpu {
+
+/// Resolves the CPU name and features (host by default) and fills the
+/// vector facts the tiling policy needs. Fails with `err` on an unknown CPU.
+mlir::FailureOr<TargetInfo> resolveTarget(const std::string &cpu,
+                                          std::string &err);
+/// The instruction-set features the generated code may use (x86 names).
+std::vector<std::string> requiredFeatures(const TargetInfo &t);
+
+/// Applies the recorded tiling/fusion decisions and vectorises.
+mlir::LogicalResult tileAndVectorize(mlir::func::FuncOp f);
+/// Makes every returned tensor a fresh buffer, then one-shot bufferizes.
+mlir::LogicalResult bufferize(mlir::ModuleOp m);
+/// Static intermediate buffers move into one arena (a trailing memref<?xi8>
+/// argument of @main), the rest are freed after their last use. Records the
+/// arena size as `mlc.arena_size` on the module.
+mlir::LogicalResult planMemory(mlir::ModuleOp m);
+/// Vector/scf/memref/arith/math -> LLVM dialect.
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp m);
+
+/// Registers the codegen steps as passes for mlc-opt.
+void registerCpuCodegenPasses();
+
+std::unique_ptr<llvm::TargetMachine> createTargetMachine(const TargetInfo &t,
+                                                         int optLevel,
+                                                         std::string &err);
+std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp m,
+                                                llvm::LLVMContext &ctx,
+                                                llvm::TargetMachine &tm);
+void optimizeModule(llvm::Module &m, llvm::TargetMachine &tm, int optLevel);
+/// Emits object code (or assembly) for `m` into `out`.
+bool emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm, bool assembly,
+                     std::string &out, std::string &err);
+
+} // namespace mlc::cpu
+
+#endif

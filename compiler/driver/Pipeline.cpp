@@ -1,0 +1,235 @@
+//===- Pipeline.cpp - the compiler driver --------------------------------===//
+#include "compiler/driver/Pipeline.h"
+
+#include "codegen/cpu/CpuCodegen.h"
+#include "compiler/import/Importer.h"
+#include "compiler/package/Package.h"
+#include "dialects/MlcDialect.h"
+#include "passes/Passes.h"
+#include "mlc/runtime.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+using namespace mlc;
+
+const char *mlc::compilerVersion() { return "mlc " MLC_VERSION; }
+
+std::string mlc::describeOptions(const CompileOptions &o) {
+  std::string s = absl::StrCat("target=", o.target, " O", o.optLevel);
+  if (!o.cpu.empty())
+    absl::StrAppend(&s, " cpu=", o.cpu);
+  for (const auto &[name, dims] : o.shapes)
+    absl::StrAppend(&s, " shape:", name, "=", absl::StrJoin(dims, "x"));
+  return s;
+}
+
+namespace {
+
+int dtypeOf(Type t) {
+  if (t.isF32()) return MLC_DTYPE_F32;
+  if (t.isF64()) return MLC_DTYPE_F64;
+  if (t.isF16()) return MLC_DTYPE_F16;
+  if (t.isInteger(64)) return MLC_DTYPE_I64;
+  if (t.isInteger(32)) return MLC_DTYPE_I32;
+  if (t.isInteger(16)) return MLC_DTYPE_I16;
+  if (t.isUnsignedInteger(8)) return MLC_DTYPE_U8;
+  if (t.isInteger(8)) return MLC_DTYPE_I8;
+  if (t.isInteger(1)) return MLC_DTYPE_BOOL;
+  return 0;
+}
+
+/// Collects diagnostics so they can be returned as one status message.
+struct DiagnosticCollector {
+  std::vector<std::string> messages;
+  ScopedDiagnosticHandler handler;
+  explicit DiagnosticCollector(MLIRContext *ctx)
+      : handler(ctx, [this](Diagnostic &d) {
+          std::string loc;
+          if (std::string n = nodeNameOf(d.getLocation()); !n.empty())
+            loc = "node '" + n + "': ";
+          messages.push_back(loc + d.str());
+          return success();
+        }) {}
+  std::string text() const { return absl::StrJoin(messages, "\n  "); }
+};
+
+absl::Status fail(bool user, const std::string &what, const DiagnosticCollector &d) {
+  std::string msg = d.messages.empty() ? what : what + ":\n  " + d.text();
+  return user ? absl::InvalidArgumentError(msg) : absl::InternalError(msg);
+}
+
+TensorSignature signatureOf(Type t, StringAttr name, ArrayAttr dimNames) {
+  TensorSignature s;
+  auto rt = cast<RankedTensorType>(t);
+  s.name = name ? name.str() : "";
+  s.dtype = dtypeOf(rt.getElementType());
+  for (int64_t i = 0; i < rt.getRank(); ++i) {
+    bool dyn = rt.isDynamicDim(i);
+    s.dims.push_back(dyn ? -1 : rt.getDimSize(i));
+    std::string n;
+    if (dyn && dimNames && i < (int64_t)dimNames.size())
+      n = cast<StringAttr>(dimNames[i]).str();
+    s.dimNames.push_back(n);
+  }
+  return s;
+}
+
+absl::Status writeFile(const std::string &path, StringRef data) {
+  std::error_code ec;
+  llvm::ToolOutputFile out(path, ec, llvm::sys::fs::OF_None);
+  if (ec)
+    return absl::InvalidArgumentError("cannot write '" + path + "': " + ec.message());
+  out.os() << data;
+  out.keep();
+  return absl::OkStatus();
+}
+
+} // namespace
+
+absl::Status mlc::compileModel(const CompileOptions &opts) {
+  if (opts.target != "cpu")
+    return absl::InvalidArgumentError(
+        "target '" + opts.target + "' is not available in this build (available: cpu)");
+  std::string err;
+  auto target = cpu::resolveTarget(opts.cpu, err);
+  if (failed(target))
+    return absl::InvalidArgumentError(err);
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registry.insert<MlcDialect>();
+  MLIRContext ctx(registry);
+  ctx.disableMultithreading(); // deterministic and lighter on small machines
+  ctx.loadAllAvailableDialects();
+  DiagnosticCollector diags(&ctx);
+
+  ImportOptions io;
+  io.shapes = opts.shapes;
+  auto imported = importOnnxFile(ctx, opts.input, io);
+  if (!imported.ok())
+    return imported.status();
+  ModuleOp m = imported->get();
+
+  // Graph level.
+  {
+    PassManager pm(&ctx);
+    pm.addNestedPass<func::FuncOp>(createShapePropagationPass());
+    pm.addNestedPass<func::FuncOp>(createFoldConstantsPass());
+    pm.addNestedPass<func::FuncOp>(createFoldBatchNormPass());
+    pm.addNestedPass<func::FuncOp>(createShapePropagationPass());
+    pm.addNestedPass<func::FuncOp>(createFoldConstantsPass());
+    if (failed(pm.run(m)))
+      return fail(true, "shape inference failed", diags);
+  }
+  if (opts.emit == EmitKind::Mlir) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    m.print(os);
+    return writeFile(opts.output, s);
+  }
+
+  // The signature, before code generation changes the function.
+  auto mainFn = m.lookupSymbol<func::FuncOp>("main");
+  ModelSignature sig;
+  for (unsigned i = 0; i < mainFn.getNumArguments(); ++i)
+    sig.inputs.push_back(signatureOf(mainFn.getArgumentTypes()[i],
+                                     mainFn.getArgAttrOfType<StringAttr>(i, "mlc.name"),
+                                     mainFn.getArgAttrOfType<ArrayAttr>(i, "mlc.dim_names")));
+  for (unsigned i = 0; i < mainFn.getNumResults(); ++i) {
+    if (!isa<RankedTensorType>(mainFn.getResultTypes()[i]))
+      return absl::InvalidArgumentError(
+          "the shape of output #" + std::to_string(i) + " could not be inferred");
+    sig.outputs.push_back(signatureOf(mainFn.getResultTypes()[i],
+                                      mainFn.getResultAttrOfType<StringAttr>(i, "mlc.name"),
+                                      mainFn.getResultAttrOfType<ArrayAttr>(i, "mlc.dim_names")));
+  }
+  for (auto *list : {&sig.inputs, &sig.outputs})
+    for (const auto &t : *list)
+      if (t.dtype == 0)
+        return absl::InvalidArgumentError("input/output '" + t.name +
+                                          "' has an unsupported element type");
+
+  // Lowering, fusion and tiling decisions.
+  {
+    PassManager pm(&ctx);
+    pm.addPass(createLowerToLinalgPass());
+    pm.addPass(createCanonicalizerPass());
+    pm.addPass(createCSEPass());
+    pm.addNestedPass<func::FuncOp>(createFusionPass());
+    pm.addNestedPass<func::FuncOp>(createTilingPass(*target));
+    if (failed(pm.run(m)))
+      return fail(true, "lowering failed", diags);
+  }
+  if (opts.emit == EmitKind::Linalg) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    m.print(os);
+    return writeFile(opts.output, s);
+  }
+
+  // Code generation.
+  mainFn = m.lookupSymbol<func::FuncOp>("main");
+  mainFn.setName("mlc_main");
+  if (failed(cpu::tileAndVectorize(mainFn)))
+    return fail(false, "tiling failed", diags);
+  if (failed(cpu::bufferize(m)))
+    return fail(false, "bufferization failed", diags);
+  if (failed(cpu::planMemory(m)))
+    return fail(false, "memory planning failed", diags);
+  sig.arenaSize = m->getAttrOfType<IntegerAttr>("mlc.arena_size").getInt();
+  m.lookupSymbol<func::FuncOp>("mlc_main")
+      ->setAttr("llvm.emit_c_interface", UnitAttr::get(&ctx));
+  if (failed(cpu::lowerToLLVMDialect(m)))
+    return fail(false, "lowering to LLVM failed", diags);
+
+  auto tm = cpu::createTargetMachine(*target, opts.optLevel, err);
+  if (!tm)
+    return absl::InternalError(err);
+  llvm::LLVMContext llvmCtx;
+  auto llvmModule = cpu::translateToLLVMIR(m, llvmCtx, *tm);
+  if (!llvmModule)
+    return fail(false, "translation to LLVM IR failed", diags);
+
+  sig.compilerVersion = compilerVersion();
+  sig.compileOptions = describeOptions(opts);
+  sig.target = "cpu";
+  sig.cpuName = target->cpu;
+  sig.cpuFeatures = absl::StrJoin(cpu::requiredFeatures(*target), ",");
+  addEntryTable(*llvmModule, sig, "_mlir_ciface_mlc_main");
+  cpu::optimizeModule(*llvmModule, *tm, opts.optLevel);
+
+  if (opts.emit == EmitKind::LLVM) {
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    llvmModule->print(os, nullptr);
+    return writeFile(opts.output, s);
+  }
+  std::string code;
+  if (!cpu::emitMachineCode(*llvmModule, *tm, opts.emit == EmitKind::Asm, code, err))
+    return absl::InternalError(err);
+  if (opts.emit == EmitKind::Asm || opts.emit == EmitKind::Object)
+    return writeFile(opts.output, code);
+
+  llvm::SmallString<128> obj;
+  if (auto ec = llvm::sys::fs::createTemporaryFile("mlc-model", "o", obj))
+    return absl::InternalError("cannot create a temporary file: " + ec.message());
+  if (auto s = writeFile(obj.str().str(), code); !s.ok())
+    return s;
+  bool linked = linkSharedLibrary(obj.str().str(), opts.output, err);
+  llvm::sys::fs::remove(obj);
+  if (!linked)
+    return absl::InternalError(err);
+  return absl::OkStatus();
+}

@@ -1,0 +1,731 @@
+//===- Importer.cpp - ONNX ModelProto to the mlc dialect -----------------===//
+#include "compiler/import/Importer.h"
+#include "compiler/import/NodeBinder.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Matchers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <fstream>
+#include <map>
+#include <mutex>
+
+using namespace mlir;
+using namespace mlc;
+
+//===----------------------------------------------------------------------===//
+// Converter registry
+//===----------------------------------------------------------------------===//
+
+namespace {
+struct Registration {
+  int since;
+  ConvertFn fn;
+};
+llvm::StringMap<std::vector<Registration>> &registry() {
+  static llvm::StringMap<std::vector<Registration>> r;
+  return r;
+}
+} // namespace
+
+void mlc::registerConverter(const char *opType, int since, ConvertFn fn) {
+  auto &list = registry()[opType];
+  list.push_back({since, fn});
+  llvm::sort(list, [](auto &a, auto &b) { return a.since < b.since; });
+}
+
+ConvertFn mlc::lookupConverter(StringRef opType, int64_t opset) {
+  auto it = registry().find(opType);
+  if (it == registry().end())
+    return nullptr;
+  ConvertFn found = nullptr;
+  for (const Registration &r : it->second)
+    if (r.since <= opset)
+      found = r.fn;
+  return found;
+}
+
+void registerMathConverters();
+void registerNNConverters();
+void registerTensorConverters();
+
+void mlc::registerAllConverters() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    registerMathConverters();
+    registerNNConverters();
+    registerTensorConverters();
+  });
+}
+
+//===----------------------------------------------------------------------===//
+// Tensors
+//===----------------------------------------------------------------------===//
+
+Type mlc::onnxElementType(MLIRContext *ctx, int dtype) {
+  Builder b(ctx);
+  switch (dtype) {
+  case onnx::TensorProto::FLOAT: return b.getF32Type();
+  case onnx::TensorProto::DOUBLE: return b.getF64Type();
+  case onnx::TensorProto::FLOAT16: return b.getF16Type();
+  case onnx::TensorProto::INT64: return b.getI64Type();
+  case onnx::TensorProto::INT32: return b.getI32Type();
+  case onnx::TensorProto::INT16: return b.getI16Type();
+  case onnx::TensorProto::INT8: return b.getI8Type();
+  case onnx::TensorProto::UINT8: return b.getIntegerType(8, false);
+  case onnx::TensorProto::BOOL: return b.getI1Type();
+  default: return nullptr;
+  }
+}
+
+const char *mlc::onnxTypeName(int dtype) {
+  switch (dtype) {
+  case onnx::TensorProto::FLOAT: return "float32";
+  case onnx::TensorProto::DOUBLE: return "float64";
+  case onnx::TensorProto::FLOAT16: return "float16";
+  case onnx::TensorProto::INT64: return "int64";
+  case onnx::TensorProto::INT32: return "int32";
+  case onnx::TensorProto::INT16: return "int16";
+  case onnx::TensorProto::INT8: return "int8";
+  case onnx::TensorProto::UINT8: return "uint8";
+  case onnx::TensorProto::BOOL: return "bool";
+  case onnx::TensorProto::STRING: return "string";
+  case onnx::TensorProto::BFLOAT16: return "bfloat16";
+  default: return "unknown";
+  }
+}
+
+static size_t elementBytes(Type t) {
+  return t.isInteger(1) ? 1 : t.getIntOrFloatBitWidth() / 8;
+}
+
+FailureOr<DenseElementsAttr> mlc::tensorToAttr(MLIRContext *ctx,
+                                               const onnx::TensorProto &t,
+                                               StringRef external,
+                                               std::string &err) {
+  Type elem = onnxElementType(ctx, t.data_type());
+  if (!elem) {
+    err = absl::StrCat("tensor '", t.name(), "' has unsupported type ",
+                       onnxTypeName(t.data_type()));
+    return failure();
+  }
+  SmallVector<int64_t> shape(t.dims().begin(), t.dims().end());
+  for (int64_t d : shape)
+    if (d < 0) {
+      err = absl::StrCat("tensor '", t.name(), "' has a negative dim");
+      return failure();
+    }
+  auto type = RankedTensorType::get(shape, elem);
+  int64_t n = type.getNumElements();
+  size_t bytes = n * elementBytes(elem);
+  std::vector<char> buf(bytes);
+  auto fromRaw = [&](StringRef raw) -> LogicalResult {
+    if (raw.size() != bytes) {
+      err = absl::StrCat("tensor '", t.name(), "' holds ", raw.size(),
+                         " bytes, its shape needs ", bytes);
+      return failure();
+    }
+    std::memcpy(buf.data(), raw.data(), bytes);
+    return success();
+  };
+  auto fromTyped = [&](auto &field, auto convert) -> LogicalResult {
+    if ((int64_t)field.size() != n) {
+      err = absl::StrCat("tensor '", t.name(), "' holds ", field.size(),
+                         " values, its shape needs ", n);
+      return failure();
+    }
+    for (int64_t i = 0; i < n; ++i)
+      convert(field.Get(i), buf.data() + i * elementBytes(elem));
+    return success();
+  };
+  LogicalResult ok = success();
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    ok = fromRaw(external);
+  else if (t.has_raw_data())
+    ok = fromRaw(t.raw_data());
+  else {
+    switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      ok = fromTyped(t.float_data(), [](float v, char *p) { std::memcpy(p, &v, 4); });
+      break;
+    case onnx::TensorProto::DOUBLE:
+      ok = fromTyped(t.double_data(), [](double v, char *p) { std::memcpy(p, &v, 8); });
+      break;
+    case onnx::TensorProto::INT64:
+      ok = fromTyped(t.int64_data(), [](int64_t v, char *p) { std::memcpy(p, &v, 8); });
+      break;
+    case onnx::TensorProto::INT32:
+      ok = fromTyped(t.int32_data(), [](int32_t v, char *p) { std::memcpy(p, &v, 4); });
+      break;
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::FLOAT16:
+      ok = fromTyped(t.int32_data(), [](int32_t v, char *p) {
+        uint16_t x = v;
+        std::memcpy(p, &x, 2);
+      });
+      break;
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::BOOL:
+      ok = fromTyped(t.int32_data(), [](int32_t v, char *p) { *p = (char)v; });
+      break;
+    }
+  }
+  if (failed(ok))
+    return failure();
+  if (elem.isInteger(1)) {
+    // DenseElementsAttr packs i1; build from bools.
+    SmallVector<bool> bits(buf.begin(), buf.end());
+    return DenseElementsAttr::get(type, ArrayRef<bool>(bits));
+  }
+  return DenseElementsAttr::getFromRawBuffer(type, ArrayRef<char>(buf));
+}
+
+//===----------------------------------------------------------------------===//
+// NodeBinder
+//===----------------------------------------------------------------------===//
+
+bool NodeBinder::error(const Twine &why) {
+  if (reason.empty())
+    reason = why.str();
+  return true;
+}
+
+bool NodeBinder::tensorAt(size_t idx, Value &v) {
+  if (idx >= inputs.size() || !inputs[idx])
+    return error(absl::StrCat("missing required input #", idx));
+  v = inputs[idx];
+  return false;
+}
+
+bool NodeBinder::optTensor(size_t idx, Value &v) {
+  v = idx < inputs.size() ? inputs[idx] : Value();
+  return false;
+}
+
+bool NodeBinder::constInts(size_t idx, SmallVectorImpl<int64_t> &out) {
+  Value v;
+  if (tensorAt(idx, v))
+    return true;
+  DenseElementsAttr attr;
+  if (!matchPattern(v, m_Constant(&attr)) ||
+      !isa<IntegerType>(attr.getElementType()))
+    return error(absl::StrCat("input #", idx,
+                              " must be a constant integer tensor"));
+  out.clear();
+  for (APInt i : attr.getValues<APInt>())
+    out.push_back(i.getSExtValue());
+  return false;
+}
+
+const onnx::AttributeProto *NodeBinder::find(StringRef name) {
+  for (const auto &a : node.attribute())
+    if (a.name() == name) {
+      used.insert(name);
+      return &a;
+    }
+  return nullptr;
+}
+
+bool NodeBinder::has(StringRef name) const {
+  for (const auto &a : node.attribute())
+    if (a.name() == name)
+      return true;
+  return false;
+}
+
+bool NodeBinder::attr(StringRef name, int64_t &out) {
+  auto *a = find(name);
+  if (!a || a->type() != onnx::AttributeProto::INT)
+    return error(absl::StrCat("attribute '", name.str(), "' must be an int"));
+  out = a->i();
+  return false;
+}
+
+bool NodeBinder::attr(StringRef name, float &out) {
+  auto *a = find(name);
+  if (!a || a->type() != onnx::AttributeProto::FLOAT)
+    return error(absl::StrCat("attribute '", name.str(), "' must be a float"));
+  out = a->f();
+  return false;
+}
+
+bool NodeBinder::attr(StringRef name, std::string &out) {
+  auto *a = find(name);
+  if (!a || a->type() != onnx::AttributeProto::STRING)
+    return error(absl::StrCat("attribute '", name.str(), "' must be a string"));
+  out = a->s();
+  return false;
+}
+
+bool NodeBinder::attr(StringRef name, SmallVectorImpl<int64_t> &out) {
+  auto *a = find(name);
+  if (!a || a->type() != onnx::AttributeProto::INTS)
+    return error(absl::StrCat("attribute '", name.str(), "' must be ints"));
+  out.assign(a->ints().begin(), a->ints().end());
+  return false;
+}
+
+bool NodeBinder::attr(StringRef name, DenseElementsAttr &out) {
+  auto *a = find(name);
+  if (!a || a->type() != onnx::AttributeProto::TENSOR)
+    return error(absl::StrCat("attribute '", name.str(), "' must be a tensor"));
+  if (a->t().data_location() == onnx::TensorProto::EXTERNAL)
+    return error("external data in a Constant node is not supported");
+  std::string err;
+  auto attr = tensorToAttr(builder.getContext(), a->t(), "", err);
+  if (failed(attr))
+    return error(err);
+  out = *attr;
+  return false;
+}
+
+bool NodeBinder::expect(StringRef name, int64_t expected) {
+  int64_t v;
+  if (attr(name, v, expected))
+    return true;
+  if (v != expected)
+    return error(absl::StrCat("attribute '", name.str(), "'=", v,
+                              " is not supported (only ", expected, ")"));
+  return false;
+}
+
+bool NodeBinder::axis(int64_t &axis, int64_t rank) {
+  if (axis < -rank || axis >= rank)
+    return error(absl::StrCat("axis ", axis, " is out of range for rank ", rank));
+  if (axis < 0)
+    axis += rank;
+  return false;
+}
+
+bool NodeBinder::rank(Value v, int64_t &r) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  if (!t)
+    return error("the rank of an input is not known");
+  r = t.getRank();
+  return false;
+}
+
+Value NodeBinder::constant(DenseElementsAttr value) {
+  return create<ConstantOp>(value);
+}
+
+void NodeBinder::setResults(ArrayRef<Value> values) {
+  results.assign(values.begin(), values.end());
+}
+
+std::vector<std::string> NodeBinder::unusedAttributes() const {
+  std::vector<std::string> out;
+  for (const auto &a : node.attribute())
+    if (!used.contains(a.name()))
+      out.push_back(a.name());
+  return out;
+}
+
+Type NodeBinder::placeholderType() {
+  Type elem = builder.getF32Type();
+  for (Value v : inputs)
+    if (v) {
+      elem = cast<ShapedType>(v.getType()).getElementType();
+      break;
+    }
+  return UnrankedTensorType::get(elem);
+}
+
+//===----------------------------------------------------------------------===//
+// Model loading
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+absl::Status userError(const Twine &msg) {
+  return absl::InvalidArgumentError(msg.str());
+}
+
+absl::StatusOr<onnx::ModelProto> readModel(const std::string &path) {
+  auto buf = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                         /*RequiresNullTerminator=*/false);
+  if (!buf)
+    return absl::NotFoundError(
+        absl::StrCat("cannot read '", path, "': ", buf.getError().message()));
+  onnx::ModelProto model;
+  if (!model.ParseFromArray((*buf)->getBufferStart(), (*buf)->getBufferSize()))
+    return userError("'" + path + "' is not a valid ONNX model (protobuf parse failed)");
+  if (!model.has_graph())
+    return userError("'" + path + "' has no graph");
+  return model;
+}
+
+int64_t defaultOpset(const onnx::ModelProto &m) {
+  for (const auto &imp : m.opset_import())
+    if (imp.domain().empty() || imp.domain() == "ai.onnx")
+      return imp.version();
+  return 1;
+}
+
+/// Reads a tensor's external data, which must stay inside the model folder.
+absl::Status readExternal(const onnx::TensorProto &t, StringRef modelDir,
+                          std::string &out) {
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto &kv : t.external_data()) {
+    if (kv.key() == "location")
+      location = kv.value();
+    else if (kv.key() == "offset")
+      offset = std::stoll(kv.value());
+    else if (kv.key() == "length")
+      length = std::stoll(kv.value());
+  }
+  if (location.empty())
+    return userError("tensor '" + t.name() + "' has external data without a location");
+  if (llvm::sys::path::is_absolute(location))
+    return userError("external data location '" + location + "' of tensor '" +
+                     t.name() + "' must be relative to the model's folder");
+  SmallString<256> dirReal, fileReal;
+  SmallString<256> full(modelDir);
+  llvm::sys::path::append(full, location);
+  if (llvm::sys::fs::real_path(modelDir, dirReal) ||
+      llvm::sys::fs::real_path(full, fileReal))
+    return userError("external data file '" + location + "' of tensor '" +
+                     t.name() + "' does not exist (looked in '" +
+                     modelDir.str() + "')");
+  StringRef fr = fileReal, dr = dirReal;
+  if (!fr.starts_with(dr) || fr.size() <= dr.size() ||
+      fr[dr.size()] != '/')
+    return userError("external data location '" + location + "' of tensor '" +
+                     t.name() + "' escapes the model's folder");
+  std::ifstream f(fileReal.c_str(), std::ios::binary);
+  f.seekg(0, std::ios::end);
+  int64_t size = f.tellg();
+  if (length < 0)
+    length = size - offset;
+  if (offset < 0 || offset + length > size)
+    return userError("external data file '" + location + "' is too short for tensor '" +
+                     t.name() + "' (needs " + std::to_string(offset + length) +
+                     " bytes, has " + std::to_string(size) + ")");
+  out.resize(length);
+  f.seekg(offset);
+  f.read(out.data(), length);
+  return absl::OkStatus();
+}
+
+struct GraphImporter {
+  MLIRContext &ctx;
+  const onnx::ModelProto &model;
+  std::string modelDir;
+  const ImportOptions &options;
+  int64_t opset;
+  OpBuilder builder;
+  llvm::StringMap<Value> values;
+  llvm::StringMap<const onnx::TensorProto *> initializers;
+  std::vector<std::string> unsupported;
+
+  GraphImporter(MLIRContext &ctx, const onnx::ModelProto &m, std::string dir,
+                const ImportOptions &o)
+      : ctx(ctx), model(m), modelDir(std::move(dir)), options(o),
+        opset(defaultOpset(m)), builder(&ctx) {}
+
+  Location nodeLoc(const onnx::NodeProto &n, int idx) {
+    std::string name = n.name().empty()
+                           ? absl::StrCat(n.op_type(), "_", idx)
+                           : n.name();
+    return NameLoc::get(builder.getStringAttr(name));
+  }
+
+  absl::StatusOr<Value> initializer(StringRef name) {
+    const onnx::TensorProto &t = *initializers[name];
+    std::string ext, err;
+    if (t.data_location() == onnx::TensorProto::EXTERNAL)
+      if (auto s = readExternal(t, modelDir, ext); !s.ok())
+        return s;
+    auto attr = tensorToAttr(&ctx, t, ext, err);
+    if (failed(attr))
+      return userError(err);
+    auto op = builder.create<ConstantOp>(
+        NameLoc::get(builder.getStringAttr(name)), attr->getType(), *attr);
+    return op.getResult();
+  }
+
+  /// The type of a graph input/output, with symbolic dims named in `names`.
+  absl::StatusOr<Type> valueType(const onnx::ValueInfoProto &vi,
+                                 SmallVectorImpl<Attribute> &names) {
+    if (!vi.type().has_tensor_type())
+      return userError("graph input/output '" + vi.name() + "' is not a tensor");
+    const auto &tt = vi.type().tensor_type();
+    Type elem = onnxElementType(&ctx, tt.elem_type());
+    if (!elem)
+      return userError("graph input/output '" + vi.name() + "' has unsupported type " +
+                       onnxTypeName(tt.elem_type()));
+    if (!tt.has_shape())
+      return UnrankedTensorType::get(elem);
+    SmallVector<int64_t> dims;
+    auto fixed = options.shapes.find(vi.name());
+    for (int i = 0; i < tt.shape().dim_size(); ++i) {
+      const auto &d = tt.shape().dim(i);
+      int64_t size = ShapedType::kDynamic;
+      std::string name;
+      if (d.has_dim_value())
+        size = d.dim_value();
+      else if (d.has_dim_param())
+        name = d.dim_param();
+      if (fixed != options.shapes.end() && i < (int)fixed->second.size())
+        size = fixed->second[i];
+      else if (!name.empty())
+        if (auto byName = options.shapes.find(name);
+            byName != options.shapes.end() && byName->second.size() == 1)
+          size = byName->second[0];
+      if (size >= 0)
+        name.clear();
+      dims.push_back(size);
+      names.push_back(builder.getStringAttr(name));
+    }
+    if (fixed != options.shapes.end() &&
+        fixed->second.size() != (size_t)tt.shape().dim_size())
+      return userError("--shape for '" + vi.name() + "' has " +
+                       std::to_string(fixed->second.size()) + " dims, the model's input has " +
+                       std::to_string(tt.shape().dim_size()));
+    return RankedTensorType::get(dims, elem);
+  }
+
+  absl::StatusOr<OwningOpRef<ModuleOp>> run() {
+    const onnx::GraphProto &g = model.graph();
+    for (const auto &imp : model.opset_import())
+      if (!imp.domain().empty() && imp.domain() != "ai.onnx" &&
+          imp.domain() != "ai.onnx.ml")
+        ; // custom domains: nodes using them are reported below
+    for (const auto &t : g.initializer())
+      initializers[t.name()] = &t;
+    for (const auto &[name, _] : options.shapes) {
+      bool found = false;
+      for (const auto &in : g.input())
+        found |= in.name() == name;
+      for (const auto &in : g.input())
+        if (in.type().has_tensor_type())
+          for (const auto &d : in.type().tensor_type().shape().dim())
+            found |= d.dim_param() == name;
+      if (!found)
+        return userError("--shape names '" + name +
+                         "', which is neither a model input nor a symbolic dim");
+    }
+
+    auto module = ModuleOp::create(UnknownLoc::get(&ctx));
+    module->setAttr("mlc.opset", builder.getI64IntegerAttr(opset));
+    builder.setInsertionPointToEnd(module.getBody());
+
+    SmallVector<Type> argTypes;
+    SmallVector<const onnx::ValueInfoProto *> args;
+    SmallVector<SmallVector<Attribute>> argDimNames;
+    for (const auto &in : g.input()) {
+      if (initializers.count(in.name()))
+        continue; // an initializer's default: treated as a constant weight
+      SmallVector<Attribute> names;
+      auto t = valueType(in, names);
+      if (!t.ok())
+        return t.status();
+      if (!isa<RankedTensorType>(*t))
+        return userError("graph input '" + in.name() + "' has no shape; give one with --shape " +
+                         in.name() + "=DIMS");
+      argTypes.push_back(*t);
+      args.push_back(&in);
+      argDimNames.push_back(names);
+    }
+    auto func = builder.create<func::FuncOp>(
+        UnknownLoc::get(&ctx), "main", builder.getFunctionType(argTypes, {}));
+    Block *entry = func.addEntryBlock();
+    for (size_t i = 0; i < args.size(); ++i) {
+      values[args[i]->name()] = entry->getArgument(i);
+      func.setArgAttr(i, "mlc.name", builder.getStringAttr(args[i]->name()));
+      func.setArgAttr(i, "mlc.dim_names", builder.getArrayAttr(argDimNames[i]));
+    }
+    builder.setInsertionPointToStart(entry);
+
+    int idx = 0;
+    for (const auto &node : g.node()) {
+      importNode(node, idx++);
+    }
+    if (!unsupported.empty())
+      return userError(absl::StrCat(
+          unsupported.size(), " unsupported node(s); the model cannot be compiled:\n  ",
+          absl::StrJoin(unsupported, "\n  ")));
+
+    SmallVector<Value> results;
+    SmallVector<Type> resultTypes;
+    for (const auto &out : g.output()) {
+      Value v = lookup(out.name());
+      if (!v) {
+        auto s = initializers.count(out.name()) ? initializer(out.name())
+                                                : absl::StatusOr<Value>(Value());
+        if (!s.ok())
+          return s.status();
+        v = *s;
+      }
+      if (!v)
+        return userError("graph output '" + out.name() + "' is not produced by any node");
+      results.push_back(v);
+      resultTypes.push_back(v.getType());
+    }
+    builder.create<func::ReturnOp>(UnknownLoc::get(&ctx), results);
+    func.setType(builder.getFunctionType(argTypes, resultTypes));
+    for (int i = 0; i < g.output_size(); ++i) {
+      func.setResultAttr(i, "mlc.name", builder.getStringAttr(g.output(i).name()));
+      SmallVector<Attribute> names;
+      if (g.output(i).type().has_tensor_type())
+        for (const auto &d : g.output(i).type().tensor_type().shape().dim())
+          names.push_back(builder.getStringAttr(d.dim_param()));
+      func.setResultAttr(i, "mlc.dim_names", builder.getArrayAttr(names));
+    }
+    return OwningOpRef<ModuleOp>(module);
+  }
+
+  Value lookup(StringRef name) {
+    if (name.empty())
+      return nullptr;
+    auto it = values.find(name);
+    if (it != values.end())
+      return it->second;
+    if (initializers.count(name)) {
+      auto v = initializer(name);
+      if (!v.ok()) {
+        unsupported.push_back(std::string(v.status().message()));
+        return nullptr;
+      }
+      values[name] = *v;
+      return *v;
+    }
+    return nullptr;
+  }
+
+  void importNode(const onnx::NodeProto &node, int idx) {
+    Location loc = nodeLoc(node, idx);
+    std::string name = nodeNameOf(loc);
+    auto report = [&](StringRef why) {
+      unsupported.push_back(absl::StrCat("node '", name, "' (", node.op_type(),
+                                         ", opset ", opset, "): ", why.str()));
+    };
+    if (!node.domain().empty() && node.domain() != "ai.onnx") {
+      report("custom domain '" + node.domain() + "' is not supported");
+      return;
+    }
+    ConvertFn fn = lookupConverter(node.op_type(), opset);
+    if (!fn) {
+      report(lookupConverter(node.op_type(), 1000)
+                 ? "this opset of the op is not supported"
+                 : "no converter for this op");
+      return;
+    }
+    SmallVector<Value> inputs;
+    bool missing = false;
+    for (const auto &in : node.input()) {
+      Value v = lookup(in);
+      if (!in.empty() && !v) {
+        missing = true; // an upstream node failed; it is reported already
+      }
+      inputs.push_back(v);
+    }
+    if (missing)
+      return;
+    ScopedDiagnosticHandler diag(&ctx, [&](Diagnostic &d) {
+      report(d.str());
+      return success();
+    });
+    NodeBinder b(builder, loc, node, opset, inputs);
+    LogicalResult ok = fn(b);
+    if (failed(ok) || !b.reason.empty()) {
+      report(b.reason.empty() ? "conversion failed" : b.reason);
+      return;
+    }
+    if (b.inferFailed)
+      return; // the diagnostic handler reported it
+    if (auto unused = b.unusedAttributes(); !unused.empty()) {
+      report("unsupported attribute(s): " + absl::StrJoin(unused, ", "));
+      return;
+    }
+    if ((size_t)node.output_size() > b.results.size()) {
+      for (int i = b.results.size(); i < node.output_size(); ++i)
+        if (!node.output(i).empty()) {
+          report(absl::StrCat("output #", i, " is not supported"));
+          return;
+        }
+    }
+    for (int i = 0; i < node.output_size(); ++i)
+      if (!node.output(i).empty())
+        values[node.output(i)] = b.results[i];
+  }
+};
+
+} // namespace
+
+void mlc::loadImportDialects(MLIRContext &ctx) {
+  ctx.loadDialect<MlcDialect, func::FuncDialect>();
+}
+
+absl::StatusOr<OwningOpRef<ModuleOp>>
+mlc::importOnnxFile(MLIRContext &ctx, const std::string &path,
+                    const ImportOptions &options) {
+  registerAllConverters();
+  loadImportDialects(ctx);
+  auto model = readModel(path);
+  if (!model.ok())
+    return model.status();
+  SmallString<256> dir(path);
+  llvm::sys::path::remove_filename(dir);
+  if (dir.empty())
+    dir = ".";
+  GraphImporter importer(ctx, *model, dir.str().str(), options);
+  return importer.run();
+}
+
+absl::StatusOr<ModelSummary> mlc::summarizeOnnxFile(const std::string &path) {
+  registerAllConverters();
+  auto model = readModel(path);
+  if (!model.ok())
+    return model.status();
+  const onnx::GraphProto &g = model->graph();
+  ModelSummary s;
+  s.opset = defaultOpset(*model);
+  s.producer = model->producer_name() + " " + model->producer_version();
+  llvm::StringSet<> inits;
+  for (const auto &t : g.initializer()) {
+    inits.insert(t.name());
+    int64_t n = 1;
+    for (int64_t d : t.dims())
+      n *= d;
+    s.parameters += n;
+  }
+  auto describe = [](const onnx::ValueInfoProto &vi) {
+    ModelSummary::Tensor t;
+    t.name = vi.name();
+    const auto &tt = vi.type().tensor_type();
+    t.dtype = onnxTypeName(tt.elem_type());
+    for (const auto &d : tt.shape().dim())
+      t.dims.push_back(d.has_dim_value() ? std::to_string(d.dim_value())
+                       : d.has_dim_param() ? d.dim_param()
+                                           : "?");
+    return t;
+  };
+  for (const auto &in : g.input())
+    if (!inits.contains(in.name()))
+      s.inputs.push_back(describe(in));
+  for (const auto &out : g.output())
+    s.outputs.push_back(describe(out));
+  int idx = 0;
+  for (const auto &n : g.node()) {
+    s.opHistogram[n.op_type()]++;
+    std::string name = n.name().empty() ? absl::StrCat(n.op_type(), "_", idx) : n.name();
+    ++idx;
+    if (!n.domain().empty() && n.domain() != "ai.onnx")
+      s.unsupported.push_back(absl::StrCat(name, " (", n.op_type(), ", domain ",
+                                           n.domain(), "): custom domain"));
+    else if (!lookupConverter(n.op_type(), s.opset))
+      s.unsupported.push_back(absl::StrCat(name, " (", n.op_type(), ", opset ",
+                                           s.opset, "): no converter"));
+  }
+  return s;
+}

@@ -1,0 +1,123 @@
+//===- NodeBinder.h - one ONNX node's operands and attributes --*- C++ -*-===//
+//
+// A converter pulls operands and attributes through a binder in one chain:
+//   if (b.tensors(x, w) || b.attr("pads", pads)) return failure();
+// Every binder call returns true on failure after recording why. Attributes
+// a converter never asked for are reported as unsupported afterwards.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MLC_COMPILER_IMPORT_NODEBINDER_H
+#define MLC_COMPILER_IMPORT_NODEBINDER_H
+
+#include "dialects/MlcDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSet.h"
+
+#include <string>
+#include <vector>
+
+namespace onnx {
+class NodeProto;
+class AttributeProto;
+class TensorProto;
+} // namespace onnx
+
+namespace mlc {
+
+class NodeBinder {
+public:
+  NodeBinder(mlir::OpBuilder &b, mlir::Location loc,
+             const onnx::NodeProto &node, int64_t opset,
+             llvm::ArrayRef<mlir::Value> inputs)
+      : builder(b), loc(loc), node(node), opset(opset), inputs(inputs) {}
+
+  mlir::OpBuilder &builder;
+  mlir::Location loc;
+  const onnx::NodeProto &node;
+  const int64_t opset;
+
+  // --- operands -----------------------------------------------------------
+  size_t numInputs() const { return inputs.size(); }
+  /// Binds required inputs in order.
+  template <typename... Vs> bool tensors(Vs &...vs) {
+    size_t i = 0;
+    return (tensorAt(i++, vs) || ...);
+  }
+  bool tensorAt(size_t idx, mlir::Value &v);
+  /// An optional input: null when absent or given as "".
+  bool optTensor(size_t idx, mlir::Value &v);
+  /// The integer contents of a constant input (e.g. Reshape's shape).
+  bool constInts(size_t idx, llvm::SmallVectorImpl<int64_t> &out);
+
+  // --- attributes ---------------------------------------------------------
+  bool attr(llvm::StringRef name, int64_t &out);
+  bool attr(llvm::StringRef name, float &out);
+  bool attr(llvm::StringRef name, std::string &out);
+  bool attr(llvm::StringRef name, llvm::SmallVectorImpl<int64_t> &out);
+  bool attr(llvm::StringRef name, mlir::DenseElementsAttr &out);
+  template <typename T, typename D> bool attr(llvm::StringRef name, T &out, D dflt) {
+    if (!has(name)) {
+      out = dflt;
+      return false;
+    }
+    return attr(name, out);
+  }
+  bool has(llvm::StringRef name) const;
+  /// Accepts an attribute without using it (documented as ignored).
+  void ignore(llvm::StringRef name) { used.insert(name); }
+  /// The attribute must be absent or equal `expected`.
+  bool expect(llvm::StringRef name, int64_t expected);
+
+  // --- results ------------------------------------------------------------
+  /// Builds an mlc op with a placeholder result type and infers it.
+  template <typename OpT, typename... Args> OpT create(Args &&...args) {
+    auto op = builder.create<OpT>(loc, placeholderType(),
+                                  std::forward<Args>(args)...);
+    if (failed(inferShapes(op)))
+      inferFailed = true;
+    return op;
+  }
+  mlir::Value constant(mlir::DenseElementsAttr value);
+  void setResults(llvm::ArrayRef<mlir::Value> values);
+  /// Records why the node is unsupported; returns true for chaining.
+  bool error(const llvm::Twine &why);
+  /// Normalises an axis against `rank`; records an error if out of range.
+  bool axis(int64_t &axis, int64_t rank);
+  /// Rank of a value; records an error if not known.
+  bool rank(mlir::Value v, int64_t &r);
+
+  // --- read by the importer -----------------------------------------------
+  std::vector<mlir::Value> results;
+  std::string reason;
+  bool inferFailed = false;
+  std::vector<std::string> unusedAttributes() const;
+
+private:
+  const onnx::AttributeProto *find(llvm::StringRef name);
+  mlir::Type placeholderType();
+  llvm::ArrayRef<mlir::Value> inputs;
+  llvm::StringSet<> used;
+};
+
+using ConvertFn = mlir::LogicalResult (*)(NodeBinder &);
+
+/// Registers a converter for `opType` in the default domain, valid from
+/// opset `since` until the next registration of the same op.
+void registerConverter(const char *opType, int since, ConvertFn fn);
+/// The converter for `opType` at `opset`, or null.
+ConvertFn lookupConverter(llvm::StringRef opType, int64_t opset);
+/// All op families; called once before import.
+void registerAllConverters();
+
+/// Converts a TensorProto (raw or typed fields; external data resolved by
+/// the caller into `external`) to an attribute.
+mlir::FailureOr<mlir::DenseElementsAttr>
+tensorToAttr(mlir::MLIRContext *ctx, const onnx::TensorProto &t,
+             llvm::StringRef external, std::string &err);
+mlir::Type onnxElementType(mlir::MLIRContext *ctx, int dtype);
+const char *onnxTypeName(int dtype);
+
+} // namespace mlc
+
+#endif

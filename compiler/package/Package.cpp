@@ -1,0 +1,159 @@
+//===- Package.cpp - the model.so: entry table and link ------------------===//
+#include "compiler/package/Package.h"
+#include "mlc/abi.h"
+
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+
+using namespace llvm;
+using namespace mlc;
+
+namespace {
+
+struct TableBuilder {
+  Module &m;
+  LLVMContext &ctx;
+  Type *i32, *i64, *ptr;
+  int counter = 0;
+
+  explicit TableBuilder(Module &m)
+      : m(m), ctx(m.getContext()), i32(Type::getInt32Ty(ctx)),
+        i64(Type::getInt64Ty(ctx)), ptr(PointerType::get(ctx, 0)) {}
+
+  Constant *global(Constant *init, const char *prefix) {
+    auto *g = new GlobalVariable(m, init->getType(), /*isConstant=*/true,
+                                 GlobalValue::PrivateLinkage, init,
+                                 std::string(prefix) + std::to_string(counter++));
+    g->setUnnamedAddr(GlobalValue::UnnamedAddr::Global);
+    return g;
+  }
+  Constant *str(const std::string &s) {
+    return global(ConstantDataArray::getString(ctx, s), ".mlc.str");
+  }
+  Constant *i64Array(const std::vector<int64_t> &v) {
+    if (v.empty())
+      return ConstantPointerNull::get(cast<PointerType>(ptr));
+    return global(ConstantDataArray::get(ctx, ArrayRef<int64_t>(v)), ".mlc.dims");
+  }
+  Constant *strArray(const std::vector<std::string> &v) {
+    if (v.empty())
+      return ConstantPointerNull::get(cast<PointerType>(ptr));
+    std::vector<Constant *> items;
+    for (const auto &s : v)
+      items.push_back(str(s));
+    auto *t = ArrayType::get(ptr, items.size());
+    return global(ConstantArray::get(t, items), ".mlc.names");
+  }
+  Constant *tensors(const std::vector<TensorSignature> &ts) {
+    auto *st = StructType::get(ctx, {ptr, i32, i32, ptr, ptr});
+    std::vector<Constant *> items;
+    for (const auto &t : ts)
+      items.push_back(ConstantStruct::get(
+          st, {str(t.name), ConstantInt::get(i32, t.dtype),
+               ConstantInt::get(i32, t.dims.size()), i64Array(t.dims),
+               strArray(t.dimNames)}));
+    if (items.empty())
+      return ConstantPointerNull::get(cast<PointerType>(ptr));
+    return global(ConstantArray::get(ArrayType::get(st, items.size()), items),
+                  ".mlc.tensors");
+  }
+};
+
+} // namespace
+
+void mlc::addEntryTable(Module &m, const ModelSignature &sig,
+                        const std::string &entry) {
+  TableBuilder tb(m);
+  LLVMContext &ctx = m.getContext();
+  Function *impl = m.getFunction(entry);
+  // run(results, args): impl(results, args[0], ..., args[n]) with the arena
+  // as the last argument.
+  auto *runTy = FunctionType::get(Type::getVoidTy(ctx), {tb.ptr, tb.ptr}, false);
+  Function *run = Function::Create(runTy, GlobalValue::InternalLinkage,
+                                   "mlc_run", m);
+  {
+    IRBuilder<> b(BasicBlock::Create(ctx, "entry", run));
+    std::vector<Value *> args;
+    bool hasResults = impl->arg_size() > sig.inputs.size() + 1;
+    if (hasResults)
+      args.push_back(run->getArg(0));
+    for (size_t i = 0; i < sig.inputs.size() + 1; ++i) {
+      Value *slot = b.CreateConstGEP1_64(tb.ptr, run->getArg(1), i);
+      args.push_back(b.CreateLoad(tb.ptr, slot));
+    }
+    b.CreateCall(impl, args);
+    b.CreateRetVoid();
+  }
+  auto *modelTy = StructType::get(ctx, {tb.i32, tb.i32, tb.i32, tb.i32, tb.ptr, tb.ptr,
+                                        tb.i64, tb.i64, tb.ptr, tb.ptr, tb.ptr,
+                                        tb.ptr, tb.ptr, tb.ptr});
+  Constant *table = ConstantStruct::get(
+      modelTy,
+      {ConstantInt::get(tb.i32, MLC_ABI_VERSION),
+       ConstantInt::get(tb.i32, sig.inputs.size()),
+       ConstantInt::get(tb.i32, sig.outputs.size()), ConstantInt::get(tb.i32, 0),
+       tb.tensors(sig.inputs), tb.tensors(sig.outputs),
+       ConstantInt::get(tb.i64, sig.arenaSize), ConstantInt::get(tb.i64, 64),
+       tb.str(sig.compilerVersion), tb.str(sig.compileOptions), tb.str(sig.target),
+       tb.str(sig.cpuName), tb.str(sig.cpuFeatures), run});
+  Constant *tableVar = tb.global(table, ".mlc.model");
+
+  // The only exported symbol. Compiled for the baseline ISA so that the
+  // runtime can call it on any x86-64 CPU before checking features.
+  auto *entryTy = FunctionType::get(tb.ptr, {}, false);
+  Function *getter = Function::Create(entryTy, GlobalValue::ExternalLinkage,
+                                      MLC_ABI_ENTRY, m);
+  getter->setVisibility(GlobalValue::DefaultVisibility);
+  getter->addFnAttr("target-cpu", "x86-64");
+  getter->addFnAttr("target-features", "");
+  IRBuilder<> b(BasicBlock::Create(ctx, "entry", getter));
+  b.CreateRet(tableVar);
+
+  for (Function &f : m)
+    if (!f.isDeclaration() && &f != getter)
+      f.setLinkage(GlobalValue::InternalLinkage);
+}
+
+bool mlc::linkSharedLibrary(const std::string &object, const std::string &output,
+                            std::string &err) {
+  auto cc = sys::findProgramByName("cc");
+  if (!cc) {
+    err = "no C compiler driver ('cc') found to link the shared library; "
+          "install gcc or clang";
+    return false;
+  }
+  SmallString<128> tmpOut;
+  if (auto ec = sys::fs::createTemporaryFile("mlc-link", "so", tmpOut)) {
+    err = "cannot create a temporary file: " + ec.message();
+    return false;
+  }
+  std::string errFile = (tmpOut + ".log").str();
+  std::vector<StringRef> args = {*cc, "-shared", "-o", tmpOut, object, "-lm",
+                                 "-Wl,-z,noexecstack", "-Wl,--hash-style=gnu",
+                                 "-Wl,-O1"};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(errFile),
+                                          StringRef(errFile)};
+  int rc = sys::ExecuteAndWait(*cc, args, std::nullopt, redirects, 0, 0, &err);
+  if (rc != 0) {
+    auto log = MemoryBuffer::getFile(errFile);
+    err = "linking failed: " + (log ? (*log)->getBuffer().str() : err);
+    sys::fs::remove(errFile);
+    sys::fs::remove(tmpOut);
+    return false;
+  }
+  sys::fs::remove(errFile);
+  if (auto ec = sys::fs::rename(tmpOut, output)) {
+    // Different file systems: copy instead.
+    if (auto ec2 = sys::fs::copy_file(tmpOut, output)) {
+      err = "cannot write '" + output + "': " + ec2.message();
+      sys::fs::remove(tmpOut);
+      return false;
+    }
+    sys::fs::remove(tmpOut);
+  }
+  return true;
+}

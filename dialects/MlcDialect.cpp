@@ -1,0 +1,108 @@
+//===- MlcDialect.cpp - dialect registration, verifiers, folders ---------===//
+#include "dialects/MlcDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace mlc;
+
+#include "dialects/MlcDialect.cpp.inc"
+
+void MlcDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/MlcOps.cpp.inc"
+      >();
+}
+
+#define GET_OP_CLASSES
+#include "dialects/MlcOps.cpp.inc"
+
+std::string mlc::nodeNameOf(Location loc) {
+  if (auto named = dyn_cast<NameLoc>(loc))
+    return named.getName().str();
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (std::string n = nodeNameOf(inner); !n.empty())
+        return n;
+  return "";
+}
+
+// Verifiers check only what holds for ranked operands; types may still be
+// unranked before shape propagation.
+static bool hasRank(Value v, int64_t rank) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return !t || t.getRank() == rank;
+}
+
+LogicalResult MatMulOp::verify() {
+  for (Value v : {getA(), getB()})
+    if (auto t = dyn_cast<RankedTensorType>(v.getType()); t && t.getRank() < 1)
+      return emitOpError("operands must have rank >= 1");
+  return success();
+}
+
+LogicalResult GemmOp::verify() {
+  if (!hasRank(getA(), 2) || !hasRank(getB(), 2))
+    return emitOpError("A and B must be 2-D");
+  return success();
+}
+
+static LogicalResult verifyWindow(Operation *op, Value x, size_t spatial,
+                                  ArrayRef<int64_t> strides,
+                                  ArrayRef<int64_t> pads,
+                                  ArrayRef<int64_t> dilations) {
+  if (!hasRank(x, spatial + 2))
+    return op->emitOpError("input rank must be ") << spatial + 2;
+  if (strides.size() != spatial || pads.size() != 2 * spatial ||
+      (!dilations.empty() && dilations.size() != spatial))
+    return op->emitOpError("strides/pads/dilations do not match ")
+           << spatial << " spatial dims";
+  for (int64_t s : strides)
+    if (s <= 0)
+      return op->emitOpError("strides must be positive");
+  for (int64_t p : pads)
+    if (p < 0)
+      return op->emitOpError("pads must be non-negative");
+  return success();
+}
+
+LogicalResult ConvOp::verify() {
+  size_t spatial = getStrides().size();
+  if (spatial != 2)
+    return emitOpError("only 2-D convolution is supported");
+  if (getGroup() < 1)
+    return emitOpError("group must be >= 1");
+  if (!hasRank(getW(), 4))
+    return emitOpError("weight must be 4-D");
+  return verifyWindow(*this, getX(), spatial, getStrides(), getPads(),
+                      getDilations());
+}
+
+LogicalResult MaxPoolOp::verify() {
+  if (getKernel().size() != 2)
+    return emitOpError("only 2-D pooling is supported");
+  return verifyWindow(*this, getX(), 2, getStrides(), getPads(),
+                      getDilations());
+}
+
+LogicalResult AveragePoolOp::verify() {
+  if (getKernel().size() != 2)
+    return emitOpError("only 2-D pooling is supported");
+  return verifyWindow(*this, getX(), 2, getStrides(), getPads(), {});
+}
+
+LogicalResult TransposeOp::verify() {
+  SmallVector<bool> seen(getPerm().size(), false);
+  for (int64_t p : getPerm()) {
+    if (p < 0 || p >= (int64_t)seen.size() || seen[p])
+      return emitOpError("perm is not a permutation");
+    seen[p] = true;
+  }
+  if (!hasRank(getInput(), seen.size()))
+    return emitOpError("perm size does not match input rank");
+  return success();
+}
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }

@@ -1,0 +1,26 @@
+//===- MlcDialect.h - the mlc graph-level dialect ---------------*- C++ -*-===//
+#ifndef MLC_DIALECTS_MLCDIALECT_H
+#define MLC_DIALECTS_MLCDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/MlcDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/MlcOps.h.inc"
+
+namespace mlc {
+/// Refines the result types of `op` (an mlc op) from its operand types and
+/// constant operands. Emits an error on `op` and fails on inconsistent input.
+mlir::LogicalResult inferShapes(mlir::Operation *op);
+
+/// The ONNX node name recorded in `loc` at import, or "" if none.
+std::string nodeNameOf(mlir::Location loc);
+} // namespace mlc
+
+#endif

@@ -1,0 +1,160 @@
+//===- MlcOps.td - the mlc graph-level dialect -----------------*- tablegen -*-===//
+//
+// Graph-level ops with ONNX semantics on tensors. Result types may start
+// unranked at import; the shape propagation pass refines them (static or
+// dynamic dims). Attributes are already normalised to the latest opset form.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef MLC_OPS
+#define MLC_OPS
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Mlc_Dialect : Dialect {
+  let name = "mlc";
+  let cppNamespace = "::mlc";
+  let summary = "Graph-level ONNX semantics on tensors";
+  let hasConstantMaterializer = 0;
+}
+
+class Mlc_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Mlc_Dialect, mnemonic, !listconcat(traits, [Pure])> {
+  // Every op carries the ONNX node name it came from, for error messages.
+  let assemblyFormat = "operands attr-dict `:` functional-type(operands, results)";
+}
+
+//===-- Elementwise --------------------------------------------------------===//
+
+class Mlc_BinaryOp<string mnemonic> : Mlc_Op<mnemonic> {
+  let arguments = (ins AnyTensor:$lhs, AnyTensor:$rhs);
+  let results = (outs AnyTensor:$result);
+}
+def Mlc_AddOp : Mlc_BinaryOp<"add">;
+def Mlc_SubOp : Mlc_BinaryOp<"sub">;
+def Mlc_MulOp : Mlc_BinaryOp<"mul">;
+def Mlc_DivOp : Mlc_BinaryOp<"div">;
+
+class Mlc_UnaryOp<string mnemonic> : Mlc_Op<mnemonic> {
+  let arguments = (ins AnyTensor:$input);
+  let results = (outs AnyTensor:$result);
+}
+def Mlc_ReluOp : Mlc_UnaryOp<"relu">;
+def Mlc_SigmoidOp : Mlc_UnaryOp<"sigmoid">;
+def Mlc_TanhOp : Mlc_UnaryOp<"tanh">;
+def Mlc_IdentityOp : Mlc_UnaryOp<"identity">;
+
+//===-- Contractions and NN ops --------------------------------------------===//
+
+def Mlc_MatMulOp : Mlc_Op<"matmul"> {
+  let arguments = (ins AnyTensor:$a, AnyTensor:$b);
+  let results = (outs AnyTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Mlc_GemmOp : Mlc_Op<"gemm"> {
+  let arguments = (ins AnyTensor:$a, AnyTensor:$b, Optional<AnyTensor>:$c,
+                   F32Attr:$alpha, F32Attr:$beta, BoolAttr:$transA,
+                   BoolAttr:$transB);
+  let results = (outs AnyTensor:$result);
+  let hasVerifier = 1;
+}
+
+// 2-D convolution, NCHW / FCHW. pads = [top, left, bottom, right].
+def Mlc_ConvOp : Mlc_Op<"conv"> {
+  let arguments = (ins AnyTensor:$x, AnyTensor:$w, Optional<AnyTensor>:$b,
+                   DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   DenseI64ArrayAttr:$dilations, I64Attr:$group);
+  let results = (outs AnyTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Mlc_MaxPoolOp : Mlc_Op<"max_pool"> {
+  let arguments = (ins AnyTensor:$x, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   DenseI64ArrayAttr:$dilations, BoolAttr:$ceil_mode);
+  let results = (outs AnyTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Mlc_AveragePoolOp : Mlc_Op<"average_pool"> {
+  let arguments = (ins AnyTensor:$x, DenseI64ArrayAttr:$kernel,
+                   DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   BoolAttr:$ceil_mode, BoolAttr:$count_include_pad);
+  let results = (outs AnyTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Mlc_GlobalAveragePoolOp : Mlc_Op<"global_average_pool"> {
+  let arguments = (ins AnyTensor:$x);
+  let results = (outs AnyTensor:$result);
+}
+
+def Mlc_BatchNormOp : Mlc_Op<"batch_norm"> {
+  let arguments = (ins AnyTensor:$x, AnyTensor:$scale, AnyTensor:$bias,
+                   AnyTensor:$mean, AnyTensor:$var, F32Attr:$epsilon);
+  let results = (outs AnyTensor:$result);
+}
+
+// Softmax over `axis` (opset >= 13). With `coerce_2d` (opset < 13) the input
+// is viewed as 2-D at `axis` and the normalisation runs over all trailing dims.
+def Mlc_SoftmaxOp : Mlc_Op<"softmax"> {
+  let arguments = (ins AnyTensor:$input, I64Attr:$axis, BoolAttr:$coerce_2d);
+  let results = (outs AnyTensor:$result);
+}
+
+//===-- Data movement and shapes -------------------------------------------===//
+
+def Mlc_ConstantOp : Mlc_Op<"constant", [ConstantLike]> {
+  let arguments = (ins ElementsAttr:$value);
+  let results = (outs AnyTensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasFolder = 1;
+}
+
+def Mlc_FlattenOp : Mlc_Op<"flatten"> {
+  let arguments = (ins AnyTensor:$input, I64Attr:$axis);
+  let results = (outs AnyTensor:$result);
+}
+
+def Mlc_ReshapeOp : Mlc_Op<"reshape"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$shape, BoolAttr:$allowzero);
+  let results = (outs AnyTensor:$result);
+}
+
+def Mlc_TransposeOp : Mlc_Op<"transpose"> {
+  let arguments = (ins AnyTensor:$input, DenseI64ArrayAttr:$perm);
+  let results = (outs AnyTensor:$result);
+  let hasVerifier = 1;
+}
+
+def Mlc_ConcatOp : Mlc_Op<"concat"> {
+  let arguments = (ins Variadic<AnyTensor>:$inputs, I64Attr:$axis);
+  let results = (outs AnyTensor:$result);
+}
+
+def Mlc_ShapeOp : Mlc_Op<"shape"> {
+  let arguments = (ins AnyTensor:$input, I64Attr:$start, I64Attr:$end);
+  let results = (outs AnyTensor:$result);
+}
+
+def Mlc_GatherOp : Mlc_Op<"gather"> {
+  let arguments = (ins AnyTensor:$data, AnyTensor:$indices, I64Attr:$axis);
+  let results = (outs AnyTensor:$result);
+}
+
+// Axes are normalised to non-negative, sorted values of the output rank.
+def Mlc_UnsqueezeOp : Mlc_Op<"unsqueeze"> {
+  let arguments = (ins AnyTensor:$input, DenseI64ArrayAttr:$axes);
+  let results = (outs AnyTensor:$result);
+}
+
+// Empty axes: squeeze every static 1.
+def Mlc_SqueezeOp : Mlc_Op<"squeeze"> {
+  let arguments = (ins AnyTensor:$input, DenseI64ArrayAttr:$axes);
+  let results = (outs AnyTensor:$result);
+}
+
+#endif // MLC_OPS

@@ -1,0 +1,24 @@
+//===- Decisions.h - IR attributes that record compiler decisions -*- C++ -*-===//
+//
+// Fusion and tiling decide; code generation only reads these attributes.
+// Keeping them in the IR lets a lit test check each decision alone.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MLC_PASSES_DECISIONS_H
+#define MLC_PASSES_DECISIONS_H
+
+namespace mlc::attr {
+/// i64: the kernel (fusion group) an op belongs to.
+inline constexpr const char *kFusionGroup = "mlc.fusion_group";
+/// string: "root" | "producer" | "consumer" | "single".
+inline constexpr const char *kFusionRole = "mlc.fusion_role";
+/// dense i64 array on a group's anchor (its last op): cache-level tile
+/// sizes of its loops; the group's producers are fused into this nest.
+inline constexpr const char *kTileSizes = "mlc.tile_sizes";
+/// dense i64 array on a contraction root: tile of the reduction loop.
+inline constexpr const char *kReductionTile = "mlc.reduction_tile";
+/// dense i64 array: register-level tile that is then vectorised.
+inline constexpr const char *kVectorTile = "mlc.vector_tile";
+} // namespace mlc::attr
+
+#endif

@@ -1,0 +1,120 @@
+//===- Fusion.cpp - group roots with their elementwise neighbours --------===//
+//
+// A root (an op with a reduction loop: contraction, pooling, reduction)
+// forms one kernel with the op that initialises its accumulator and with
+// the chain of elementwise ops that consume it. Reshapes between a root and
+// its consumers are moved out of the way first (collapsing the consumer),
+// and elementwise chains are merged into single generics.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Decisions.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+using namespace mlir;
+using namespace mlc;
+
+namespace {
+
+bool isElementwise(Operation *op) {
+  auto g = dyn_cast<linalg::GenericOp>(op);
+  return g && g.getNumReductionLoops() == 0 && g.getNumDpsInits() == 1 &&
+         g.getIndexingMapsArray().back().isIdentity() && !op->hasAttr("mlc.im2col");
+}
+
+bool isRoot(Operation *op) {
+  auto l = dyn_cast<linalg::LinalgOp>(op);
+  return l && l.getNumReductionLoops() > 0;
+}
+
+/// Elementwise fusion merges a producer into an all-parallel consumer; it
+/// never pulls work into a root, where it would run once per reduction step.
+bool shouldFuseElementwise(OpOperand *operand) {
+  Operation *producer = operand->get().getDefiningOp();
+  Operation *consumer = operand->getOwner();
+  return producer && producer->hasOneUse() && isElementwise(producer) &&
+         isElementwise(consumer);
+}
+
+/// An elementwise consumer joins the root's kernel if it reads the root's
+/// result in the same iteration space.
+bool isFusableConsumer(Operation *user, Value produced) {
+  if (!isElementwise(user) || !produced.hasOneUse())
+    return false;
+  auto g = cast<linalg::GenericOp>(user);
+  for (OpOperand *in : g.getDpsInputOperands())
+    if (in->get() == produced)
+      return g.getMatchingIndexingMap(in).isIdentity();
+  return false;
+}
+
+struct FusionPass : PassWrapper<FusionPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(FusionPass)
+  StringRef getArgument() const override { return "mlc-fuse"; }
+  StringRef getDescription() const override {
+    return "Group roots with elementwise producers/consumers into kernels";
+  }
+  void getDependentDialects(DialectRegistry &r) const override {
+    r.insert<linalg::LinalgDialect, tensor::TensorDialect>();
+  }
+
+  void runOnOperation() override {
+    func::FuncOp f = getOperation();
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    linalg::populateFoldReshapeOpsByCollapsingPatterns(
+        patterns, [](OpOperand *o) { return isElementwise(o->getOwner()); });
+    linalg::populateElementwiseOpsFusionPatterns(patterns, shouldFuseElementwise);
+    tensor::CollapseShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    tensor::ExpandShapeOp::getCanonicalizationPatterns(patterns, ctx);
+    linalg::GenericOp::getCanonicalizationPatterns(patterns, ctx);
+    if (failed(applyPatternsAndFoldGreedily(f, std::move(patterns))))
+      return signalPassFailure();
+    assignGroups(f);
+  }
+
+  void assignGroups(func::FuncOp f) {
+    Builder b(f.getContext());
+    int64_t next = 0;
+    auto tag = [&](Operation *op, int64_t g, StringRef role) {
+      op->setAttr(attr::kFusionGroup, b.getI64IntegerAttr(g));
+      op->setAttr(attr::kFusionRole, b.getStringAttr(role));
+    };
+    f.walk([&](linalg::LinalgOp op) {
+      if (!isRoot(op) || op->hasAttr(attr::kFusionGroup))
+        return;
+      int64_t g = next++;
+      tag(op, g, "root");
+      for (OpOperand &init : op.getDpsInitsMutable()) {
+        Operation *p = init.get().getDefiningOp();
+        if (p && p->hasOneUse() &&
+            (isa<linalg::FillOp>(p) || isElementwise(p)) &&
+            !p->hasAttr(attr::kFusionGroup))
+          tag(p, g, "producer");
+      }
+      Value cur = op->getResult(0);
+      while (cur.hasOneUse()) {
+        Operation *user = *cur.getUsers().begin();
+        if (!isFusableConsumer(user, cur))
+          break;
+        tag(user, g, "consumer");
+        cur = user->getResult(0);
+      }
+    });
+    f.walk([&](linalg::LinalgOp op) {
+      if (!op->hasAttr(attr::kFusionGroup))
+        tag(op, next++, "single");
+    });
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> mlc::createFusionPass() {
+  return std::make_unique<FusionPass>();
+}

@@ -1,0 +1,89 @@
+//===- Common.h - helpers shared by the mlc -> linalg converters -*- C++ -*-===//
+#ifndef MLC_PASSES_LOWER_COMMON_H
+#define MLC_PASSES_LOWER_COMMON_H
+
+#include "dialects/MlcDialect.h"
+#include "dialects/ShapeFns.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace mlc::lower {
+
+using namespace mlir;
+
+/// Dimension domain over OpFoldResult: constants stay attributes, unknown
+/// dims become index arithmetic. Instantiates the rules of ShapeFns.h.
+struct ValueDims {
+  using Dim = OpFoldResult;
+  OpBuilder &b;
+  Location loc;
+  Dim cst(int64_t v) { return b.getIndexAttr(v); }
+  std::optional<int64_t> known(Dim d) { return getConstantIntValue(d); }
+  Value val(Dim d) { return getValueOrCreateConstantIndexOp(b, loc, d); }
+  template <typename OpT, typename F> Dim bin(Dim x, Dim y, F f) {
+    auto a = known(x), c = known(y);
+    if (a && c)
+      return cst(f(*a, *c));
+    return b.create<OpT>(loc, val(x), val(y)).getResult();
+  }
+  Dim add(Dim x, Dim y) {
+    return bin<arith::AddIOp>(x, y, [](int64_t p, int64_t q) { return p + q; });
+  }
+  Dim sub(Dim x, Dim y) {
+    return bin<arith::SubIOp>(x, y, [](int64_t p, int64_t q) { return p - q; });
+  }
+  Dim mul(Dim x, Dim y) {
+    return bin<arith::MulIOp>(x, y, [](int64_t p, int64_t q) { return p * q; });
+  }
+  Dim div(Dim x, Dim y) {
+    return bin<arith::DivSIOp>(x, y, [](int64_t p, int64_t q) { return q ? p / q : 0; });
+  }
+  Dim floorDiv(Dim x, int64_t y) {
+    return bin<arith::FloorDivSIOp>(x, cst(y), [](int64_t p, int64_t q) {
+      return p >= 0 ? p / q : -((-p + q - 1) / q);
+    });
+  }
+  Dim ceilDiv(Dim x, int64_t y) {
+    return bin<arith::CeilDivSIOp>(x, cst(y), [](int64_t p, int64_t q) {
+      return p >= 0 ? (p + q - 1) / q : -((-p) / q);
+    });
+  }
+};
+using VDims = shape::Dims<ValueDims>;
+
+/// The dims of a ranked tensor value (tensor.dim for the dynamic ones).
+VDims dimsOf(OpBuilder &b, Location loc, Value v);
+/// tensor.empty of the given dims.
+Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
+                  Type elem);
+/// tensor.empty filled with `value`.
+Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
+                   Type elem, TypedAttr value);
+/// The static result type of an mlc op, or an error naming the node.
+FailureOr<RankedTensorType> resultTypeOf(Operation *op);
+/// Fails with an error on `op` if `t` is not a float tensor.
+LogicalResult requireFloat(Operation *op, Value t);
+/// Indexing map reading `v` broadcast into an iteration space of `rank`
+/// dims (numpy alignment: trailing dims match, static 1s broadcast).
+AffineMap broadcastMap(MLIRContext *ctx, Value v, unsigned rank,
+                       ArrayRef<OpFoldResult> outDims);
+/// Converts `v` to the given shape; uses collapse/expand where possible.
+Value reshapeTo(OpBuilder &b, Location loc, Value v, RankedTensorType type,
+                ArrayRef<OpFoldResult> dims);
+/// An attribute for 0 / lowest / 1 in `elem`.
+TypedAttr zeroAttr(OpBuilder &b, Type elem);
+TypedAttr lowestAttr(OpBuilder &b, Type elem);
+
+void populateElementwisePatterns(RewritePatternSet &p);
+void populateContractionPatterns(RewritePatternSet &p);
+void populateWindowPatterns(RewritePatternSet &p);
+void populateTensorPatterns(RewritePatternSet &p);
+
+} // namespace mlc::lower
+
+#endif

@@ -1,0 +1,138 @@
+//===- LowerToLinalg.cpp - the mlc -> linalg/tensor full conversion ------===//
+//
+// One pattern per mlc op, grouped by family in the sibling files. The
+// conversion is total: an mlc op left over is an error naming its node.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+#include "passes/lower/Common.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+
+using namespace mlir;
+using namespace mlc;
+using namespace mlc::lower;
+
+VDims lower::dimsOf(OpBuilder &b, Location loc, Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  VDims out;
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    out.push_back(t.isDynamicDim(i)
+                      ? OpFoldResult(b.create<tensor::DimOp>(loc, v, i).getResult())
+                      : OpFoldResult(b.getIndexAttr(t.getDimSize(i))));
+  return out;
+}
+
+Value lower::emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
+                         Type elem) {
+  return b.create<tensor::EmptyOp>(loc, dims, elem);
+}
+
+Value lower::filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
+                          Type elem, TypedAttr value) {
+  Value empty = emptyTensor(b, loc, dims, elem);
+  Value c = b.create<arith::ConstantOp>(loc, value);
+  return b.create<linalg::FillOp>(loc, c, empty).getResult(0);
+}
+
+TypedAttr lower::zeroAttr(OpBuilder &b, Type elem) {
+  return cast<TypedAttr>(b.getZeroAttr(elem));
+}
+
+TypedAttr lower::lowestAttr(OpBuilder &b, Type elem) {
+  if (auto f = dyn_cast<FloatType>(elem))
+    return b.getFloatAttr(elem, APFloat::getInf(f.getFloatSemantics(), true));
+  auto i = cast<IntegerType>(elem);
+  return b.getIntegerAttr(elem, APInt::getSignedMinValue(i.getWidth()));
+}
+
+FailureOr<RankedTensorType> lower::resultTypeOf(Operation *op) {
+  auto t = dyn_cast<RankedTensorType>(op->getResult(0).getType());
+  if (!t) {
+    op->emitError("the shape of this result is not known; give the model's "
+                  "input shapes (--shape) or report the model");
+    return failure();
+  }
+  return t;
+}
+
+LogicalResult lower::requireFloat(Operation *op, Value t) {
+  if (!isa<FloatType>(cast<ShapedType>(t.getType()).getElementType()))
+    return op->emitError("only floating-point inputs are supported");
+  return success();
+}
+
+AffineMap lower::broadcastMap(MLIRContext *ctx, Value v, unsigned rank,
+                              ArrayRef<OpFoldResult> outDims) {
+  auto t = cast<RankedTensorType>(v.getType());
+  unsigned off = rank - t.getRank();
+  SmallVector<AffineExpr> exprs;
+  for (unsigned i = 0; i < t.getRank(); ++i) {
+    auto out = getConstantIntValue(outDims[off + i]);
+    bool broadcast = t.getDimSize(i) == 1 && !(out && *out == 1);
+    exprs.push_back(broadcast ? getAffineConstantExpr(0, ctx)
+                              : getAffineDimExpr(off + i, ctx));
+  }
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+Value lower::reshapeTo(OpBuilder &b, Location loc, Value v,
+                       RankedTensorType type, ArrayRef<OpFoldResult> dims) {
+  auto src = cast<RankedTensorType>(v.getType());
+  if (src == type)
+    return v;
+  if (src.hasStaticShape() && type.hasStaticShape() && src.getRank() > 0 &&
+      type.getRank() > 0) {
+    if (src.getRank() > type.getRank()) {
+      if (auto re = getReassociationIndicesForCollapse(src.getShape(), type.getShape()))
+        return b.create<tensor::CollapseShapeOp>(loc, type, v, *re);
+    } else if (src.getRank() < type.getRank()) {
+      if (auto re = getReassociationIndicesForCollapse(type.getShape(), src.getShape()))
+        return b.create<tensor::ExpandShapeOp>(loc, type, v, *re);
+    }
+  }
+  // General case: a shape tensor.
+  SmallVector<Value> sizes;
+  for (OpFoldResult d : dims)
+    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, d));
+  Value shape = b.create<tensor::FromElementsOp>(
+      loc, RankedTensorType::get({(int64_t)sizes.size()}, b.getIndexType()), sizes);
+  return b.create<tensor::ReshapeOp>(loc, type, v, shape);
+}
+
+namespace {
+struct LowerToLinalgPass
+    : PassWrapper<LowerToLinalgPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerToLinalgPass)
+  StringRef getArgument() const override { return "mlc-lower-to-linalg"; }
+  StringRef getDescription() const override {
+    return "Lower every mlc op to linalg/tensor/arith/math (total)";
+  }
+  void getDependentDialects(DialectRegistry &r) const override {
+    r.insert<linalg::LinalgDialect, tensor::TensorDialect, arith::ArithDialect,
+             math::MathDialect, affine::AffineDialect>();
+  }
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    ConversionTarget target(*ctx);
+    target.addIllegalDialect<MlcDialect>();
+    target.addLegalOp<ModuleOp>();
+    target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
+                           arith::ArithDialect, math::MathDialect,
+                           affine::AffineDialect, func::FuncDialect>();
+    RewritePatternSet patterns(ctx);
+    populateElementwisePatterns(patterns);
+    populateContractionPatterns(patterns);
+    populateWindowPatterns(patterns);
+    populateTensorPatterns(patterns);
+    if (failed(applyFullConversion(getOperation(), target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace
+
+std::unique_ptr<Pass> mlc::createLowerToLinalgPass() {
+  return std::make_unique<LowerToLinalgPass>();
+}

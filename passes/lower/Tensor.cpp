@@ -1,0 +1,190 @@
+//===- Tensor.cpp - converters: constants, reshapes, data movement -------===//
+#include "passes/lower/Common.h"
+
+#include "mlir/IR/Matchers.h"
+
+using namespace mlir;
+using namespace mlc;
+using namespace mlc::lower;
+
+namespace {
+
+struct ConstantLowering : OpConversionPattern<ConstantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConstantOp op, OpAdaptor,
+                  ConversionPatternRewriter &rw) const override {
+    rw.replaceOpWithNewOp<arith::ConstantOp>(op, cast<TypedAttr>(op.getValue()));
+    return success();
+  }
+};
+
+/// Flatten, Reshape, Squeeze, Unsqueeze: one data-preserving reshape each,
+/// with dims from the shared shape rules.
+template <typename OpT>
+struct ReshapeLikeLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(OpT op, typename OpT::Adaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    auto type = resultTypeOf(op);
+    if (failed(type))
+      return failure();
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    ValueDims s{rw, loc};
+    VDims xd = dimsOf(rw, loc, x), out;
+    std::optional<shape::ShapeError> err;
+    if constexpr (std::is_same_v<OpT, FlattenOp>) {
+      shape::flatten(s, xd, op.getAxis(), out);
+    } else if constexpr (std::is_same_v<OpT, ReshapeOp>) {
+      DenseElementsAttr target;
+      if (!matchPattern(a.getShape(), m_Constant(&target)))
+        return op->emitError("Reshape to a shape computed at run time is not "
+                             "supported yet");
+      SmallVector<int64_t> t;
+      for (APInt v : target.getValues<APInt>())
+        t.push_back(v.getSExtValue());
+      err = shape::reshape(s, xd, t, op.getAllowzero(), out);
+    } else if constexpr (std::is_same_v<OpT, UnsqueezeOp>) {
+      shape::unsqueeze(s, xd, op.getAxes(), out);
+    } else {
+      err = shape::squeeze(s, xd, op.getAxes(), out);
+    }
+    if (err)
+      return op->emitError(err->message);
+    rw.replaceOp(op, reshapeTo(rw, loc, x, *type, out));
+    return success();
+  }
+};
+
+struct TransposeLowering : OpConversionPattern<TransposeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(TransposeOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    auto type = resultTypeOf(op);
+    if (failed(type))
+      return failure();
+    Location loc = op.getLoc();
+    VDims xd = dimsOf(rw, loc, a.getInput());
+    SmallVector<OpFoldResult> od;
+    for (int64_t p : op.getPerm())
+      od.push_back(xd[p]);
+    Value init = emptyTensor(rw, loc, od, type->getElementType());
+    auto t = rw.create<linalg::TransposeOp>(loc, a.getInput(), init, op.getPerm());
+    rw.replaceOp(op, t->getResult(0));
+    return success();
+  }
+};
+
+struct ConcatLowering : OpConversionPattern<ConcatOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ConcatOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    auto type = resultTypeOf(op);
+    if (failed(type))
+      return failure();
+    Location loc = op.getLoc();
+    ValueDims s{rw, loc};
+    SmallVector<VDims> ins;
+    for (Value v : a.getInputs())
+      ins.push_back(dimsOf(rw, loc, v));
+    VDims out;
+    int64_t axis = op.getAxis();
+    if (auto err = shape::concat<ValueDims>(s, ins, axis, out))
+      return op->emitError(err->message);
+    Value acc = emptyTensor(rw, loc, out, type->getElementType());
+    OpFoldResult offset = s.cst(0);
+    unsigned rank = type->getRank();
+    for (auto [v, d] : llvm::zip(a.getInputs(), ins)) {
+      SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)),
+          strides(rank, rw.getIndexAttr(1));
+      offs[axis] = offset;
+      acc = rw.create<tensor::InsertSliceOp>(loc, v, acc, offs, d, strides);
+      offset = s.add(offset, d[axis]);
+    }
+    rw.replaceOp(op, acc);
+    return success();
+  }
+};
+
+struct ShapeLowering : OpConversionPattern<ShapeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(ShapeOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    auto type = resultTypeOf(op);
+    if (failed(type))
+      return failure();
+    Location loc = op.getLoc();
+    VDims xd = dimsOf(rw, loc, a.getInput());
+    SmallVector<Value> elems;
+    for (int64_t i = op.getStart(); i < (int64_t)op.getEnd(); ++i)
+      elems.push_back(rw.create<arith::IndexCastOp>(
+          loc, rw.getI64Type(), getValueOrCreateConstantIndexOp(rw, loc, xd[i])));
+    rw.replaceOpWithNewOp<tensor::FromElementsOp>(op, *type, elems);
+    return success();
+  }
+};
+
+/// out[o.., i.., r..] = data[o.., idx[i..], r..]; indices wrap once for
+/// negatives and are clamped so a bad index never reads out of bounds.
+struct GatherLowering : OpConversionPattern<GatherOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GatherOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    auto type = resultTypeOf(op);
+    if (failed(type))
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value data = a.getData(), idx = a.getIndices();
+    auto dt = cast<RankedTensorType>(data.getType());
+    auto it = cast<RankedTensorType>(idx.getType());
+    if (!isa<IntegerType>(it.getElementType()))
+      return op->emitError("indices must be integers");
+    int64_t axis = op.getAxis(), ir = it.getRank(), rank = type->getRank();
+    VDims dd = dimsOf(rw, loc, data), id = dimsOf(rw, loc, idx), od;
+    ValueDims s{rw, loc};
+    shape::gather(s, dd, id, axis, od);
+    Value axisSize = getValueOrCreateConstantIndexOp(rw, loc, dd[axis]);
+    SmallVector<AffineExpr> ie;
+    for (int64_t i = 0; i < ir; ++i)
+      ie.push_back(getAffineDimExpr(axis + i, ctx));
+    auto imap = AffineMap::get(rank, 0, ie, ctx);
+    Value init = emptyTensor(rw, loc, od, type->getElementType());
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), idx, init,
+        ArrayRef<AffineMap>{imap, AffineMap::getMultiDimIdentityMap(rank, ctx)},
+        iters, [&](OpBuilder &b, Location l, ValueRange v) {
+          Value i = b.create<arith::IndexCastOp>(l, b.getIndexType(), v[0]);
+          Value zero = b.create<arith::ConstantIndexOp>(l, 0);
+          Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i, zero);
+          i = b.create<arith::SelectOp>(l, neg, b.create<arith::AddIOp>(l, i, axisSize), i);
+          Value hi = b.create<arith::SubIOp>(l, axisSize, b.create<arith::ConstantIndexOp>(l, 1));
+          i = b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, i, hi), zero);
+          SmallVector<Value> coords;
+          for (int64_t d = 0; d < axis; ++d)
+            coords.push_back(b.create<linalg::IndexOp>(l, d));
+          coords.push_back(i);
+          for (int64_t d = axis + 1; d < dt.getRank(); ++d)
+            coords.push_back(b.create<linalg::IndexOp>(l, d - 1 + ir));
+          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, coords).getResult());
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void lower::populateTensorPatterns(RewritePatternSet &p) {
+  p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
+        ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,
+        ReshapeLikeLowering<SqueezeOp>, TransposeLowering, ConcatLowering,
+        ShapeLowering, GatherLowering>(p.getContext());
+}

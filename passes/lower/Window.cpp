@@ -1,0 +1,209 @@
+//===- Window.cpp - converters: MaxPool, AveragePool, GlobalAveragePool --===//
+#include "passes/lower/Common.h"
+
+using namespace mlir;
+using namespace mlc;
+using namespace mlc::lower;
+
+namespace {
+
+/// Pads `x` with `value`: explicit pads plus, in ceil mode, what the last
+/// window reaches past the padded input.
+FailureOr<Value> padForWindow(OpBuilder &b, Location loc, Operation *op,
+                              Value x, ArrayRef<int64_t> pads,
+                              ArrayRef<int64_t> kernel, ArrayRef<int64_t> strides,
+                              ArrayRef<int64_t> dil, RankedTensorType outType,
+                              TypedAttr value) {
+  auto xt = cast<RankedTensorType>(x.getType());
+  SmallVector<OpFoldResult> low(2, b.getIndexAttr(0)), high(2, b.getIndexAttr(0));
+  bool any = false;
+  for (int i = 0; i < 2; ++i) {
+    int64_t extra = 0;
+    int64_t in = xt.getDimSize(2 + i), out = outType.getDimSize(2 + i);
+    if (!ShapedType::isDynamic(in) && !ShapedType::isDynamic(out)) {
+      int64_t span = (dil.empty() ? 1 : dil[i]) * (kernel[i] - 1) + 1;
+      int64_t need = (out - 1) * strides[i] + span;
+      extra = std::max<int64_t>(0, need - (in + pads[i] + pads[i + 2]));
+    } else if (pads[i] || pads[i + 2]) {
+      // fine: no ceil extension needed for floor mode
+    }
+    low.push_back(b.getIndexAttr(pads[i]));
+    high.push_back(b.getIndexAttr(pads[i + 2] + extra));
+    any |= pads[i] || pads[i + 2] || extra;
+  }
+  if (!any)
+    return x;
+  Value v = b.create<arith::ConstantOp>(loc, value);
+  return b.create<tensor::PadOp>(loc, Type(), x, low, high, v).getResult();
+}
+
+FailureOr<VDims> windowOutDims(OpBuilder &b, Location loc, Operation *op,
+                               Value x, ArrayRef<int64_t> kernel,
+                               ArrayRef<int64_t> strides, ArrayRef<int64_t> pads,
+                               ArrayRef<int64_t> dil, bool ceil) {
+  ValueDims s{b, loc};
+  VDims xd = dimsOf(b, loc, x), out;
+  if (auto err = shape::window2d(s, xd, xd[1], kernel, strides, pads, dil, ceil, out)) {
+    op->emitError(err->message);
+    return failure();
+  }
+  return out;
+}
+
+struct MaxPoolLowering : OpConversionPattern<MaxPoolOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(MaxPoolOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    auto type = resultTypeOf(op);
+    if (failed(type) || failed(requireFloat(op, a.getX())))
+      return failure();
+    Location loc = op.getLoc();
+    Type elem = type->getElementType();
+    auto od = windowOutDims(rw, loc, op, a.getX(), op.getKernel(), op.getStrides(),
+                            op.getPads(), op.getDilations(), op.getCeilMode());
+    if (failed(od))
+      return failure();
+    auto x = padForWindow(rw, loc, op, a.getX(), op.getPads(), op.getKernel(),
+                          op.getStrides(), op.getDilations(), *type,
+                          lowestAttr(rw, elem));
+    if (failed(x))
+      return failure();
+    Value init = filledTensor(rw, loc, *od, elem, lowestAttr(rw, elem));
+    Value window = rw.create<tensor::EmptyOp>(loc, op.getKernel(), elem);
+    auto pool = rw.create<linalg::PoolingNchwMaxOp>(
+        loc, TypeRange{init.getType()}, ValueRange{*x, window}, ValueRange{init},
+        rw.getI64VectorAttr(op.getStrides()), rw.getI64VectorAttr(op.getDilations()));
+    rw.replaceOp(op, pool.getResult(0));
+    return success();
+  }
+};
+
+struct AveragePoolLowering : OpConversionPattern<AveragePoolOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(AveragePoolOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    auto type = resultTypeOf(op);
+    if (failed(type) || failed(requireFloat(op, a.getX())))
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Type elem = type->getElementType();
+    auto k = op.getKernel(), st = op.getStrides(), pads = op.getPads();
+    auto od = windowOutDims(rw, loc, op, a.getX(), k, st, pads, {}, op.getCeilMode());
+    if (failed(od))
+      return failure();
+    auto x = padForWindow(rw, loc, op, a.getX(), pads, k, st, {}, *type,
+                          zeroAttr(rw, elem));
+    if (failed(x))
+      return failure();
+    Value init = filledTensor(rw, loc, *od, elem, zeroAttr(rw, elem));
+    Value window = rw.create<tensor::EmptyOp>(loc, k, elem);
+    Value sum = rw.create<linalg::PoolingNchwSumOp>(
+                      loc, TypeRange{init.getType()}, ValueRange{*x, window},
+                      ValueRange{init}, rw.getI64VectorAttr(st),
+                      rw.getI64VectorAttr({1, 1}))
+                    .getResult(0);
+    // Divide by the number of elements each window covered.
+    VDims xd = dimsOf(rw, loc, a.getX());
+    Value H = getValueOrCreateConstantIndexOp(rw, loc, xd[2]);
+    Value W = getValueOrCreateConstantIndexOp(rw, loc, xd[3]);
+    bool include = op.getCountIncludePad();
+    Value out = emptyTensor(rw, loc, *od, elem);
+    auto id = AffineMap::getMultiDimIdentityMap(4, ctx);
+    SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, out.getType(), sum, out, ArrayRef<AffineMap>{id, id}, iters,
+        [&](OpBuilder &b, Location l, ValueRange v) {
+          auto c = [&](int64_t i) { return b.create<arith::ConstantIndexOp>(l, i); };
+          auto count = [&](unsigned dim, Value size, int i) -> Value {
+            Value o = b.create<linalg::IndexOp>(l, dim);
+            Value start = b.create<arith::SubIOp>(
+                l, b.create<arith::MulIOp>(l, o, c(st[i])), c(pads[i]));
+            Value end = b.create<arith::AddIOp>(l, start, c(k[i]));
+            Value limit = include ? b.create<arith::AddIOp>(l, size, c(pads[i + 2])).getResult()
+                                  : size;
+            end = b.create<arith::MinSIOp>(l, end, limit);
+            if (!include)
+              start = b.create<arith::MaxSIOp>(l, start, c(0));
+            return b.create<arith::SubIOp>(l, end, start);
+          };
+          Value n = b.create<arith::MulIOp>(l, count(2, H, 0), count(3, W, 1));
+          Value nf = b.create<arith::SIToFPOp>(
+              l, elem, b.create<arith::IndexCastOp>(l, b.getI64Type(), n));
+          b.create<linalg::YieldOp>(l, b.create<arith::DivFOp>(l, v[0], nf).getResult());
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+struct GlobalAveragePoolLowering : OpConversionPattern<GlobalAveragePoolOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(GlobalAveragePoolOp op, OpAdaptor a,
+                  ConversionPatternRewriter &rw) const override {
+    auto type = resultTypeOf(op);
+    if (failed(type) || failed(requireFloat(op, a.getX())))
+      return failure();
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Type elem = type->getElementType();
+    unsigned rank = type->getRank();
+    VDims xd = dimsOf(rw, loc, a.getX());
+    ValueDims s{rw, loc};
+    OpFoldResult count = s.cst(1);
+    for (unsigned i = 2; i < rank; ++i)
+      count = s.mul(count, xd[i]);
+    SmallVector<OpFoldResult> nc = {xd[0], xd[1]};
+    Value init = filledTensor(rw, loc, nc, elem, zeroAttr(rw, elem));
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::reduction);
+    iters[0] = iters[1] = utils::IteratorType::parallel;
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    Value sum = rw.create<linalg::GenericOp>(
+                      loc, init.getType(), a.getX(), init,
+                      ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, ctx),
+                                          AffineMap::get(rank, 0, {d(0), d(1)}, ctx)},
+                      iters,
+                      [](OpBuilder &b, Location l, ValueRange v) {
+                        b.create<linalg::YieldOp>(
+                            l, b.create<arith::AddFOp>(l, v[0], v[1]).getResult());
+                      })
+                    .getResult(0);
+    Value n = getValueOrCreateConstantIndexOp(rw, loc, count);
+    Value out = emptyTensor(rw, loc, nc, elem);
+    auto id = AffineMap::getMultiDimIdentityMap(2, ctx);
+    SmallVector<utils::IteratorType> par(2, utils::IteratorType::parallel);
+    Value mean = rw.create<linalg::GenericOp>(
+                       loc, out.getType(), sum, out, ArrayRef<AffineMap>{id, id}, par,
+                       [&](OpBuilder &b, Location l, ValueRange v) {
+                         Value nf = b.create<arith::SIToFPOp>(
+                             l, elem, b.create<arith::IndexCastOp>(l, b.getI64Type(), n));
+                         b.create<linalg::YieldOp>(
+                             l, b.create<arith::DivFOp>(l, v[0], nf).getResult());
+                       })
+                     .getResult(0);
+    ReassociationIndices last = {1};
+    for (unsigned i = 2; i < rank; ++i)
+      last.push_back(i);
+    rw.replaceOp(op, rw.create<tensor::ExpandShapeOp>(
+                         loc, *type, mean, SmallVector<ReassociationIndices>{{0}, last},
+                         SmallVector<OpFoldResult>(dimsOfResult(rw, loc, xd, rank))));
+    return success();
+  }
+  static SmallVector<OpFoldResult> dimsOfResult(OpBuilder &b, Location loc,
+                                                const VDims &xd, unsigned rank) {
+    SmallVector<OpFoldResult> r = {xd[0], xd[1]};
+    for (unsigned i = 2; i < rank; ++i)
+      r.push_back(b.getIndexAttr(1));
+    return r;
+  }
+};
+
+} // namespace
+
+void lower::populateWindowPatterns(RewritePatternSet &p) {
+  p.add<MaxPoolLowering, AveragePoolLowering, GlobalAveragePoolLowering>(
+      p.getContext());
+}

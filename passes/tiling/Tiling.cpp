@@ -1,0 +1,134 @@
+//===- Tiling.cpp - choose tile sizes per target ------------------------===//
+//
+// Reads the fusion groups and writes tile sizes as attributes (see
+// Decisions.h). Nothing is transformed here: codegen applies the sizes.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Decisions.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace mlc;
+
+TargetInfo TargetInfo::hostCpu() {
+  return forCpu(llvm::sys::getHostCPUName().str());
+}
+
+TargetInfo TargetInfo::forCpu(const std::string &cpu) {
+  TargetInfo t;
+  t.cpu = cpu;
+  return t; // vector width is set by the code generator from the features
+}
+
+namespace {
+
+/// A contraction with one reduction loop, innermost, and an identity output
+/// map over the parallel loops: every matmul and im2col convolution.
+bool isMatmulLike(linalg::LinalgOp op) {
+  unsigned n = op.getNumLoops();
+  if (op.getNumReductionLoops() != 1 || n < 3 || op.getNumDpsInits() != 1)
+    return false;
+  auto iters = op.getIteratorTypesArray();
+  if (iters.back() != utils::IteratorType::reduction)
+    return false;
+  AffineMap out = op.getIndexingMapsArray().back();
+  return out == AffineMap::getMinorIdentityMap(n, n - 1, op.getContext()) ||
+         out.isProjectedPermutation() && out.getNumResults() == n - 1 &&
+             llvm::all_of(llvm::seq<unsigned>(0, n - 1),
+                          [&](unsigned i) { return out.getDimPosition(i) == i; });
+}
+
+struct MatmulTiles {
+  int64_t mr, nr, mc, nc, kc;
+};
+
+/// Register block: as many accumulators as leave room for the operands.
+MatmulTiles chooseMatmulTiles(const TargetInfo &t) {
+  int64_t lanes = t.vectorBits / 32;
+  MatmulTiles m;
+  m.nr = 2 * lanes;
+  m.mr = t.numVectorRegisters >= 32 ? 8 : 6;
+  m.mc = 64;
+  m.nc = 256;
+  m.kc = 256;
+  return m;
+}
+
+SmallVector<int64_t> elementwiseVectorTile(unsigned rank, const TargetInfo &t) {
+  SmallVector<int64_t> tile(rank, 1);
+  if (rank)
+    tile.back() = 2 * t.vectorBits / 32;
+  return tile;
+}
+
+struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TilingPass)
+  TilingPass() = default;
+  TilingPass(const TilingPass &o) : PassWrapper(o) { target = o.target; }
+  explicit TilingPass(const TargetInfo &t) : target(t) {}
+  StringRef getArgument() const override { return "mlc-tile"; }
+  StringRef getDescription() const override {
+    return "Choose tile sizes per fusion group and record them";
+  }
+  Option<int> vectorBits{*this, "vector-bits",
+                         llvm::cl::desc("Vector register width (mlc-opt)"),
+                         llvm::cl::init(0)};
+  TargetInfo target;
+
+  void runOnOperation() override {
+    if (vectorBits > 0) {
+      target.vectorBits = vectorBits;
+      target.numVectorRegisters = vectorBits >= 512 ? 32 : 16;
+    }
+    func::FuncOp f = getOperation();
+    Builder b(f.getContext());
+    // Anchor of each group = its last op in program order.
+    llvm::DenseMap<int64_t, Operation *> anchor, root;
+    f.walk([&](linalg::LinalgOp op) {
+      auto g = op->getAttrOfType<IntegerAttr>(attr::kFusionGroup);
+      if (!g)
+        return;
+      anchor[g.getInt()] = op;
+      auto role = op->getAttrOfType<StringAttr>(attr::kFusionRole);
+      if (role && (role.getValue() == "root" || role.getValue() == "single"))
+        root[g.getInt()] = op;
+    });
+    MatmulTiles mt = chooseMatmulTiles(target);
+    for (auto [g, r] : root) {
+      auto rootOp = cast<linalg::LinalgOp>(r);
+      auto anchorOp = cast<linalg::LinalgOp>(anchor[g]);
+      if (isMatmulLike(rootOp)) {
+        unsigned n = rootOp.getNumLoops();
+        // Parallel loops: (batch..., m, n); reduction k last.
+        SmallVector<int64_t> outer(n - 1, 1), reg(n, 1), red(n, 0);
+        outer[n - 3] = mt.mc;
+        outer[n - 2] = mt.nc;
+        reg[n - 3] = mt.mr;
+        reg[n - 2] = mt.nr;
+        red[n - 1] = mt.kc;
+        anchorOp->setAttr(attr::kTileSizes, b.getDenseI64ArrayAttr(outer));
+        rootOp->setAttr(attr::kReductionTile, b.getDenseI64ArrayAttr(red));
+        rootOp->setAttr(attr::kVectorTile, b.getDenseI64ArrayAttr(reg));
+      }
+    }
+    // Every elementwise op (alone or consuming a root) is vectorised in
+    // register-sized tiles.
+    f.walk([&](linalg::LinalgOp op) {
+      if (op.getNumReductionLoops() == 0 && !op->hasAttr("mlc.im2col") &&
+          !op->hasAttr(attr::kVectorTile) && op.getNumLoops() > 0 &&
+          (isa<linalg::GenericOp, linalg::FillOp>(op)))
+        op->setAttr(attr::kVectorTile,
+                    b.getDenseI64ArrayAttr(elementwiseVectorTile(op.getNumLoops(), target)));
+    });
+  }
+};
+
+} // namespace
+
+std::unique_ptr<Pass> mlc::createTilingPass(const TargetInfo &target) {
+  return std::make_unique<TilingPass>(target);
+}

@@ -1,0 +1,115 @@
+/*===- mlc/runtime.h - the mlc runtime C API (stable) --------------------===*
+ *
+ * Load a model compiled by `mlc compile`, describe its inputs and outputs,
+ * and run it. Every call returns an mlc_status; on failure
+ * mlc_last_error() gives a message for this thread.
+ *
+ * Threads: an mlc_model is immutable after loading and may be shared. Run
+ * it from several threads at once with one mlc_session per thread (each
+ * session owns its activation arena), or with mlc_model_run, which uses a
+ * fresh arena per call.
+ *
+ *===---------------------------------------------------------------------===*/
+#ifndef MLC_RUNTIME_H
+#define MLC_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define MLC_API __attribute__((visibility("default")))
+#else
+#define MLC_API
+#endif
+
+#define MLC_RUNTIME_VERSION "0.1.0"
+#define MLC_MAX_RANK 8
+
+typedef enum mlc_status {
+  MLC_OK = 0,
+  MLC_ERROR_INVALID_ARGUMENT = 1, /* bad input tensor, index, or null pointer */
+  MLC_ERROR_LOAD = 2,             /* file missing or not an mlc model */
+  MLC_ERROR_ABI = 3,              /* model built for another ABI version */
+  MLC_ERROR_UNSUPPORTED_CPU = 4,  /* the CPU lacks a feature the code needs */
+  MLC_ERROR_OUT_OF_MEMORY = 5,
+  MLC_ERROR_INTERNAL = 6
+} mlc_status;
+
+typedef enum mlc_dtype {
+  MLC_DTYPE_INVALID = 0,
+  MLC_DTYPE_F32 = 1,
+  MLC_DTYPE_F64 = 2,
+  MLC_DTYPE_F16 = 3,
+  MLC_DTYPE_I64 = 4,
+  MLC_DTYPE_I32 = 5,
+  MLC_DTYPE_I16 = 6,
+  MLC_DTYPE_I8 = 7,
+  MLC_DTYPE_U8 = 8,
+  MLC_DTYPE_BOOL = 9
+} mlc_dtype;
+
+typedef struct mlc_model mlc_model;
+typedef struct mlc_session mlc_session;
+
+/* A dense row-major tensor. For inputs, all fields are read. For outputs,
+ * set data = NULL to have the runtime allocate it (free it with
+ * mlc_tensor_release), or point data at size_bytes of your own memory. */
+typedef struct mlc_tensor {
+  void *data;
+  size_t size_bytes;
+  mlc_dtype dtype;
+  int32_t rank;
+  int64_t shape[MLC_MAX_RANK];
+} mlc_tensor;
+
+/* Describes one input or output of a model. dims[i] is -1 for a dim that is
+ * only known at run time; dim_names[i] is its symbolic name ("" if none). */
+typedef struct mlc_tensor_info {
+  const char *name;
+  mlc_dtype dtype;
+  int32_t rank;
+  const int64_t *dims;
+  const char *const *dim_names;
+} mlc_tensor_info;
+
+MLC_API const char *mlc_last_error(void);
+MLC_API const char *mlc_status_name(mlc_status status);
+MLC_API const char *mlc_dtype_name(mlc_dtype dtype);
+MLC_API size_t mlc_dtype_size(mlc_dtype dtype);
+
+MLC_API mlc_status mlc_model_load(const char *path, mlc_model **model);
+MLC_API void mlc_model_free(mlc_model *model);
+
+MLC_API size_t mlc_model_num_inputs(const mlc_model *model);
+MLC_API size_t mlc_model_num_outputs(const mlc_model *model);
+MLC_API mlc_status mlc_model_input_info(const mlc_model *model, size_t index,
+                                        mlc_tensor_info *info);
+MLC_API mlc_status mlc_model_output_info(const mlc_model *model, size_t index,
+                                         mlc_tensor_info *info);
+/* key: "compiler_version", "compile_options", "target", "cpu",
+ * "cpu_features", "abi_version", "arena_size". NULL if unknown. */
+MLC_API const char *mlc_model_metadata(const mlc_model *model, const char *key);
+
+MLC_API mlc_status mlc_session_create(const mlc_model *model,
+                                      mlc_session **session);
+MLC_API void mlc_session_free(mlc_session *session);
+/* inputs: one per model input, in order. outputs: one per model output. */
+MLC_API mlc_status mlc_session_run(mlc_session *session,
+                                   const mlc_tensor *inputs, size_t num_inputs,
+                                   mlc_tensor *outputs, size_t num_outputs);
+/* Same as a session run with a temporary arena; safe from any thread. */
+MLC_API mlc_status mlc_model_run(const mlc_model *model,
+                                 const mlc_tensor *inputs, size_t num_inputs,
+                                 mlc_tensor *outputs, size_t num_outputs);
+/* Frees an output the runtime allocated and clears data/size_bytes. */
+MLC_API void mlc_tensor_release(mlc_tensor *tensor);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLC_RUNTIME_H */

@@ -1,0 +1,210 @@
+//===- TensorFiles.cpp - .npy and ONNX TensorProto (.pb) files -----------===//
+#include "tools/mlc/TensorFiles.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+using namespace mlc::tools;
+
+mlc_tensor HostTensor::view() const {
+  mlc_tensor t{};
+  t.data = (void *)data.data();
+  t.size_bytes = data.size();
+  t.dtype = dtype;
+  t.rank = (int32_t)shape.size();
+  for (size_t i = 0; i < shape.size() && i < MLC_MAX_RANK; ++i)
+    t.shape[i] = shape[i];
+  return t;
+}
+
+namespace {
+
+struct NpyType {
+  const char *descr;
+  mlc_dtype dtype;
+};
+const NpyType kNpyTypes[] = {
+    {"<f4", MLC_DTYPE_F32}, {"<f8", MLC_DTYPE_F64}, {"<f2", MLC_DTYPE_F16},
+    {"<i8", MLC_DTYPE_I64}, {"<i4", MLC_DTYPE_I32}, {"<i2", MLC_DTYPE_I16},
+    {"|i1", MLC_DTYPE_I8},  {"|u1", MLC_DTYPE_U8},  {"|b1", MLC_DTYPE_BOOL}};
+
+bool readAll(const std::string &path, std::string &out, std::string &err) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    err = "cannot open '" + path + "'";
+    return false;
+  }
+  std::stringstream ss;
+  ss << f.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+} // namespace
+
+bool mlc::tools::readNpy(const std::string &path, HostTensor &t, std::string &err) {
+  std::string bytes;
+  if (!readAll(path, bytes, err))
+    return false;
+  if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
+    err = "'" + path + "' is not a .npy file";
+    return false;
+  }
+  int major = (unsigned char)bytes[6];
+  size_t headerLen, start;
+  if (major == 1) {
+    headerLen = (unsigned char)bytes[8] | ((unsigned char)bytes[9] << 8);
+    start = 10;
+  } else {
+    if (bytes.size() < 12) {
+      err = "'" + path + "' is truncated";
+      return false;
+    }
+    headerLen = 0;
+    for (int i = 0; i < 4; ++i)
+      headerLen |= (size_t)(unsigned char)bytes[8 + i] << (8 * i);
+    start = 12;
+  }
+  if (start + headerLen > bytes.size()) {
+    err = "'" + path + "' is truncated";
+    return false;
+  }
+  std::string header = bytes.substr(start, headerLen);
+  auto field = [&](const std::string &key) -> std::string {
+    size_t p = header.find("'" + key + "'");
+    if (p == std::string::npos)
+      return "";
+    p = header.find(':', p);
+    return p == std::string::npos ? "" : header.substr(p + 1);
+  };
+  std::string descr = field("descr"), order = field("fortran_order"), shape = field("shape");
+  t.dtype = MLC_DTYPE_INVALID;
+  for (const NpyType &n : kNpyTypes)
+    if (descr.find(std::string("'") + n.descr + "'") != std::string::npos ||
+        (n.descr[0] == '|' && descr.find(std::string("'<") + (n.descr + 1) + "'") != std::string::npos))
+      t.dtype = n.dtype;
+  if (t.dtype == MLC_DTYPE_INVALID) {
+    err = "'" + path + "' has an unsupported dtype " + descr.substr(0, descr.find(','));
+    return false;
+  }
+  if (order.find("True") != std::string::npos &&
+      order.find("True") < order.find(',')) {
+    err = "'" + path + "' is in Fortran order; save it with C order";
+    return false;
+  }
+  size_t open = shape.find('('), close = shape.find(')');
+  if (open == std::string::npos || close == std::string::npos) {
+    err = "'" + path + "' has no shape";
+    return false;
+  }
+  t.shape.clear();
+  std::stringstream dims(shape.substr(open + 1, close - open - 1));
+  std::string item;
+  while (std::getline(dims, item, ','))
+    if (item.find_first_not_of(" ") != std::string::npos)
+      t.shape.push_back(std::stoll(item));
+  size_t need = t.elements() * mlc_dtype_size(t.dtype);
+  size_t dataStart = start + headerLen;
+  if (bytes.size() - dataStart < need) {
+    err = "'" + path + "' holds fewer bytes than its shape needs";
+    return false;
+  }
+  t.data.assign(bytes.begin() + dataStart, bytes.begin() + dataStart + need);
+  return true;
+}
+
+bool mlc::tools::writeNpy(const std::string &path, const HostTensor &t, std::string &err) {
+  const char *descr = nullptr;
+  for (const NpyType &n : kNpyTypes)
+    if (n.dtype == t.dtype)
+      descr = n.descr;
+  if (!descr) {
+    err = "cannot write dtype to .npy";
+    return false;
+  }
+  std::string shape = "(";
+  for (size_t i = 0; i < t.shape.size(); ++i)
+    shape += std::to_string(t.shape[i]) + (t.shape.size() == 1 || i + 1 < t.shape.size() ? "," : "");
+  shape += ")";
+  std::string header = std::string("{'descr': '") + descr +
+                       "', 'fortran_order': False, 'shape': " + shape + ", }";
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream f(path, std::ios::binary);
+  if (!f) {
+    err = "cannot write '" + path + "'";
+    return false;
+  }
+  f.write("\x93NUMPY\x01\x00", 8);
+  uint16_t len = header.size();
+  f.put((char)(len & 0xff));
+  f.put((char)(len >> 8));
+  f.write(header.data(), header.size());
+  f.write(t.data.data(), t.data.size());
+  return (bool)f;
+}
+
+bool mlc::tools::readTensorProto(const std::string &path, HostTensor &t, std::string &err) {
+  std::string bytes;
+  if (!readAll(path, bytes, err))
+    return false;
+  onnx::TensorProto p;
+  if (!p.ParseFromString(bytes)) {
+    err = "'" + path + "' is not a serialized onnx.TensorProto";
+    return false;
+  }
+  switch (p.data_type()) {
+  case onnx::TensorProto::FLOAT: t.dtype = MLC_DTYPE_F32; break;
+  case onnx::TensorProto::DOUBLE: t.dtype = MLC_DTYPE_F64; break;
+  case onnx::TensorProto::INT64: t.dtype = MLC_DTYPE_I64; break;
+  case onnx::TensorProto::INT32: t.dtype = MLC_DTYPE_I32; break;
+  case onnx::TensorProto::INT16: t.dtype = MLC_DTYPE_I16; break;
+  case onnx::TensorProto::INT8: t.dtype = MLC_DTYPE_I8; break;
+  case onnx::TensorProto::UINT8: t.dtype = MLC_DTYPE_U8; break;
+  case onnx::TensorProto::BOOL: t.dtype = MLC_DTYPE_BOOL; break;
+  case onnx::TensorProto::FLOAT16: t.dtype = MLC_DTYPE_F16; break;
+  default:
+    err = "'" + path + "' has an unsupported data type";
+    return false;
+  }
+  t.shape.assign(p.dims().begin(), p.dims().end());
+  size_t es = mlc_dtype_size(t.dtype), n = t.elements();
+  t.data.assign(n * es, 0);
+  if (p.has_raw_data()) {
+    if (p.raw_data().size() != n * es) {
+      err = "'" + path + "' raw data does not match its shape";
+      return false;
+    }
+    std::memcpy(t.data.data(), p.raw_data().data(), n * es);
+    return true;
+  }
+  auto fill = [&](const auto &field, auto conv) {
+    if ((size_t)field.size() != n) {
+      err = "'" + path + "' holds the wrong number of values";
+      return false;
+    }
+    for (size_t i = 0; i < n; ++i)
+      conv(field.Get(i), t.data.data() + i * es);
+    return true;
+  };
+  switch (p.data_type()) {
+  case onnx::TensorProto::FLOAT:
+    return fill(p.float_data(), [](float v, char *o) { std::memcpy(o, &v, 4); });
+  case onnx::TensorProto::DOUBLE:
+    return fill(p.double_data(), [](double v, char *o) { std::memcpy(o, &v, 8); });
+  case onnx::TensorProto::INT64:
+    return fill(p.int64_data(), [](int64_t v, char *o) { std::memcpy(o, &v, 8); });
+  default:
+    return fill(p.int32_data(), [es](int32_t v, char *o) { std::memcpy(o, &v, es); });
+  }
+}
+
+bool mlc::tools::readTensorFile(const std::string &path, HostTensor &t, std::string &err) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0)
+    return readTensorProto(path, t, err);
+  return readNpy(path, t, err);
+}
