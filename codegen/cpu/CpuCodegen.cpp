@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Linalg/Transforms/Hoisting.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/Transforms/TileUsingInterface.h"
 #include "mlir/Dialect/SCF/Transforms/Transforms.h"
@@ -173,6 +174,8 @@ static FailureOr<SmallVector<scf::ForOp>> tileOp(RewriterBase &rw, Operation *op
 static void canonicalize(Operation *root) {
   MLIRContext *ctx = root->getContext();
   RewritePatternSet p(ctx);
+  for (Dialect *d : ctx->getLoadedDialects())
+    d->getCanonicalizationPatterns(p);
   for (RegisteredOperationName n : ctx->getRegisteredOperations())
     n.getCanonicalizationPatterns(p, ctx);
   scf::populateSCFForLoopCanonicalizationPatterns(p);
@@ -182,7 +185,6 @@ static void canonicalize(Operation *root) {
 LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
   MLIRContext *ctx = f.getContext();
   IRRewriter rw(ctx);
-  SmallVector<scf::ForOp> peelable;
 
   // 1. Cache-level tiles on each group's anchor; same-group producers fuse in.
   SmallVector<Operation *> anchors;
@@ -209,8 +211,7 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
       rw.replaceAllUsesWith(r, res->replacements.lookup(r));
     rw.eraseOp(anchor);
     for (LoopLikeOpInterface l : res->loops)
-      if (auto fo = dyn_cast<scf::ForOp>(l.getOperation()))
-        peelable.push_back(fo);
+      l->setAttr("mlc.peel", rw.getUnitAttr());
   }
   canonicalize(f);
 
@@ -236,15 +237,20 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
     auto sizes = op->getAttrOfType<DenseI64ArrayAttr>(attr::kVectorTile);
     auto loops = tileOp(rw, op, sizes.asArrayRef());
     if (succeeded(loops))
-      peelable.append(loops->begin(), loops->end());
+      for (scf::ForOp l : *loops)
+        l->setAttr("mlc.peel", rw.getUnitAttr());
   }
   canonicalize(f);
 
   // 4. Peel partial tiles, innermost loops first, so that every full tile
-  // has a static shape.
-  llvm::SmallPtrSet<Operation *, 32> alive;
-  f.walk([&](scf::ForOp l) { alive.insert(l); });
-  llvm::stable_sort(peelable, [](scf::ForOp a, scf::ForOp b) {
+  // has a static shape. Loops are found again by a marker attribute because
+  // canonicalization may have replaced the ones recorded above.
+  SmallVector<scf::ForOp> toPeel;
+  f.walk([&](scf::ForOp l) {
+    if (l->hasAttr("mlc.peel"))
+      toPeel.push_back(l);
+  });
+  llvm::stable_sort(toPeel, [](scf::ForOp a, scf::ForOp b) {
     auto depth = [](Operation *op) {
       int d = 0;
       for (; op; op = op->getParentOp())
@@ -253,12 +259,12 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
     };
     return depth(a) > depth(b);
   });
-  for (scf::ForOp l : peelable) {
-    if (!alive.contains(l))
-      continue;
+  for (scf::ForOp l : toPeel) {
+    l->removeAttr("mlc.peel");
     scf::ForOp partial;
     rw.setInsertionPoint(l);
-    (void)scf::peelForLoopAndSimplifyBounds(rw, l, partial);
+    if (succeeded(scf::peelForLoopAndSimplifyBounds(rw, l, partial)) && partial)
+      partial->removeAttr("mlc.peel");
   }
   canonicalize(f);
 
@@ -326,6 +332,12 @@ LogicalResult cpu::bufferize(ModuleOp m) {
   opts.setFunctionBoundaryTypeConversion(
       bufferization::LayoutMapOption::IdentityLayoutMap);
   opts.allowReturnAllocsFromLoops = true;
+  // Copies become loops, not calls into MLIR's C runner library: the
+  // artifact depends on libc and libm only.
+  opts.memCpyFn = [](OpBuilder &b, Location loc, Value from, Value to) {
+    b.create<linalg::CopyOp>(loc, from, to);
+    return success();
+  };
   if (failed(bufferization::runOneShotModuleBufferize(m, opts)))
     return failure();
   PassManager pm2(m.getContext());
@@ -340,6 +352,11 @@ LogicalResult cpu::bufferize(ModuleOp m) {
 
 LogicalResult cpu::lowerToLLVMDialect(ModuleOp m) {
   MLIRContext *ctx = m.getContext();
+  m.walk([](memref::CopyOp copy) {
+    OpBuilder b(copy);
+    b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(), copy.getTarget());
+    copy.erase();
+  });
   m.walk([](func::FuncOp f) { linalg::hoistRedundantVectorTransfers(f); });
   {
     RewritePatternSet p(ctx);
