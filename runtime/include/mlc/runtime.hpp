@@ -95,7 +95,7 @@ public:
   explicit Model(const std::string &path) {
     mlc_model *m = nullptr;
     check(mlc_model_load(path.c_str(), &m));
-    model_.reset(m);
+    model_ = std::shared_ptr<mlc_model>(m, Free());
   }
   size_t numInputs() const { return mlc_model_num_inputs(get()); }
   size_t numOutputs() const { return mlc_model_num_outputs(get()); }
@@ -119,7 +119,7 @@ private:
   struct Free {
     void operator()(mlc_model *m) const { mlc_model_free(m); }
   };
-  std::shared_ptr<mlc_model> model_{nullptr, Free()};
+  std::shared_ptr<mlc_model> model_;
 };
 
 class Session {
