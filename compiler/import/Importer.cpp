@@ -426,6 +426,7 @@ struct GraphImporter {
   llvm::StringMap<Value> values;
   llvm::StringMap<const onnx::TensorProto *> initializers;
   std::vector<std::string> unsupported;
+  std::vector<std::string> dataErrors; // bad initializers / external data
 
   GraphImporter(MLIRContext &ctx, const onnx::ModelProto &m, std::string dir,
                 const ImportOptions &o)
@@ -550,6 +551,8 @@ struct GraphImporter {
     for (const auto &node : g.node()) {
       importNode(node, idx++);
     }
+    if (!dataErrors.empty())
+      return userError(absl::StrJoin(dataErrors, "\n"));
     if (!unsupported.empty())
       return userError(absl::StrCat(
           unsupported.size(), " unsupported node(s); the model cannot be compiled:\n  ",
@@ -593,7 +596,7 @@ struct GraphImporter {
     if (initializers.count(name)) {
       auto v = initializer(name);
       if (!v.ok()) {
-        unsupported.push_back(std::string(v.status().message()));
+        dataErrors.push_back(std::string(v.status().message()));
         return nullptr;
       }
       values[name] = *v;

@@ -19,6 +19,9 @@ struct ConstantLowering : OpConversionPattern<ConstantOp> {
   }
 };
 
+FailureOr<Value> runtimeReshape(OpBuilder &b, Location loc, ReshapeOp op,
+                                Value x, Value shape, RankedTensorType type);
+
 /// Flatten, Reshape, Squeeze, Unsqueeze: one data-preserving reshape each,
 /// with dims from the shared shape rules.
 template <typename OpT>
@@ -39,9 +42,13 @@ struct ReshapeLikeLowering : OpConversionPattern<OpT> {
       shape::flatten(s, xd, op.getAxis(), out);
     } else if constexpr (std::is_same_v<OpT, ReshapeOp>) {
       DenseElementsAttr target;
-      if (!matchPattern(a.getShape(), m_Constant(&target)))
-        return op->emitError("Reshape to a shape computed at run time is not "
-                             "supported yet");
+      if (!matchPattern(a.getShape(), m_Constant(&target))) {
+        auto r = runtimeReshape(rw, loc, op, x, a.getShape(), *type);
+        if (failed(r))
+          return failure();
+        rw.replaceOp(op, *r);
+        return success();
+      }
       SmallVector<int64_t> t;
       for (APInt v : target.getValues<APInt>())
         t.push_back(v.getSExtValue());
@@ -57,6 +64,49 @@ struct ReshapeLikeLowering : OpConversionPattern<OpT> {
     return success();
   }
 };
+
+/// Reshape to a shape tensor only known at run time: ONNX's 0 (copy the
+/// input dim) and -1 (infer) are resolved with index arithmetic.
+FailureOr<Value> runtimeReshape(OpBuilder &b, Location loc, ReshapeOp op,
+                                Value x, Value shape, RankedTensorType type) {
+  auto st = cast<RankedTensorType>(shape.getType());
+  if (!st.hasStaticShape() || st.getRank() != 1)
+    return op->emitError("the target shape must be a 1-D tensor of known length");
+  VDims xd = dimsOf(b, loc, x);
+  ValueDims s{b, loc};
+  Value total = s.val(shape::product(s, ArrayRef<OpFoldResult>(xd)));
+  auto c = [&](int64_t v) { return b.create<arith::ConstantIndexOp>(loc, v); };
+  SmallVector<Value> dims;
+  Value known = c(1);
+  for (int64_t i = 0; i < st.getDimSize(0); ++i) {
+    Value raw = b.create<tensor::ExtractOp>(loc, shape, ValueRange{c(i)});
+    Value d = b.create<arith::IndexCastOp>(loc, b.getIndexType(), raw);
+    if (!op.getAllowzero() && i < (int64_t)xd.size()) {
+      Value isZero = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, d, c(0));
+      d = b.create<arith::SelectOp>(loc, isZero, s.val(xd[i]), d);
+    }
+    Value isInfer = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, d, c(-1));
+    known = b.create<arith::MulIOp>(loc, known, b.create<arith::SelectOp>(loc, isInfer, c(1), d));
+    dims.push_back(d);
+  }
+  // Guard the division: a zero-sized product leaves -1 as 0.
+  Value isZeroKnown = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, known, c(0));
+  Value safeKnown = b.create<arith::SelectOp>(loc, isZeroKnown, c(1), known);
+  Value inferred = b.create<arith::DivSIOp>(loc, total, safeKnown);
+  for (Value &d : dims) {
+    Value isInfer = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, d, c(-1));
+    d = b.create<arith::SelectOp>(loc, isInfer, inferred, d);
+  }
+  SmallVector<OpFoldResult> ofr(dims.begin(), dims.end());
+  // The result type may know some dims statically; reshape to the dynamic
+  // form and cast.
+  auto dynType = RankedTensorType::get(SmallVector<int64_t>(dims.size(), ShapedType::kDynamic),
+                                       type.getElementType());
+  Value r = reshapeTo(b, loc, x, dynType, ofr);
+  if (r.getType() != type)
+    r = b.create<tensor::CastOp>(loc, type, r);
+  return r;
+}
 
 struct TransposeLowering : OpConversionPattern<TransposeOp> {
   using OpConversionPattern::OpConversionPattern;

@@ -1,0 +1,73 @@
+"""Writes small ONNX models for the import tests: make_model.py CASE OUT."""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def model(nodes, inputs, outputs, inits=(), opset=13):
+    g = helper.make_graph(nodes, "test", inputs, outputs, list(inits))
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def vi(name, shape, t=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, t, shape)
+
+
+def case_mlp(out):
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    # typed (non-raw) initializer data
+    b = helper.make_tensor("b", TensorProto.FLOAT, [3], [0.5, 1.5, 2.5])
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+             helper.make_node("Add", ["h", "b"], ["y"], name="bias")]
+    # "b" is also listed as a graph input (IR < 4 style): it stays a weight.
+    onnx.save(model(nodes, [vi("x", ["batch", 4]), vi("b", [3])], [vi("y", ["batch", 3])],
+                    [w, b]), out)
+
+
+def case_unsupported(out):
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="ok"),
+             helper.make_node("Foo", ["a"], ["b"], name="first_bad"),
+             helper.make_node("MaxPool", ["x4"], ["p"], name="bad_attr", kernel_shape=[2, 2],
+                              storage_order=1),
+             helper.make_node("Bar", ["b"], ["y"], name="second_bad", domain="com.example")]
+    m = model(nodes, [vi("x", [2, 2]), vi("x4", [1, 1, 4, 4])], [vi("y", [2, 2]), vi("p", None)])
+    m.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(m, out)
+
+
+def case_external(out, location="weights.bin", size=None):
+    w = np.arange(6, dtype=np.float32).reshape(2, 3)
+    d = os.path.dirname(out)
+    raw = w.tobytes()
+    with open(os.path.join(d, "weights.bin"), "wb") as f:
+        f.write(raw[: size] if size is not None else raw)
+    if location.startswith(".."):  # the escaping file exists, so only the escape is wrong
+        with open(os.path.join(d, location), "wb") as f:
+            f.write(raw)
+    t = onnx.TensorProto()
+    t.name = "w"
+    t.data_type = TensorProto.FLOAT
+    t.dims.extend([2, 3])
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", "0"), ("length", str(len(raw)))):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]
+    onnx.save(model(nodes, [vi("x", [1, 2])], [vi("y", [1, 3])], [t]), out)
+
+
+CASES = {
+    "mlp": case_mlp,
+    "unsupported": case_unsupported,
+    "external": case_external,
+    "external_escape": lambda o: case_external(o, location="../weights.bin"),
+    "external_short": lambda o: case_external(o, size=10),
+}
+
+if __name__ == "__main__":
+    out = sys.argv[2]
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    CASES[sys.argv[1]](out)
