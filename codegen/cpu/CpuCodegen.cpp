@@ -182,6 +182,76 @@ static void canonicalize(Operation *root) {
   (void)applyPatternsAndFoldGreedily(root, std::move(p));
 }
 
+/// The register tile of a matmul-like root, as an outer-product
+/// microkernel: for each row i of the tile, broadcast A[i, k] and
+/// fused-multiply-add it with the contiguous row B[k, :] into row i of the
+/// accumulator. After bufferization the accumulator rows are hoisted out of
+/// the k loop and stay in registers. Fails (leaving the op to the generic
+/// vectoriser) unless the tile is static, k has extent 1, B is contiguous
+/// along the vector dim and the body is a plain multiply-accumulate.
+static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || op.hasDynamicShape())
+    return failure();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned n = ranges.size();
+  if (n < 3 || ranges.back() != 1 || op.getNumReductionLoops() != 1)
+    return failure();
+  for (unsigned i = 0; i + 3 < n; ++i)
+    if (ranges[i] != 1)
+      return failure();
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return failure();
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  if (!mul || !add || add.getRhs() != mul.getResult() ||
+      add.getLhs() != body.getArgument(2))
+    return failure();
+  unsigned mDim = n - 3, nDim = n - 2;
+  int64_t M = ranges[mDim], N = ranges[nDim];
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  int aIdx = -1, bIdx = -1;
+  for (int i = 0; i < 2; ++i) {
+    if (!maps[i].isFunctionOfDim(nDim))
+      aIdx = i;
+    else if (!maps[i].isFunctionOfDim(mDim))
+      bIdx = i;
+  }
+  AffineMap outMap = maps[2];
+  MLIRContext *ctx = op.getContext();
+  if (aIdx < 0 || bIdx < 0 || maps[bIdx].getNumResults() == 0 ||
+      maps[bIdx].getResults().back() != getAffineDimExpr(nDim, ctx) ||
+      outMap.getResults().back() != getAffineDimExpr(nDim, ctx))
+    return failure();
+  Location loc = op.getLoc();
+  Type elem = cast<ShapedType>(op.getDpsInits()[0].getType()).getElementType();
+  auto vt = VectorType::get({N}, elem);
+  auto at = [&](AffineMap map, int64_t row) {
+    SmallVector<Attribute> dims(n, rw.getIndexAttr(0)), res;
+    dims[mDim] = rw.getIndexAttr(row);
+    (void)map.constantFold(dims, res);
+    SmallVector<Value> idx;
+    for (Attribute r : res)
+      idx.push_back(rw.create<arith::ConstantIndexOp>(loc, cast<IntegerAttr>(r).getInt()));
+    return idx;
+  };
+  rw.setInsertionPoint(op);
+  Value A = op.getDpsInputs()[aIdx], B = op.getDpsInputs()[bIdx];
+  Value acc = op.getDpsInits()[0];
+  Value pad = rw.create<arith::ConstantOp>(loc, rw.getZeroAttr(elem));
+  SmallVector<bool> inBounds = {true};
+  Value bRow = rw.create<vector::TransferReadOp>(loc, vt, B, at(maps[bIdx], 0), pad, inBounds);
+  for (int64_t i = 0; i < M; ++i) {
+    SmallVector<Value> oi = at(outMap, i);
+    Value c = rw.create<vector::TransferReadOp>(loc, vt, acc, oi, pad, inBounds);
+    Value a = rw.create<tensor::ExtractOp>(loc, A, at(maps[aIdx], i));
+    Value r = rw.create<vector::FMAOp>(loc, rw.create<vector::BroadcastOp>(loc, vt, a), bRow, c);
+    acc = rw.create<vector::TransferWriteOp>(loc, r, acc, oi, inBounds).getResult();
+  }
+  rw.replaceOp(op, acc);
+  return success();
+}
+
 LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
   MLIRContext *ctx = f.getContext();
   IRRewriter rw(ctx);
@@ -281,6 +351,9 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
   });
   for (linalg::LinalgOp op : toVectorize) {
     rw.setInsertionPoint(op);
+    auto g = dyn_cast<linalg::GenericOp>(op.getOperation());
+    if (g && succeeded(vectorizeMatmulTile(rw, g)))
+      continue;
     (void)linalg::vectorize(rw, op);
   }
   {
@@ -293,7 +366,12 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
     (void)applyPatternsAndFoldGreedily(f, std::move(p));
   }
   canonicalize(f);
-  return success();
+  // Keep each accumulator tile in registers across the reduction loop.
+  PassManager pm(ctx, func::FuncOp::getOperationName());
+  pm.addPass(createLoopInvariantCodeMotionPass());
+  pm.addPass(createLoopInvariantSubsetHoistingPass());
+  pm.addPass(createCanonicalizerPass());
+  return pm.run(f);
 }
 
 //===----------------------------------------------------------------------===//
@@ -357,6 +435,12 @@ LogicalResult cpu::lowerToLLVMDialect(ModuleOp m) {
     b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(), copy.getTarget());
     copy.erase();
   });
+  {
+    PassManager pm(ctx);
+    pm.addPass(createLoopInvariantCodeMotionPass());
+    if (failed(pm.run(m)))
+      return failure();
+  }
   m.walk([](func::FuncOp f) { linalg::hoistRedundantVectorTransfers(f); });
   {
     RewritePatternSet p(ctx);

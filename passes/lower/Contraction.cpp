@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #include "passes/lower/Common.h"
 
+#include "mlir/IR/Matchers.h"
+
 using namespace mlir;
 using namespace mlc;
 using namespace mlc::lower;
@@ -147,13 +149,30 @@ struct GemmLowering : OpConversionPattern<GemmOp> {
     } else {
       init = filledTensor(rw, loc, outDims, elem, zeroAttr(rw, elem));
     }
+    // A constant transposed B is transposed once here, so the kernel reads
+    // rows of B contiguously.
+    Value B = a.getB();
+    bool transB = op.getTransB();
+    DenseElementsAttr bConst;
+    if (transB && matchPattern(B, m_Constant(&bConst)) && bConst.getElementType().isF32()) {
+      auto bt = bConst.getType();
+      int64_t rows = bt.getDimSize(0), cols = bt.getDimSize(1);
+      auto vals = llvm::to_vector(bConst.getValues<float>());
+      SmallVector<float> t(vals.size());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          t[c * rows + r] = vals[r * cols + c];
+      auto tt = RankedTensorType::get({cols, rows}, bt.getElementType());
+      B = rw.create<arith::ConstantOp>(loc, DenseElementsAttr::get(tt, ArrayRef<float>(t)));
+      transB = false;
+    }
     auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
     auto am = op.getTransA() ? AffineMap::get(3, 0, {d(2), d(0)}, ctx)
                              : AffineMap::get(3, 0, {d(0), d(2)}, ctx);
-    auto bm = op.getTransB() ? AffineMap::get(3, 0, {d(1), d(2)}, ctx)
+    auto bm = transB ? AffineMap::get(3, 0, {d(1), d(2)}, ctx)
                              : AffineMap::get(3, 0, {d(2), d(1)}, ctx);
     auto om = AffineMap::get(3, 0, {d(0), d(1)}, ctx);
-    Value r = contraction(rw, loc, a.getA(), a.getB(), init, {am, bm, om}, alpha);
+    Value r = contraction(rw, loc, a.getA(), B, init, {am, bm, om}, alpha);
     rw.replaceOp(op, r);
     return success();
   }
