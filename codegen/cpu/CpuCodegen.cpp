@@ -225,10 +225,10 @@ static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op)
     return failure();
   Location loc = op.getLoc();
   Type elem = cast<ShapedType>(op.getDpsInits()[0].getType()).getElementType();
-  auto vt = VectorType::get({N}, elem);
-  auto at = [&](AffineMap map, int64_t row) {
+  auto at = [&](AffineMap map, int64_t row, int64_t col) {
     SmallVector<Attribute> dims(n, rw.getIndexAttr(0)), res;
     dims[mDim] = rw.getIndexAttr(row);
+    dims[nDim] = rw.getIndexAttr(col);
     (void)map.constantFold(dims, res);
     SmallVector<Value> idx;
     for (Attribute r : res)
@@ -240,13 +240,25 @@ static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op)
   Value acc = op.getDpsInits()[0];
   Value pad = rw.create<arith::ConstantOp>(loc, rw.getZeroAttr(elem));
   SmallVector<bool> inBounds = {true};
-  Value bRow = rw.create<vector::TransferReadOp>(loc, vt, B, at(maps[bIdx], 0), pad, inBounds);
-  for (int64_t i = 0; i < M; ++i) {
-    SmallVector<Value> oi = at(outMap, i);
-    Value c = rw.create<vector::TransferReadOp>(loc, vt, acc, oi, pad, inBounds);
-    Value a = rw.create<tensor::ExtractOp>(loc, A, at(maps[aIdx], i));
-    Value r = rw.create<vector::FMAOp>(loc, rw.create<vector::BroadcastOp>(loc, vt, a), bRow, c);
-    acc = rw.create<vector::TransferWriteOp>(loc, r, acc, oi, inBounds).getResult();
+  // Odd widths (partial tiles) are split into power-of-two pieces, which
+  // map onto whole registers instead of being assembled lane by lane.
+  SmallVector<std::pair<int64_t, int64_t>> pieces; // (offset, width)
+  for (int64_t off = 0, left = N; left > 0;) {
+    int64_t w = (int64_t)llvm::bit_floor((uint64_t)left);
+    pieces.push_back({off, w});
+    off += w;
+    left -= w;
+  }
+  for (auto [off, w] : pieces) {
+    auto vt = VectorType::get({w}, elem);
+    Value bRow = rw.create<vector::TransferReadOp>(loc, vt, B, at(maps[bIdx], 0, off), pad, inBounds);
+    for (int64_t i = 0; i < M; ++i) {
+      SmallVector<Value> oi = at(outMap, i, off);
+      Value c = rw.create<vector::TransferReadOp>(loc, vt, acc, oi, pad, inBounds);
+      Value a = rw.create<tensor::ExtractOp>(loc, A, at(maps[aIdx], i, 0));
+      Value r = rw.create<vector::FMAOp>(loc, rw.create<vector::BroadcastOp>(loc, vt, a), bRow, c);
+      acc = rw.create<vector::TransferWriteOp>(loc, r, acc, oi, inBounds).getResult();
+    }
   }
   rw.replaceOp(op, acc);
   return success();
@@ -346,7 +358,12 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
     int64_t elems = 1;
     for (int64_t s : op.getStaticLoopRanges())
       elems *= s;
-    if (elems <= 4096)
+    // Generic vectorisation of an odd innermost width assembles vectors
+    // lane by lane; such remainders are left to LLVM's loop vectoriser.
+    int64_t inner = op.getStaticLoopRanges().back();
+    bool matmulRoot = op->getAttrOfType<StringAttr>(attr::kFusionRole) &&
+                      op->getAttrOfType<StringAttr>(attr::kFusionRole).getValue() == "root";
+    if (elems <= 4096 && (matmulRoot || llvm::isPowerOf2_64(inner)))
       toVectorize.push_back(op);
   });
   for (linalg::LinalgOp op : toVectorize) {
