@@ -79,6 +79,26 @@ Value reshapeTo(OpBuilder &b, Location loc, Value v, RankedTensorType type,
 TypedAttr zeroAttr(OpBuilder &b, Type elem);
 TypedAttr lowestAttr(OpBuilder &b, Type elem);
 
+/// Base of the converters: the result type must be known (and, with
+/// FloatOnly, the first operand a float tensor) before `lower` runs, so each
+/// converter holds only its lowering.
+template <typename OpT, bool FloatOnly = false>
+struct MlcPattern : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using OpAdaptor = typename OpT::Adaptor;
+  virtual LogicalResult lower(OpT op, OpAdaptor a, ConversionPatternRewriter &rw,
+                              RankedTensorType type) const = 0;
+  LogicalResult matchAndRewrite(OpT op, OpAdaptor a,
+                                ConversionPatternRewriter &rw) const final {
+    auto type = resultTypeOf(op);
+    if (failed(type))
+      return failure();
+    if (FloatOnly && failed(requireFloat(op, op->getOperand(0))))
+      return failure();
+    return lower(op, a, rw, *type);
+  }
+};
+
 void populateElementwisePatterns(RewritePatternSet &p);
 void populateContractionPatterns(RewritePatternSet &p);
 void populateWindowPatterns(RewritePatternSet &p);

@@ -62,14 +62,10 @@ Value broadcastInit(OpBuilder &b, Location loc, Value bias,
   return g.getResult(0);
 }
 
-struct MatMulLowering : OpConversionPattern<MatMulOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(MatMulOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type) || failed(requireFloat(op, a.getA())))
-      return failure();
+struct MatMulLowering : MlcPattern<MatMulOp, /*FloatOnly=*/true> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(MatMulOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
     Value A = a.getA(), B = a.getB();
@@ -110,7 +106,7 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
       oe.push_back(d(mLoop));
     if (!bVec)
       oe.push_back(d(nLoop));
-    Type elem = type->getElementType();
+    Type elem = type.getElementType();
     Value init = filledTensor(rw, loc, outDims, elem, zeroAttr(rw, elem));
     Value r = contraction(rw, loc, A, B, init,
                           {AffineMap::get(loops, 0, ae, ctx),
@@ -121,14 +117,10 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
   }
 };
 
-struct GemmLowering : OpConversionPattern<GemmOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(GemmOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type) || failed(requireFloat(op, a.getA())))
-      return failure();
+struct GemmLowering : MlcPattern<GemmOp, /*FloatOnly=*/true> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(GemmOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
     ValueDims s{rw, loc};
@@ -136,7 +128,7 @@ struct GemmLowering : OpConversionPattern<GemmOp> {
     if (auto err = shape::gemm(s, dimsOf(rw, loc, a.getA()), dimsOf(rw, loc, a.getB()),
                                op.getTransA(), op.getTransB(), outDims))
       return op->emitError(err->message);
-    Type elem = type->getElementType();
+    Type elem = type.getElementType();
     double alpha = op.getAlpha().convertToDouble(),
            beta = op.getBeta().convertToDouble();
     Value init;
@@ -178,20 +170,16 @@ struct GemmLowering : OpConversionPattern<GemmOp> {
   }
 };
 
-struct ConvLowering : OpConversionPattern<ConvOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(ConvOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type) || failed(requireFloat(op, a.getX())))
-      return failure();
+struct ConvLowering : MlcPattern<ConvOp, /*FloatOnly=*/true> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(ConvOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     auto wt = cast<RankedTensorType>(a.getW().getType());
     if (!wt.hasStaticShape())
       return op->emitError("the weight must have a static shape");
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
-    Type elem = type->getElementType();
+    Type elem = type.getElementType();
     int64_t F = wt.getDimSize(0), Cg = wt.getDimSize(1), KH = wt.getDimSize(2),
             KW = wt.getDimSize(3), G = op.getGroup();
     auto strides = op.getStrides(), pads = op.getPads(), dil = op.getDilations();

@@ -44,15 +44,11 @@ FailureOr<VDims> broadcastDims(OpBuilder &b, Location loc, Operation *op,
 }
 
 template <typename OpT>
-struct BinaryLowering : OpConversionPattern<OpT> {
-  using OpConversionPattern<OpT>::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(OpT op, typename OpT::Adaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type))
-      return failure();
-    Type elem = type->getElementType();
+struct BinaryLowering : MlcPattern<OpT> {
+  using MlcPattern<OpT>::MlcPattern;
+  LogicalResult lower(OpT op, typename OpT::Adaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Type elem = type.getElementType();
     if (!elem.isIntOrFloat() || elem.isInteger(1))
       return op->emitError("element type ") << elem << " is not supported";
     Location loc = op.getLoc();
@@ -92,16 +88,15 @@ struct BinaryLowering : OpConversionPattern<OpT> {
 };
 
 template <typename OpT>
-struct UnaryLowering : OpConversionPattern<OpT> {
-  using OpConversionPattern<OpT>::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(OpT op, typename OpT::Adaptor a,
-                  ConversionPatternRewriter &rw) const override {
+struct UnaryLowering : MlcPattern<OpT> {
+  using MlcPattern<OpT>::MlcPattern;
+  LogicalResult lower(OpT op, typename OpT::Adaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType) const override {
     if (std::is_same_v<OpT, IdentityOp>) {
       rw.replaceOp(op, a.getInput());
       return success();
     }
-    if (failed(resultTypeOf(op)) || failed(requireFloat(op, a.getInput())))
+    if (failed(requireFloat(op, a.getInput())))
       return failure();
     Location loc = op.getLoc();
     Type elem = cast<ShapedType>(a.getInput().getType()).getElementType();
@@ -131,18 +126,14 @@ struct UnaryLowering : OpConversionPattern<OpT> {
 };
 
 /// y = (x - mean[c]) * scale[c] / sqrt(var[c] + eps) + bias[c], c = dim 1.
-struct BatchNormLowering : OpConversionPattern<BatchNormOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(BatchNormOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type) || failed(requireFloat(op, a.getX())))
-      return failure();
-    if (type->getRank() < 2)
+struct BatchNormLowering : MlcPattern<BatchNormOp, /*FloatOnly=*/true> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(BatchNormOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    if (type.getRank() < 2)
       return op->emitError("input must have rank >= 2");
     Location loc = op.getLoc();
-    unsigned rank = type->getRank();
+    unsigned rank = type.getRank();
     MLIRContext *ctx = rw.getContext();
     VDims dims = dimsOf(rw, loc, a.getX());
     auto chan = AffineMap::get(rank, 0, getAffineDimExpr(1, ctx));
@@ -150,7 +141,7 @@ struct BatchNormLowering : OpConversionPattern<BatchNormOp> {
                                    chan, chan, chan, chan,
                                    AffineMap::getMultiDimIdentityMap(rank, ctx)};
     SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
-    Type elem = type->getElementType();
+    Type elem = type.getElementType();
     Value init = emptyTensor(rw, loc, dims, elem);
     double eps = op.getEpsilon().convertToDouble();
     auto g = rw.create<linalg::GenericOp>(
@@ -170,17 +161,13 @@ struct BatchNormLowering : OpConversionPattern<BatchNormOp> {
 };
 
 /// Softmax as max-reduce, exp-sum-reduce and a normalising map.
-struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(SoftmaxOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type) || failed(requireFloat(op, a.getInput())))
-      return failure();
+struct SoftmaxLowering : MlcPattern<SoftmaxOp, /*FloatOnly=*/true> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(SoftmaxOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
-    unsigned rank = type->getRank();
+    unsigned rank = type.getRank();
     int64_t axis = op.getAxis();
     auto isReduced = [&](unsigned d) {
       return op.getCoerce_2d() ? (int64_t)d >= axis : (int64_t)d == axis;
@@ -198,7 +185,7 @@ struct SoftmaxLowering : OpConversionPattern<SoftmaxOp> {
         iters.push_back(utils::IteratorType::parallel);
       }
     }
-    Type elem = type->getElementType();
+    Type elem = type.getElementType();
     auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
     auto red = AffineMap::get(rank, 0, keptExprs, ctx);
     Value x = a.getInput();

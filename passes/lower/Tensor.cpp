@@ -25,14 +25,10 @@ FailureOr<Value> runtimeReshape(OpBuilder &b, Location loc, ReshapeOp op,
 /// Flatten, Reshape, Squeeze, Unsqueeze: one data-preserving reshape each,
 /// with dims from the shared shape rules.
 template <typename OpT>
-struct ReshapeLikeLowering : OpConversionPattern<OpT> {
-  using OpConversionPattern<OpT>::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(OpT op, typename OpT::Adaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type))
-      return failure();
+struct ReshapeLikeLowering : MlcPattern<OpT> {
+  using MlcPattern<OpT>::MlcPattern;
+  LogicalResult lower(OpT op, typename OpT::Adaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     Value x = a.getInput();
     ValueDims s{rw, loc};
@@ -43,7 +39,7 @@ struct ReshapeLikeLowering : OpConversionPattern<OpT> {
     } else if constexpr (std::is_same_v<OpT, ReshapeOp>) {
       DenseElementsAttr target;
       if (!matchPattern(a.getShape(), m_Constant(&target))) {
-        auto r = runtimeReshape(rw, loc, op, x, a.getShape(), *type);
+        auto r = runtimeReshape(rw, loc, op, x, a.getShape(), type);
         if (failed(r))
           return failure();
         rw.replaceOp(op, *r);
@@ -60,7 +56,7 @@ struct ReshapeLikeLowering : OpConversionPattern<OpT> {
     }
     if (err)
       return op->emitError(err->message);
-    rw.replaceOp(op, reshapeTo(rw, loc, x, *type, out));
+    rw.replaceOp(op, reshapeTo(rw, loc, x, type, out));
     return success();
   }
 };
@@ -108,34 +104,26 @@ FailureOr<Value> runtimeReshape(OpBuilder &b, Location loc, ReshapeOp op,
   return r;
 }
 
-struct TransposeLowering : OpConversionPattern<TransposeOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(TransposeOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type))
-      return failure();
+struct TransposeLowering : MlcPattern<TransposeOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(TransposeOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     VDims xd = dimsOf(rw, loc, a.getInput());
     SmallVector<OpFoldResult> od;
     for (int64_t p : op.getPerm())
       od.push_back(xd[p]);
-    Value init = emptyTensor(rw, loc, od, type->getElementType());
+    Value init = emptyTensor(rw, loc, od, type.getElementType());
     auto t = rw.create<linalg::TransposeOp>(loc, a.getInput(), init, op.getPerm());
     rw.replaceOp(op, t->getResult(0));
     return success();
   }
 };
 
-struct ConcatLowering : OpConversionPattern<ConcatOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(ConcatOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type))
-      return failure();
+struct ConcatLowering : MlcPattern<ConcatOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(ConcatOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     ValueDims s{rw, loc};
     SmallVector<VDims> ins;
@@ -145,9 +133,9 @@ struct ConcatLowering : OpConversionPattern<ConcatOp> {
     int64_t axis = op.getAxis();
     if (auto err = shape::concat<ValueDims>(s, ins, axis, out))
       return op->emitError(err->message);
-    Value acc = emptyTensor(rw, loc, out, type->getElementType());
+    Value acc = emptyTensor(rw, loc, out, type.getElementType());
     OpFoldResult offset = s.cst(0);
-    unsigned rank = type->getRank();
+    unsigned rank = type.getRank();
     for (auto [v, d] : llvm::zip(a.getInputs(), ins)) {
       SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)),
           strides(rank, rw.getIndexAttr(1));
@@ -160,35 +148,27 @@ struct ConcatLowering : OpConversionPattern<ConcatOp> {
   }
 };
 
-struct ShapeLowering : OpConversionPattern<ShapeOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(ShapeOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type))
-      return failure();
+struct ShapeLowering : MlcPattern<ShapeOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(ShapeOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     VDims xd = dimsOf(rw, loc, a.getInput());
     SmallVector<Value> elems;
     for (int64_t i = op.getStart(); i < (int64_t)op.getEnd(); ++i)
       elems.push_back(rw.create<arith::IndexCastOp>(
           loc, rw.getI64Type(), getValueOrCreateConstantIndexOp(rw, loc, xd[i])));
-    rw.replaceOpWithNewOp<tensor::FromElementsOp>(op, *type, elems);
+    rw.replaceOpWithNewOp<tensor::FromElementsOp>(op, type, elems);
     return success();
   }
 };
 
 /// out[o.., i.., r..] = data[o.., idx[i..], r..]; indices wrap once for
 /// negatives and are clamped so a bad index never reads out of bounds.
-struct GatherLowering : OpConversionPattern<GatherOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(GatherOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type))
-      return failure();
+struct GatherLowering : MlcPattern<GatherOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(GatherOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
     Value data = a.getData(), idx = a.getIndices();
@@ -196,7 +176,7 @@ struct GatherLowering : OpConversionPattern<GatherOp> {
     auto it = cast<RankedTensorType>(idx.getType());
     if (!isa<IntegerType>(it.getElementType()))
       return op->emitError("indices must be integers");
-    int64_t axis = op.getAxis(), ir = it.getRank(), rank = type->getRank();
+    int64_t axis = op.getAxis(), ir = it.getRank(), rank = type.getRank();
     VDims dd = dimsOf(rw, loc, data), id = dimsOf(rw, loc, idx), od;
     ValueDims s{rw, loc};
     shape::gather(s, dd, id, axis, od);
@@ -205,7 +185,7 @@ struct GatherLowering : OpConversionPattern<GatherOp> {
     for (int64_t i = 0; i < ir; ++i)
       ie.push_back(getAffineDimExpr(axis + i, ctx));
     auto imap = AffineMap::get(rank, 0, ie, ctx);
-    Value init = emptyTensor(rw, loc, od, type->getElementType());
+    Value init = emptyTensor(rw, loc, od, type.getElementType());
     SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
     auto g = rw.create<linalg::GenericOp>(
         loc, init.getType(), idx, init,

@@ -50,22 +50,18 @@ FailureOr<VDims> windowOutDims(OpBuilder &b, Location loc, Operation *op,
   return out;
 }
 
-struct MaxPoolLowering : OpConversionPattern<MaxPoolOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(MaxPoolOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type) || failed(requireFloat(op, a.getX())))
-      return failure();
+struct MaxPoolLowering : MlcPattern<MaxPoolOp, /*FloatOnly=*/true> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(MaxPoolOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
-    Type elem = type->getElementType();
+    Type elem = type.getElementType();
     auto od = windowOutDims(rw, loc, op, a.getX(), op.getKernel(), op.getStrides(),
                             op.getPads(), op.getDilations(), op.getCeilMode());
     if (failed(od))
       return failure();
     auto x = padForWindow(rw, loc, op, a.getX(), op.getPads(), op.getKernel(),
-                          op.getStrides(), op.getDilations(), *type,
+                          op.getStrides(), op.getDilations(), type,
                           lowestAttr(rw, elem));
     if (failed(x))
       return failure();
@@ -79,22 +75,18 @@ struct MaxPoolLowering : OpConversionPattern<MaxPoolOp> {
   }
 };
 
-struct AveragePoolLowering : OpConversionPattern<AveragePoolOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(AveragePoolOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type) || failed(requireFloat(op, a.getX())))
-      return failure();
+struct AveragePoolLowering : MlcPattern<AveragePoolOp, /*FloatOnly=*/true> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(AveragePoolOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
-    Type elem = type->getElementType();
+    Type elem = type.getElementType();
     auto k = op.getKernel(), st = op.getStrides(), pads = op.getPads();
     auto od = windowOutDims(rw, loc, op, a.getX(), k, st, pads, {}, op.getCeilMode());
     if (failed(od))
       return failure();
-    auto x = padForWindow(rw, loc, op, a.getX(), pads, k, st, {}, *type,
+    auto x = padForWindow(rw, loc, op, a.getX(), pads, k, st, {}, type,
                           zeroAttr(rw, elem));
     if (failed(x))
       return failure();
@@ -139,18 +131,14 @@ struct AveragePoolLowering : OpConversionPattern<AveragePoolOp> {
   }
 };
 
-struct GlobalAveragePoolLowering : OpConversionPattern<GlobalAveragePoolOp> {
-  using OpConversionPattern::OpConversionPattern;
-  LogicalResult
-  matchAndRewrite(GlobalAveragePoolOp op, OpAdaptor a,
-                  ConversionPatternRewriter &rw) const override {
-    auto type = resultTypeOf(op);
-    if (failed(type) || failed(requireFloat(op, a.getX())))
-      return failure();
+struct GlobalAveragePoolLowering : MlcPattern<GlobalAveragePoolOp, /*FloatOnly=*/true> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(GlobalAveragePoolOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
-    Type elem = type->getElementType();
-    unsigned rank = type->getRank();
+    Type elem = type.getElementType();
+    unsigned rank = type.getRank();
     VDims xd = dimsOf(rw, loc, a.getX());
     ValueDims s{rw, loc};
     OpFoldResult count = s.cst(1);
@@ -188,7 +176,7 @@ struct GlobalAveragePoolLowering : OpConversionPattern<GlobalAveragePoolOp> {
     for (unsigned i = 2; i < rank; ++i)
       last.push_back(i);
     rw.replaceOp(op, rw.create<tensor::ExpandShapeOp>(
-                         loc, *type, mean, SmallVector<ReassociationIndices>{{0}, last},
+                         loc, type, mean, SmallVector<ReassociationIndices>{{0}, last},
                          SmallVector<OpFoldResult>(dimsOfResult(rw, loc, xd, rank))));
     return success();
   }
