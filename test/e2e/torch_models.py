@@ -66,6 +66,13 @@ def main():
         t0 = time.perf_counter()
         subprocess.run([a.mlc, "compile", onnx_path, "-o", so], check=True)
         compile_s = time.perf_counter() - t0
+        # Same model, same options: a byte-identical artifact.
+        so2 = so + ".again"
+        subprocess.run([a.mlc, "compile", onnx_path, "-o", so2], check=True)
+        same = open(so, "rb").read() == open(so2, "rb").read()
+        os.remove(so2)
+        if not same:
+            print("%s opset %d: two compilations differ" % (name, opset))
         rng = np.random.default_rng(0)
         feeds = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
         so_opts = ort.SessionOptions()
@@ -83,6 +90,7 @@ def main():
             ok &= good
             print("%s opset %d output %s: max abs %.3g, max rel %.3g, compile %.1f s: %s"
                   % (name, opset, o.name, abs_err, rel_err, compile_s, "ok" if good else "MISMATCH"))
+        ok &= same
         passed += ok
         failed += not ok
     print("%d passed, %d failed" % (passed, failed))
