@@ -45,6 +45,49 @@ def Mlc_ReluOp : Mlc_UnaryOp<"relu">;
 def Mlc_SigmoidOp : Mlc_UnaryOp<"sigmoid">;
 def Mlc_TanhOp : Mlc_UnaryOp<"tanh">;
 def Mlc_IdentityOp : Mlc_UnaryOp<"identity">;
+def Mlc_SqrtOp : Mlc_UnaryOp<"sqrt">;
+def Mlc_ErfOp : Mlc_UnaryOp<"erf">;
+def Mlc_ExpOp : Mlc_UnaryOp<"exp">;
+def Mlc_LogOp : Mlc_UnaryOp<"log">;
+def Mlc_NegOp : Mlc_UnaryOp<"neg">;
+def Mlc_AbsOp : Mlc_UnaryOp<"abs">;
+def Mlc_ReciprocalOp : Mlc_UnaryOp<"reciprocal">;
+def Mlc_NotOp : Mlc_UnaryOp<"not">;
+def Mlc_HardSwishOp : Mlc_UnaryOp<"hard_swish">;
+
+// Clip with constant bounds (±inf when absent).
+def Mlc_ClipOp : Mlc_Op<"clip"> {
+  let arguments = (ins AnyTensor:$input, F64Attr:$min, F64Attr:$max);
+  let results = (outs AnyTensor:$result);
+}
+
+// y = max(0, min(1, alpha * x + beta))
+def Mlc_HardSigmoidOp : Mlc_Op<"hard_sigmoid"> {
+  let arguments = (ins AnyTensor:$input, F64Attr:$alpha, F64Attr:$beta);
+  let results = (outs AnyTensor:$result);
+}
+
+def Mlc_CastOp : Mlc_Op<"cast"> {
+  let arguments = (ins AnyTensor:$input, TypeAttr:$to);
+  let results = (outs AnyTensor:$result);
+}
+
+def Mlc_PowOp : Mlc_BinaryOp<"pow">;
+def Mlc_MaxOp : Mlc_BinaryOp<"max">;
+def Mlc_MinOp : Mlc_BinaryOp<"min">;
+def Mlc_AndOp : Mlc_BinaryOp<"and">;
+def Mlc_OrOp : Mlc_BinaryOp<"or">;
+
+// Comparisons produce i1 tensors. predicate: "eq" | "lt" | "le" | "gt" | "ge".
+def Mlc_CompareOp : Mlc_Op<"compare"> {
+  let arguments = (ins AnyTensor:$lhs, AnyTensor:$rhs, StrAttr:$predicate);
+  let results = (outs AnyTensor:$result);
+}
+
+def Mlc_WhereOp : Mlc_Op<"where"> {
+  let arguments = (ins AnyTensor:$condition, AnyTensor:$x, AnyTensor:$y);
+  let results = (outs AnyTensor:$result);
+}
 
 //===-- Contractions and NN ops --------------------------------------------===//
 
@@ -105,6 +148,21 @@ def Mlc_SoftmaxOp : Mlc_Op<"softmax"> {
   let results = (outs AnyTensor:$result);
 }
 
+// Reduction over `axes` (sorted, non-negative). kind: "sum" | "mean" | "max"
+// | "min" | "prod".
+def Mlc_ReduceOp : Mlc_Op<"reduce"> {
+  let arguments = (ins AnyTensor:$input, DenseI64ArrayAttr:$axes,
+                   BoolAttr:$keepdims, StrAttr:$kind);
+  let results = (outs AnyTensor:$result);
+}
+
+// Normalises over dims [axis, rank): (x - mean) / sqrt(var + eps) * scale + bias.
+def Mlc_LayerNormOp : Mlc_Op<"layer_norm"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$scale, Optional<AnyTensor>:$bias,
+                   I64Attr:$axis, F32Attr:$epsilon);
+  let results = (outs AnyTensor:$result);
+}
+
 //===-- Data movement and shapes -------------------------------------------===//
 
 def Mlc_ConstantOp : Mlc_Op<"constant", [ConstantLike]> {
@@ -154,6 +212,27 @@ def Mlc_UnsqueezeOp : Mlc_Op<"unsqueeze"> {
 // Empty axes: squeeze every static 1.
 def Mlc_SqueezeOp : Mlc_Op<"squeeze"> {
   let arguments = (ins AnyTensor:$input, DenseI64ArrayAttr:$axes);
+  let results = (outs AnyTensor:$result);
+}
+
+// Slice along `axes` (non-negative, distinct) with constant positive steps;
+// starts/ends are 1-D integer tensors, constant or computed at run time,
+// with ONNX's clamping of out-of-range and negative values.
+def Mlc_SliceOp : Mlc_Op<"slice"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$starts, AnyTensor:$ends,
+                   DenseI64ArrayAttr:$axes, DenseI64ArrayAttr:$steps);
+  let results = (outs AnyTensor:$result);
+}
+
+// Numpy broadcast of `input` against the 1-D `shape` tensor.
+def Mlc_ExpandOp : Mlc_Op<"expand"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$shape);
+  let results = (outs AnyTensor:$result);
+}
+
+// [start, limit) by delta; scalar operands.
+def Mlc_RangeOp : Mlc_Op<"range"> {
+  let arguments = (ins AnyTensor:$start, AnyTensor:$limit, AnyTensor:$delta);
   let results = (outs AnyTensor:$result);
 }
 

@@ -41,6 +41,127 @@ static std::optional<SmallVector<int64_t>> constInts(Value v) {
   return out;
 }
 
+/// A constant scalar (any numeric type) as a double.
+static std::optional<double> constantScalar(Value v) {
+  DenseElementsAttr attr;
+  if (!matchPattern(v, m_Constant(&attr)) || attr.getNumElements() != 1)
+    return std::nullopt;
+  if (isa<FloatType>(attr.getElementType()))
+    return (*attr.getValues<APFloat>().begin()).convertToDouble();
+  return (double)(*attr.getValues<APInt>().begin()).getSExtValue();
+}
+
+/// The elements of a small integer tensor as far as they are known at
+/// compile time (kDynamic where not): follows the Shape -> Gather ->
+/// Unsqueeze -> Concat chains exporters emit for reshape targets.
+static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth = 0) {
+  constexpr int64_t kDyn = ShapedType::kDynamic;
+  if (depth > 16)
+    return std::nullopt;
+  if (auto c = constInts(v))
+    return c;
+  Operation *op = v.getDefiningOp();
+  if (!op)
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (auto s = dyn_cast<ShapeOp>(op)) {
+    auto in = dyn_cast<RankedTensorType>(s.getInput().getType());
+    if (!in)
+      return std::nullopt;
+    auto dims = in.getShape().slice(s.getStart(), s.getEnd() - s.getStart());
+    return SmallVector<int64_t>(dims.begin(), dims.end());
+  }
+  if (isa<UnsqueezeOp, SqueezeOp, IdentityOp, CastOp, ReshapeOp, FlattenOp>(op)) {
+    if (isa<CastOp>(op) && !isa<IntegerType>(type.getElementType()))
+      return std::nullopt;
+    return partialInts(op->getOperand(0), depth + 1);
+  }
+  if (auto c = dyn_cast<ConcatOp>(op)) {
+    if (c.getAxis() != 0)
+      return std::nullopt;
+    SmallVector<int64_t> out;
+    for (Value in : c.getInputs()) {
+      auto p = partialInts(in, depth + 1);
+      if (!p)
+        return std::nullopt;
+      out.append(*p);
+    }
+    return out;
+  }
+  if (auto g = dyn_cast<GatherOp>(op)) {
+    auto data = partialInts(g.getData(), depth + 1);
+    auto idx = constInts(g.getIndices());
+    if (!data || !idx || g.getAxis() != 0)
+      return std::nullopt;
+    SmallVector<int64_t> out;
+    for (int64_t i : *idx) {
+      if (i < 0)
+        i += data->size();
+      if (i < 0 || i >= (int64_t)data->size())
+        return std::nullopt;
+      out.push_back((*data)[i]);
+    }
+    return out;
+  }
+  if (isa<AddOp, SubOp, MulOp, DivOp>(op)) {
+    auto a = partialInts(op->getOperand(0), depth + 1),
+         b = partialInts(op->getOperand(1), depth + 1);
+    if (!a || !b || (a->size() != b->size() && a->size() != 1 && b->size() != 1))
+      return std::nullopt;
+    size_t n = std::max(a->size(), b->size());
+    SmallVector<int64_t> out;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
+      if (x == kDyn || y == kDyn || (isa<DivOp>(op) && y == 0)) {
+        out.push_back(kDyn);
+        continue;
+      }
+      out.push_back(isa<AddOp>(op) ? x + y : isa<SubOp>(op) ? x - y
+                    : isa<MulOp>(op) ? x * y : x / y);
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+/// Reshape with a target whose elements may be partly unknown.
+static std::optional<SDims> reshapePartial(const SDims &x, ArrayRef<int64_t> t,
+                                           bool allowZero) {
+  constexpr int64_t kDyn = ShapedType::kDynamic;
+  SDims out;
+  int64_t known = 1;
+  bool allKnown = true;
+  int infer = -1;
+  for (size_t i = 0; i < t.size(); ++i) {
+    int64_t d = t[i];
+    if (d == 0 && !allowZero)
+      d = i < x.size() ? x[i] : kDyn;
+    if (d == -1) {
+      infer = i;
+      out.push_back(kDyn);
+      continue;
+    }
+    if (d == kDyn || d < 0)
+      allKnown = false;
+    else
+      known *= d;
+    out.push_back(d < 0 ? kDyn : d);
+  }
+  if (infer >= 0 && allKnown && known > 0) {
+    int64_t total = 1;
+    for (int64_t d : x) {
+      if (d == kDyn) {
+        total = -1;
+        break;
+      }
+      total *= d;
+    }
+    if (total >= 0)
+      out[infer] = total / known;
+  }
+  return out;
+}
+
 namespace {
 /// Evaluates one op's shape rule. Returns the result dims, or nullopt when
 /// the rank is not known yet.
@@ -155,6 +276,8 @@ struct Inferrer {
               return fail(e);
             return out;
           }
+          if (auto partial = partialInts(op.getShape()); x && partial)
+            return reshapePartial(*x, *partial, op.getAllowzero());
           // Rank known from the shape operand's length; sizes at run time.
           auto st = dyn_cast<RankedTensorType>(op.getShape().getType());
           if (st && st.hasStaticShape())
@@ -214,6 +337,87 @@ struct Inferrer {
             return fail(e);
           return out;
         })
+        .Case<SqrtOp, ErfOp, ExpOp, LogOp, NegOp, AbsOp, ReciprocalOp, NotOp,
+              HardSwishOp, ClipOp, HardSigmoidOp, CastOp, LayerNormOp>(
+            [&](auto op) { return dimsOf(op->getOperand(0)); })
+        .Case<PowOp, MaxOp, MinOp, AndOp, OrOp, CompareOp, WhereOp>(
+            [&](Operation *op) -> std::optional<SDims> {
+              SmallVector<SDims> shapes;
+              for (Value v : op->getOperands()) {
+                auto d = dimsOf(v);
+                if (!d)
+                  return std::nullopt;
+                shapes.push_back(*d);
+              }
+              SDims out;
+              if (auto e = shape::broadcast<StaticDims>(s, shapes, out))
+                return fail(e);
+              return out;
+            })
+        .Case([&](ReduceOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          SDims out;
+          for (size_t i = 0; i < x->size(); ++i) {
+            if (!llvm::is_contained(op.getAxes(), (int64_t)i))
+              out.push_back((*x)[i]);
+            else if (op.getKeepdims())
+              out.push_back(1);
+          }
+          return out;
+        })
+        .Case([&](SliceOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          SDims out = *x;
+          auto starts = constInts(op.getStarts()), ends = constInts(op.getEnds());
+          for (size_t i = 0; i < op.getAxes().size(); ++i) {
+            int64_t axis = op.getAxes()[i], step = op.getSteps()[i];
+            int64_t dim = (*x)[axis];
+            if (!starts || !ends || dim == ShapedType::kDynamic) {
+              out[axis] = ShapedType::kDynamic;
+              continue;
+            }
+            int64_t b = (*starts)[i], e = (*ends)[i];
+            if (b < 0)
+              b += dim;
+            if (e < 0)
+              e += dim;
+            b = std::clamp<int64_t>(b, 0, dim);
+            e = std::clamp<int64_t>(e, 0, dim);
+            out[axis] = e > b ? (e - b + step - 1) / step : 0;
+          }
+          return out;
+        })
+        .Case([&](ExpandOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          auto target = partialInts(op.getShape());
+          if (!x)
+            return std::nullopt;
+          if (!target) {
+            auto st = dyn_cast<RankedTensorType>(op.getShape().getType());
+            if (!st || !st.hasStaticShape())
+              return std::nullopt;
+            SDims t(st.getDimSize(0), ShapedType::kDynamic);
+            SDims out;
+            if (auto e = shape::broadcast<StaticDims>(s, {*x, t}, out))
+              return fail(e);
+            return SDims(std::max<size_t>(x->size(), t.size()), ShapedType::kDynamic);
+          }
+          SDims t(target->begin(), target->end()), out;
+          if (auto e = shape::broadcast<StaticDims>(s, {*x, t}, out))
+            return fail(e);
+          return out;
+        })
+        .Case([&](RangeOp op) -> std::optional<SDims> {
+          auto a = constantScalar(op.getStart()), b = constantScalar(op.getLimit()),
+               c = constantScalar(op.getDelta());
+          if (a && b && c && *c != 0)
+            return SDims{std::max<int64_t>(0, (int64_t)std::ceil((*b - *a) / *c))};
+          return SDims{ShapedType::kDynamic};
+        })
         .Default([](Operation *) { return std::nullopt; });
   }
 };
@@ -222,6 +426,12 @@ struct Inferrer {
 static Type resultElementType(Operation *op) {
   if (isa<ShapeOp>(op))
     return IntegerType::get(op->getContext(), 64);
+  if (isa<CompareOp>(op))
+    return IntegerType::get(op->getContext(), 1);
+  if (auto c = dyn_cast<CastOp>(op))
+    return c.getTo();
+  if (isa<WhereOp>(op))
+    return elemOf(op->getOperand(1));
   if (auto c = dyn_cast<ConstantOp>(op))
     return c.getValue().getElementType();
   return elemOf(op->getOperand(0));

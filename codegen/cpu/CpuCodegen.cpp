@@ -363,7 +363,13 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
     int64_t inner = op.getStaticLoopRanges().back();
     bool matmulRoot = op->getAttrOfType<StringAttr>(attr::kFusionRole) &&
                       op->getAttrOfType<StringAttr>(attr::kFusionRole).getValue() == "root";
-    if (elems <= 4096 && (matmulRoot || llvm::isPowerOf2_64(inner)))
+    // Vectors of i1 are bit-packed in memory while memrefs of i1 hold a
+    // byte per element: bool tensors stay scalar.
+    bool hasBool = llvm::any_of(op->getOperandTypes(), [](Type t) {
+      auto st = dyn_cast<ShapedType>(t);
+      return st && st.getElementType().isInteger(1);
+    });
+    if (elems <= 4096 && !hasBool && (matmulRoot || llvm::isPowerOf2_64(inner)))
       toVectorize.push_back(op);
   });
   for (linalg::LinalgOp op : toVectorize) {
@@ -486,6 +492,7 @@ LogicalResult cpu::lowerToLLVMDialect(ModuleOp m) {
   pm.addPass(createConvertSCFToCFPass());
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
+  pm.addPass(createConvertMathToFuncs());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createArithToLLVMConversionPass());

@@ -179,9 +179,12 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
     return writeFile(opts.output, s);
   }
 
-  // Code generation.
+  // Code generation. The signature is recorded above; the names on the
+  // arguments would only confuse the LLVM translation.
   mainFn = m.lookupSymbol<func::FuncOp>("main");
   mainFn.setName("mlc_main");
+  mainFn.setAllArgAttrs(ArrayRef<DictionaryAttr>{});
+  mainFn.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
   if (failed(cpu::tileAndVectorize(mainFn)))
     return fail(false, "tiling failed", diags);
   if (failed(cpu::bufferize(m)))

@@ -732,3 +732,5 @@ absl::StatusOr<ModelSummary> mlc::summarizeOnnxFile(const std::string &path) {
   }
   return s;
 }
+
+int64_t mlc::NodeBinder::numOutputs() const { return node.output_size(); }

@@ -39,6 +39,7 @@ public:
 
   // --- operands -----------------------------------------------------------
   size_t numInputs() const { return inputs.size(); }
+  int64_t numOutputs() const;
   /// Binds required inputs in order.
   template <typename... Vs> bool tensors(Vs &...vs) {
     size_t i = 0;

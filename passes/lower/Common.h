@@ -78,6 +78,8 @@ Value reshapeTo(OpBuilder &b, Location loc, Value v, RankedTensorType type,
 /// An attribute for 0 / lowest / 1 in `elem`.
 TypedAttr zeroAttr(OpBuilder &b, Type elem);
 TypedAttr lowestAttr(OpBuilder &b, Type elem);
+/// The lowest (or, with `highest`, the highest) value of `elem`.
+TypedAttr lowerAttr(OpBuilder &b, Type elem, bool highest);
 
 /// Base of the converters: the result type must be known (and, with
 /// FloatOnly, the first operand a float tensor) before `lower` runs, so each
@@ -103,6 +105,7 @@ void populateElementwisePatterns(RewritePatternSet &p);
 void populateContractionPatterns(RewritePatternSet &p);
 void populateWindowPatterns(RewritePatternSet &p);
 void populateTensorPatterns(RewritePatternSet &p);
+void populateReductionPatterns(RewritePatternSet &p);
 
 } // namespace mlc::lower
 

@@ -41,11 +41,14 @@ TypedAttr lower::zeroAttr(OpBuilder &b, Type elem) {
   return cast<TypedAttr>(b.getZeroAttr(elem));
 }
 
-TypedAttr lower::lowestAttr(OpBuilder &b, Type elem) {
+TypedAttr lower::lowestAttr(OpBuilder &b, Type elem) { return lowerAttr(b, elem, false); }
+
+TypedAttr lower::lowerAttr(OpBuilder &b, Type elem, bool highest) {
   if (auto f = dyn_cast<FloatType>(elem))
-    return b.getFloatAttr(elem, APFloat::getInf(f.getFloatSemantics(), true));
+    return b.getFloatAttr(elem, APFloat::getInf(f.getFloatSemantics(), !highest));
   auto i = cast<IntegerType>(elem);
-  return b.getIntegerAttr(elem, APInt::getSignedMinValue(i.getWidth()));
+  return b.getIntegerAttr(elem, highest ? APInt::getSignedMaxValue(i.getWidth())
+                                        : APInt::getSignedMinValue(i.getWidth()));
 }
 
 FailureOr<RankedTensorType> lower::resultTypeOf(Operation *op) {
@@ -127,6 +130,7 @@ struct LowerToLinalgPass
     populateContractionPatterns(patterns);
     populateWindowPatterns(patterns);
     populateTensorPatterns(patterns);
+    populateReductionPatterns(patterns);
     if (failed(applyFullConversion(getOperation(), target, std::move(patterns))))
       signalPassFailure();
   }

@@ -210,9 +210,153 @@ struct GatherLowering : MlcPattern<GatherOp> {
   }
 };
 
+/// Element `i` of a 1-D integer tensor as an index value.
+Value indexAt(OpBuilder &b, Location loc, Value t, int64_t i) {
+  Value c = b.create<arith::ConstantIndexOp>(loc, i);
+  Value e = b.create<tensor::ExtractOp>(loc, t, ValueRange{c});
+  return b.create<arith::IndexCastOp>(loc, b.getIndexType(), e);
+}
+
+/// ONNX Slice with positive steps: starts/ends wrap once when negative and
+/// are clamped to [0, dim]; the size is ceil((end - start) / step) or 0.
+struct SliceLowering : MlcPattern<SliceOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(SliceOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    unsigned rank = type.getRank();
+    VDims xd = dimsOf(rw, loc, x);
+    SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)), sizes(xd.begin(), xd.end()),
+        strides(rank, rw.getIndexAttr(1));
+    auto c = [&](int64_t v) { return rw.create<arith::ConstantIndexOp>(loc, v).getResult(); };
+    for (auto [i, axis] : llvm::enumerate(op.getAxes())) {
+      int64_t step = op.getSteps()[i];
+      Value dim = getValueOrCreateConstantIndexOp(rw, loc, xd[axis]);
+      auto norm = [&](Value v) {
+        Value neg = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, v, c(0));
+        v = rw.create<arith::SelectOp>(loc, neg, rw.create<arith::AddIOp>(loc, v, dim), v);
+        return rw.create<arith::MinSIOp>(loc, rw.create<arith::MaxSIOp>(loc, v, c(0)), dim)
+            .getResult();
+      };
+      // INT64_MAX-style ends overflow index arithmetic only after wrapping,
+      // which the clamp above never reaches for non-negative values.
+      Value b0 = norm(indexAt(rw, loc, a.getStarts(), i));
+      Value e0 = norm(indexAt(rw, loc, a.getEnds(), i));
+      Value len = rw.create<arith::MaxSIOp>(loc, rw.create<arith::SubIOp>(loc, e0, b0), c(0));
+      Value n = rw.create<arith::CeilDivSIOp>(loc, len, c(step));
+      offs[axis] = b0;
+      sizes[axis] = n;
+      strides[axis] = rw.getIndexAttr(step);
+    }
+    Value r = rw.create<tensor::ExtractSliceOp>(loc, x, offs, sizes, strides);
+    if (r.getType() != type)
+      r = rw.create<tensor::CastOp>(loc, type, r);
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// Numpy broadcast to a shape tensor: out[i] = shape[i] == 1 ? in[i] : shape[i].
+struct ExpandLowering : MlcPattern<ExpandOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(ExpandOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    auto xt = cast<RankedTensorType>(x.getType());
+    unsigned rank = type.getRank(), off = rank - xt.getRank();
+    auto st = cast<RankedTensorType>(a.getShape().getType());
+    unsigned n = st.getDimSize(0);
+    VDims xd = dimsOf(rw, loc, x);
+    auto c = [&](int64_t v) { return rw.create<arith::ConstantIndexOp>(loc, v).getResult(); };
+    SmallVector<OpFoldResult> out;
+    for (unsigned d = 0; d < rank; ++d) {
+      if (!type.isDynamicDim(d)) {
+        out.push_back(rw.getIndexAttr(type.getDimSize(d)));
+        continue;
+      }
+      Value t = d + n >= rank ? indexAt(rw, loc, a.getShape(), d - (rank - n)) : c(1);
+      if (d < off) {
+        out.push_back(t);
+        continue;
+      }
+      Value in = getValueOrCreateConstantIndexOp(rw, loc, xd[d - off]);
+      Value isOne = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, t, c(1));
+      out.push_back(rw.create<arith::SelectOp>(loc, isOne, in, t).getResult());
+    }
+    MLIRContext *ctx = rw.getContext();
+    Value init = emptyTensor(rw, loc, out, type.getElementType());
+    SmallVector<utils::IteratorType> par(rank, utils::IteratorType::parallel);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), x, init,
+        ArrayRef<AffineMap>{broadcastMap(ctx, x, rank, out),
+                            AffineMap::getMultiDimIdentityMap(rank, ctx)},
+        par, [](OpBuilder &b, Location l, ValueRange v) { b.create<linalg::YieldOp>(l, v[0]); });
+    Value r = g.getResult(0);
+    if (r.getType() != type)
+      r = rw.create<tensor::CastOp>(loc, type, r);
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// start + i * delta for i < max(0, ceil((limit - start) / delta)).
+struct RangeLowering : MlcPattern<RangeOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(RangeOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Type elem = type.getElementType();
+    auto scalar = [&](Value t) {
+      return rw.create<tensor::ExtractOp>(loc, t, ValueRange{}).getResult();
+    };
+    Value start = scalar(a.getStart()), limit = scalar(a.getLimit()), delta = scalar(a.getDelta());
+    Value n;
+    if (isa<FloatType>(elem)) {
+      Value q = rw.create<arith::DivFOp>(loc, rw.create<arith::SubFOp>(loc, limit, start), delta);
+      q = rw.create<math::CeilOp>(loc, q);
+      n = rw.create<arith::FPToSIOp>(loc, rw.getI64Type(), q);
+    } else {
+      Value diff = rw.create<arith::SubIOp>(loc, limit, start);
+      n = rw.create<arith::CeilDivSIOp>(loc, diff, delta);
+      if (!elem.isInteger(64))
+        n = rw.create<arith::ExtSIOp>(loc, rw.getI64Type(), n).getResult();
+    }
+    Value zero = rw.create<arith::ConstantOp>(loc, rw.getI64IntegerAttr(0));
+    n = rw.create<arith::MaxSIOp>(loc, n, zero);
+    Value len = rw.create<arith::IndexCastOp>(loc, rw.getIndexType(), n);
+    MLIRContext *ctx = rw.getContext();
+    Value init = rw.create<tensor::EmptyOp>(loc, RankedTensorType::get({ShapedType::kDynamic}, elem),
+                                            ValueRange{len});
+    auto id = AffineMap::getMultiDimIdentityMap(1, ctx);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
+        utils::IteratorType::parallel, [&](OpBuilder &b, Location l, ValueRange) {
+          Value i = b.create<linalg::IndexOp>(l, 0);
+          Value iv = b.create<arith::IndexCastOp>(l, b.getI64Type(), i);
+          Value r;
+          if (isa<FloatType>(elem)) {
+            Value f = b.create<arith::SIToFPOp>(l, elem, iv);
+            r = b.create<arith::AddFOp>(l, start, b.create<arith::MulFOp>(l, f, delta));
+          } else {
+            Value k = elem.isInteger(64) ? iv : b.create<arith::TruncIOp>(l, elem, iv).getResult();
+            r = b.create<arith::AddIOp>(l, start, b.create<arith::MulIOp>(l, k, delta));
+          }
+          b.create<linalg::YieldOp>(l, r);
+        });
+    Value r = g.getResult(0);
+    if (r.getType() != type)
+      r = rw.create<tensor::CastOp>(loc, type, r);
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
 } // namespace
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
+  p.add<SliceLowering, ExpandLowering, RangeLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,
         ReshapeLikeLowering<SqueezeOp>, TransposeLowering, ConcatLowering,

@@ -21,6 +21,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = "/usr/share/libonnx-testdata/data/node"
 RECORD = os.path.join(HERE, "node_tests_passing.txt")
 SUPPORTED = {
+    "Sqrt", "Erf", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Not", "HardSwish", "HardSigmoid",
+    "Clip", "Cast", "Pow", "Max", "Min", "Sum", "And", "Or", "Equal", "Less", "LessOrEqual",
+    "Greater", "GreaterOrEqual", "Where", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin",
+    "ReduceProd", "LayerNormalization", "Dropout", "Slice", "Split", "Expand", "Range",
     "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Sigmoid", "Tanh",
     "Softmax", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization",
     "Flatten", "Reshape", "Transpose", "Concat", "Constant", "Identity", "Shape",

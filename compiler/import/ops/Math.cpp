@@ -1,6 +1,10 @@
 //===- Math.cpp - converters: elementwise math, MatMul, Gemm, Softmax ----===//
 #include "compiler/import/NodeBinder.h"
 
+#include "mlir/IR/Matchers.h"
+
+#include <cmath>
+
 using namespace mlir;
 using namespace mlc;
 
@@ -63,9 +67,199 @@ LogicalResult softmax(NodeBinder &b) {
   return success();
 }
 
+/// Clip: bounds from attributes (opset < 11) or constant inputs.
+LogicalResult clip(NodeBinder &b) {
+  Value x;
+  double lo = -INFINITY, hi = INFINITY;
+  if (b.tensors(x))
+    return failure();
+  if (b.opset < 11) {
+    float mn, mx;
+    if (b.attr("min", mn, -INFINITY) || b.attr("max", mx, INFINITY))
+      return failure();
+    lo = mn;
+    hi = mx;
+  } else {
+    for (size_t i = 1; i < 3; ++i) {
+      Value v;
+      b.optTensor(i, v);
+      if (!v)
+        continue;
+      DenseElementsAttr c;
+      if (!matchPattern(v, m_Constant(&c)) || c.getNumElements() != 1)
+        return b.error("min/max must be constant scalars"), failure();
+      double d = isa<FloatType>(c.getElementType())
+                     ? (*c.getValues<APFloat>().begin()).convertToDouble()
+                     : (double)(*c.getValues<APInt>().begin()).getSExtValue();
+      (i == 1 ? lo : hi) = d;
+    }
+  }
+  auto &B = b.builder;
+  b.setResults({b.create<ClipOp>(x, B.getF64FloatAttr(lo), B.getF64FloatAttr(hi))});
+  return success();
+}
+
+LogicalResult hardSigmoid(NodeBinder &b) {
+  Value x;
+  float alpha, beta;
+  if (b.tensors(x) || b.attr("alpha", alpha, 0.2f) || b.attr("beta", beta, 0.5f))
+    return failure();
+  auto &B = b.builder;
+  b.setResults({b.create<HardSigmoidOp>(x, B.getF64FloatAttr(alpha), B.getF64FloatAttr(beta))});
+  return success();
+}
+
+LogicalResult cast(NodeBinder &b) {
+  Value x;
+  int64_t to;
+  if (b.tensors(x) || b.attr("to", to))
+    return failure();
+  b.ignore("saturate");
+  Type t = onnxElementType(b.builder.getContext(), to);
+  if (!t)
+    return b.error(std::string("cast to ") + onnxTypeName(to) + " is not supported"), failure();
+  b.setResults({b.create<CastOp>(x, TypeAttr::get(t))});
+  return success();
+}
+
+/// Max/Min/Sum/Mean are variadic in ONNX: folded pairwise.
+template <typename OpT> LogicalResult variadic(NodeBinder &b) {
+  Value acc;
+  if (b.tensorAt(0, acc))
+    return failure();
+  for (size_t i = 1; i < b.numInputs(); ++i) {
+    Value v;
+    if (b.tensorAt(i, v))
+      return failure();
+    acc = b.create<OpT>(acc, v);
+  }
+  b.setResults({acc});
+  return success();
+}
+
+template <const char *Pred> LogicalResult compare(NodeBinder &b) {
+  Value x, y;
+  if (b.tensors(x, y))
+    return failure();
+  b.setResults({b.create<CompareOp>(x, y, b.builder.getStringAttr(Pred))});
+  return success();
+}
+constexpr char kEq[] = "eq", kLt[] = "lt", kLe[] = "le", kGt[] = "gt", kGe[] = "ge";
+
+LogicalResult where(NodeBinder &b) {
+  Value c, x, y;
+  if (b.tensors(c, x, y))
+    return failure();
+  b.setResults({b.create<WhereOp>(c, x, y)});
+  return success();
+}
+
+/// Reductions: axes from the attribute, or (ReduceSum from 13, the others
+/// from 18) from a constant input.
+template <const char *Kind> LogicalResult reduce(NodeBinder &b) {
+  Value x;
+  int64_t rank, keep, noopEmpty;
+  SmallVector<int64_t> axes;
+  if (b.tensors(x) || b.rank(x, rank) || b.attr("keepdims", keep, 1) ||
+      b.attr("noop_with_empty_axes", noopEmpty, 0))
+    return failure();
+  bool axesInput = (std::string(Kind) == "sum" && b.opset >= 13) || b.opset >= 18;
+  if (axesInput) {
+    Value given;
+    b.optTensor(1, given);
+    if (given && b.constInts(1, axes))
+      return failure();
+  } else if (b.attr("axes", axes, SmallVector<int64_t>{})) {
+    return failure();
+  }
+  if (axes.empty()) {
+    if (noopEmpty) {
+      b.setResults({x});
+      return success();
+    }
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  }
+  for (int64_t &a : axes)
+    if (b.axis(a, rank))
+      return failure();
+  llvm::sort(axes);
+  axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+  auto &B = b.builder;
+  b.setResults({b.create<ReduceOp>(x, B.getDenseI64ArrayAttr(axes), B.getBoolAttr(keep != 0),
+                                   B.getStringAttr(Kind))});
+  return success();
+}
+constexpr char kSum[] = "sum", kMean[] = "mean", kMax[] = "max", kMin[] = "min",
+               kProd[] = "prod";
+
+LogicalResult layerNorm(NodeBinder &b) {
+  Value x, scale, bias;
+  int64_t axis, rank, stash;
+  float eps;
+  if (b.tensors(x, scale) || b.optTensor(2, bias) || b.rank(x, rank) ||
+      b.attr("axis", axis, -1) || b.axis(axis, rank) || b.attr("epsilon", eps, 1e-5f) ||
+      b.attr("stash_type", stash, 1))
+    return failure();
+  auto &B = b.builder;
+  b.setResults({b.create<LayerNormOp>(x, scale, bias, B.getI64IntegerAttr(axis),
+                                      B.getF32FloatAttr(eps))});
+  return success();
+}
+
+/// Dropout at inference is the identity; a training_mode that is not a
+/// constant false is refused.
+LogicalResult dropout(NodeBinder &b) {
+  Value x, mode;
+  if (b.tensors(x) || b.optTensor(2, mode))
+    return failure();
+  b.ignore("seed");
+  b.ignore("ratio");
+  b.ignore("is_test");
+  if (mode) {
+    SmallVector<int64_t> m;
+    DenseElementsAttr c;
+    if (!matchPattern(mode, m_Constant(&c)) || (*c.getValues<APInt>().begin()) != 0)
+      return b.error("training mode is not supported"), failure();
+  }
+  b.setResults({x});
+  return success();
+}
+
 } // namespace
 
 void registerMathConverters() {
+  registerConverter("Sqrt", 1, unary<SqrtOp>);
+  registerConverter("Erf", 1, unary<ErfOp>);
+  registerConverter("Exp", 1, unary<ExpOp>);
+  registerConverter("Log", 1, unary<LogOp>);
+  registerConverter("Neg", 1, unary<NegOp>);
+  registerConverter("Abs", 1, unary<AbsOp>);
+  registerConverter("Reciprocal", 1, unary<ReciprocalOp>);
+  registerConverter("Not", 1, unary<NotOp>);
+  registerConverter("HardSwish", 14, unary<HardSwishOp>);
+  registerConverter("HardSigmoid", 1, hardSigmoid);
+  registerConverter("Clip", 1, clip);
+  registerConverter("Cast", 1, cast);
+  registerConverter("Pow", 1, binary<PowOp>);
+  registerConverter("Max", 1, variadic<MaxOp>);
+  registerConverter("Min", 1, variadic<MinOp>);
+  registerConverter("Sum", 1, variadic<AddOp>);
+  registerConverter("And", 1, binary<AndOp>);
+  registerConverter("Or", 1, binary<OrOp>);
+  registerConverter("Equal", 1, compare<kEq>);
+  registerConverter("Less", 1, compare<kLt>);
+  registerConverter("LessOrEqual", 12, compare<kLe>);
+  registerConverter("Greater", 1, compare<kGt>);
+  registerConverter("GreaterOrEqual", 12, compare<kGe>);
+  registerConverter("Where", 9, where);
+  registerConverter("ReduceSum", 1, reduce<kSum>);
+  registerConverter("ReduceMean", 1, reduce<kMean>);
+  registerConverter("ReduceMax", 1, reduce<kMax>);
+  registerConverter("ReduceMin", 1, reduce<kMin>);
+  registerConverter("ReduceProd", 1, reduce<kProd>);
+  registerConverter("LayerNormalization", 17, layerNorm);
+  registerConverter("Dropout", 1, dropout);
   registerConverter("Add", 1, binary<AddOp>);
   registerConverter("Sub", 1, binary<SubOp>);
   registerConverter("Mul", 1, binary<MulOp>);

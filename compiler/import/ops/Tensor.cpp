@@ -179,9 +179,114 @@ LogicalResult squeeze(NodeBinder &b) {
   return success();
 }
 
+/// Slice: starts/ends may be computed at run time; axes and steps must be
+/// constant (steps positive).
+LogicalResult slice(NodeBinder &b) {
+  Value x, starts, ends, axesV, stepsV;
+  int64_t rank;
+  if (b.tensors(x) || b.rank(x, rank))
+    return failure();
+  auto &B = b.builder;
+  SmallVector<int64_t> axes, steps;
+  if (b.opset < 10) {
+    SmallVector<int64_t> s, e;
+    if (b.attr("starts", s) || b.attr("ends", e) || b.attr("axes", axes, SmallVector<int64_t>{}))
+      return failure();
+    auto t = RankedTensorType::get({(int64_t)s.size()}, B.getI64Type());
+    starts = b.constant(DenseElementsAttr::get(t, ArrayRef<int64_t>(s)));
+    ends = b.constant(DenseElementsAttr::get(t, ArrayRef<int64_t>(e)));
+  } else {
+    if (b.tensorAt(1, starts) || b.tensorAt(2, ends) || b.optTensor(3, axesV) ||
+        b.optTensor(4, stepsV))
+      return failure();
+    if ((axesV && b.constInts(3, axes)) || (stepsV && b.constInts(4, steps)))
+      return failure();
+  }
+  auto st = dyn_cast<RankedTensorType>(starts.getType());
+  if (!st || !st.hasStaticShape() || st.getRank() != 1)
+    return b.error("starts must be a 1-D tensor of known length"), failure();
+  int64_t n = st.getDimSize(0);
+  if (axes.empty())
+    for (int64_t i = 0; i < n; ++i)
+      axes.push_back(i);
+  if (steps.empty())
+    steps.assign(n, 1);
+  if ((int64_t)axes.size() != n || (int64_t)steps.size() != n)
+    return b.error("starts, ends, axes and steps differ in length"), failure();
+  for (int64_t &a : axes)
+    if (b.axis(a, rank))
+      return failure();
+  for (int64_t s : steps)
+    if (s <= 0)
+      return b.error("only positive steps are supported"), failure();
+  b.setResults({b.create<SliceOp>(x, starts, ends, B.getDenseI64ArrayAttr(axes),
+                                  B.getDenseI64ArrayAttr(steps))});
+  return success();
+}
+
+/// Split becomes one Slice per output; sizes must be known at compile time.
+LogicalResult split(NodeBinder &b) {
+  Value x;
+  int64_t axis, rank, numOutputs = b.numOutputs();
+  SmallVector<int64_t> sizes;
+  if (b.tensors(x) || b.rank(x, rank) || b.attr("axis", axis, 0) || b.axis(axis, rank))
+    return failure();
+  b.ignore("num_outputs");
+  if (b.opset >= 13) {
+    Value given;
+    b.optTensor(1, given);
+    if (given && b.constInts(1, sizes))
+      return failure();
+  } else if (b.attr("split", sizes, SmallVector<int64_t>{})) {
+    return failure();
+  }
+  int64_t dim = cast<RankedTensorType>(x.getType()).getDimSize(axis);
+  if (sizes.empty()) {
+    if (ShapedType::isDynamic(dim))
+      return b.error("splitting a dimension only known at run time needs explicit sizes"),
+             failure();
+    int64_t chunk = (dim + numOutputs - 1) / numOutputs;
+    for (int64_t i = 0, left = dim; i < numOutputs; ++i, left -= chunk)
+      sizes.push_back(std::min(chunk, left));
+  }
+  auto &B = b.builder;
+  auto t = RankedTensorType::get({1}, B.getI64Type());
+  std::vector<Value> outs;
+  int64_t start = 0;
+  for (int64_t s : sizes) {
+    Value st = b.constant(DenseElementsAttr::get(t, ArrayRef<int64_t>{start}));
+    Value en = b.constant(DenseElementsAttr::get(t, ArrayRef<int64_t>{start + s}));
+    outs.push_back(b.create<SliceOp>(x, st, en, B.getDenseI64ArrayAttr({axis}),
+                                     B.getDenseI64ArrayAttr({1})));
+    start += s;
+  }
+  b.setResults(outs);
+  return success();
+}
+
+LogicalResult expand(NodeBinder &b) {
+  Value x, shape;
+  if (b.tensors(x, shape))
+    return failure();
+  b.setResults({b.create<ExpandOp>(x, shape)});
+  return success();
+}
+
+LogicalResult range(NodeBinder &b) {
+  Value start, limit, delta;
+  if (b.tensors(start, limit, delta))
+    return failure();
+  b.setResults({b.create<RangeOp>(start, limit, delta)});
+  return success();
+}
+
 } // namespace
 
 void registerTensorConverters() {
+  registerConverter("Slice", 1, slice);
+  registerConverter("Split", 1, split);
+  registerConverter("Expand", 8, expand);
+  registerConverter("Range", 11, range);
   registerConverter("Constant", 1, constant);
   registerConverter("Flatten", 1, flatten);
   registerConverter("Reshape", 5, reshape);
