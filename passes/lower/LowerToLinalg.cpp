@@ -84,7 +84,8 @@ AffineMap lower::broadcastMap(MLIRContext *ctx, Value v, unsigned rank,
 Value lower::reshapeTo(OpBuilder &b, Location loc, Value v,
                        RankedTensorType type, ArrayRef<OpFoldResult> dims) {
   auto src = cast<RankedTensorType>(v.getType());
-  if (src == type)
+  // Equal dynamic types say nothing about equal run-time shapes.
+  if (src == type && src.hasStaticShape())
     return v;
   if (src.hasStaticShape() && type.hasStaticShape() && src.getRank() > 0 &&
       type.getRank() > 0) {
