@@ -56,3 +56,17 @@ func.func @bad_matmul(%a: tensor<3x4xf32>, %b: tensor<5x6xf32>) -> tensor<*xf32>
   %0 = mlc.matmul %a, %b : (tensor<3x4xf32>, tensor<5x6xf32>) -> tensor<*xf32>
   return %0 : tensor<*xf32>
 }
+
+// -----
+
+// Exporters build reshape targets from Shape/Gather/Concat: the elements
+// known at compile time become static dims.
+// CHECK-LABEL: func.func @partial_reshape_target
+// CHECK: mlc.reshape {{.*}} -> tensor<?x?x4x16xf32>
+func.func @partial_reshape_target(%x: tensor<?x?x64xf32>) -> tensor<*xf32> {
+  %s = mlc.shape %x {start = 0 : i64, end = 2 : i64} : (tensor<?x?x64xf32>) -> tensor<2xi64>
+  %c = mlc.constant {value = dense<[4, 16]> : tensor<2xi64>} : tensor<2xi64>
+  %t = mlc.concat %s, %c {axis = 0 : i64} : (tensor<2xi64>, tensor<2xi64>) -> tensor<4xi64>
+  %r = mlc.reshape %x, %t {allowzero = false} : (tensor<?x?x64xf32>, tensor<4xi64>) -> tensor<*xf32>
+  return %r : tensor<*xf32>
+}
