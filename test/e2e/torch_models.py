@@ -124,9 +124,10 @@ def cached_export(cache, name, build, opset, inputs, dynamic):
         os.makedirs(cache, exist_ok=True)
         model, example = build()
         tmp = path + ".tmp"
-        with torch.no_grad():
-            torch.onnx.export(model, example, tmp, opset_version=opset, input_names=inputs,
-                              output_names=["logits"], dynamic_axes=dynamic)
+        # Not under no_grad: there nn.TransformerEncoderLayer takes its fused
+        # fast path, which torch cannot export.
+        torch.onnx.export(model, example, tmp, opset_version=opset, input_names=inputs,
+                          output_names=["logits"], dynamic_axes=dynamic)
         os.replace(tmp, path)
     return path
 
