@@ -232,6 +232,9 @@ std::string shapeText(const std::vector<int64_t> &s) {
 int loadModel(const std::string &path, LoadedModel &m) {
   if (path.empty())
     return userError("no compiled model given");
+  if (endsWith(path, ".onnx"))
+    return userError("'" + path + "' is an ONNX model; compile it first: mlc compile " + path +
+                     " -o model.so");
   mlc_status s = mlc_model_load(path.c_str(), &m.model);
   if (s != MLC_OK)
     return userError(mlc_last_error());
@@ -379,6 +382,28 @@ int runOnce(mlc_session *session, const mlc_model *model, std::vector<HostTensor
   return kOk;
 }
 
+/// One run in a fresh session; the outputs come back as host tensors.
+int runToHost(const mlc_model *model, std::vector<HostTensor> &inputs,
+              std::vector<HostTensor> &outputs) {
+  mlc_session *session = nullptr;
+  if (mlc_session_create(model, &session) != MLC_OK)
+    return userError(mlc_last_error());
+  std::vector<mlc_tensor> outs;
+  int rc = runOnce(session, model, inputs, outs);
+  mlc_session_free(session);
+  if (rc)
+    return rc;
+  for (mlc_tensor &o : outs) {
+    HostTensor t;
+    t.dtype = o.dtype;
+    t.shape.assign(o.shape, o.shape + o.rank);
+    t.data.assign((char *)o.data, (char *)o.data + o.size_bytes);
+    mlc_tensor_release(&o);
+    outputs.push_back(std::move(t));
+  }
+  return kOk;
+}
+
 int cmdRun(const std::vector<std::string> &a) {
   if (wantsHelp(a)) {
     std::printf("%s", kRunHelp);
@@ -395,13 +420,8 @@ int cmdRun(const std::vector<std::string> &a) {
   std::vector<HostTensor> inputs;
   if (int rc = gatherInputs(m.model, files, shapes, false, inputs))
     return rc;
-  mlc_session *session = nullptr;
-  if (mlc_session_create(m.model, &session) != MLC_OK)
-    return userError(mlc_last_error());
-  std::vector<mlc_tensor> outs;
-  int rc = runOnce(session, m.model, inputs, outs);
-  mlc_session_free(session);
-  if (rc)
+  std::vector<HostTensor> outs;
+  if (int rc = runToHost(m.model, inputs, outs))
     return rc;
   std::string dir = other.count("output-dir") ? other["output-dir"] : "";
   if (!dir.empty())
@@ -409,16 +429,10 @@ int cmdRun(const std::vector<std::string> &a) {
   for (size_t i = 0; i < outs.size(); ++i) {
     mlc_tensor_info info;
     mlc_model_output_info(m.model, i, &info);
-    HostTensor t;
-    t.dtype = outs[i].dtype;
-    t.shape.assign(outs[i].shape, outs[i].shape + outs[i].rank);
-    t.data.assign((char *)outs[i].data, (char *)outs[i].data + outs[i].size_bytes);
-    mlc_tensor_release(&outs[i]);
+    const HostTensor &t = outs[i];
     printSummary(info.name, t);
     if (!dir.empty()) {
-      std::string file = dir + "/" + info.name + ".npy", err;
-      for (char &c : file.substr(dir.size() + 1))
-        (void)c;
+      std::string file, err;
       std::string safe = info.name;
       std::replace(safe.begin(), safe.end(), '/', '_');
       file = dir + "/" + safe + ".npy";
@@ -592,36 +606,22 @@ int cmdVerify(const std::vector<std::string> &a) {
   for (size_t i = 0; i < inputs.size(); ++i)
     if (!writeNpy(dir + "/in_" + std::to_string(i) + ".npy", inputs[i], err))
       return userError(err);
-  mlc_session *session = nullptr;
-  if (mlc_session_create(m.model, &session) != MLC_OK)
-    return userError(mlc_last_error());
-  std::vector<mlc_tensor> outs;
-  int rc = runOnce(session, m.model, inputs, outs);
-  mlc_session_free(session);
-  if (rc)
+  std::vector<HostTensor> outs;
+  if (int rc = runToHost(m.model, inputs, outs))
     return rc;
   int ort = runOnnxRuntime(onnx, dir, inputs.size());
-  if (ort == 3) {
-    for (auto &o : outs)
-      mlc_tensor_release(&o);
+  if (ort == 3)
     return userError("onnxruntime is not installed for this Python; install it with "
                      "'pip install onnxruntime' or point MLC_PYTHON at a Python that has it");
-  }
-  if (ort != 0) {
-    for (auto &o : outs)
-      mlc_tensor_release(&o);
+  if (ort != 0)
     return userError("onnxruntime failed on this model (exit code " + std::to_string(ort) + ")");
-  }
   std::printf("%-24s %-14s %12s %12s  %s\n", "output", "shape", "max abs", "max rel", "result");
   bool allOk = true;
   for (size_t i = 0; i < outs.size(); ++i) {
     mlc_tensor_info info;
     mlc_model_output_info(m.model, i, &info);
-    HostTensor got, want;
-    got.dtype = outs[i].dtype;
-    got.shape.assign(outs[i].shape, outs[i].shape + outs[i].rank);
-    got.data.assign((char *)outs[i].data, (char *)outs[i].data + outs[i].size_bytes);
-    mlc_tensor_release(&outs[i]);
+    const HostTensor &got = outs[i];
+    HostTensor want;
     if (!readNpy(dir + "/out_" + std::to_string(i) + ".npy", want, err))
       return userError(err);
     bool ok = got.shape == want.shape;
