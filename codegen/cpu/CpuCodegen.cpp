@@ -95,14 +95,7 @@ FailureOr<TargetInfo> cpu::resolveTarget(const std::string &cpuName,
     t.vectorBits = 128;
     t.numVectorRegisters = 16;
   }
-  // Record the tracked features the CPU really has; with an explicit CPU
-  // the feature string stays empty and the CPU implies them.
-  std::vector<std::string> on;
-  for (const char *f : kTrackedFeatures)
-    if (sti->checkFeatures(std::string("+") + f))
-      on.push_back(f);
   t.name = "cpu";
-  (void)on;
   return t;
 }
 
@@ -150,10 +143,6 @@ static SmallVector<OpFoldResult> tileSizesFor(OpBuilder &b, Operation *op,
   return out;
 }
 
-static void replaceTiled(RewriterBase &rw, Operation *op, ValueRange repl) {
-  rw.replaceOp(op, repl);
-}
-
 /// Tiles `op` by `sizes` and returns the generated loops (outermost first).
 static FailureOr<SmallVector<scf::ForOp>> tileOp(RewriterBase &rw, Operation *op,
                                                  ArrayRef<int64_t> sizes) {
@@ -163,7 +152,7 @@ static FailureOr<SmallVector<scf::ForOp>> tileOp(RewriterBase &rw, Operation *op
   auto res = scf::tileUsingSCF(rw, cast<TilingInterface>(op), opts);
   if (failed(res))
     return failure();
-  replaceTiled(rw, op, res->replacements);
+  rw.replaceOp(op, res->replacements);
   SmallVector<scf::ForOp> loops;
   for (LoopLikeOpInterface l : res->loops)
     if (auto f = dyn_cast<scf::ForOp>(l.getOperation()))
@@ -581,9 +570,6 @@ bool cpu::emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm,
 //===----------------------------------------------------------------------===//
 
 namespace {
-template <typename Derived, typename OpT>
-struct StepPass : PassWrapper<Derived, OperationPass<OpT>> {};
-
 struct TileVectorizePass
     : PassWrapper<TileVectorizePass, OperationPass<func::FuncOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(TileVectorizePass)

@@ -497,10 +497,6 @@ struct GraphImporter {
 
   absl::StatusOr<OwningOpRef<ModuleOp>> run() {
     const onnx::GraphProto &g = model.graph();
-    for (const auto &imp : model.opset_import())
-      if (!imp.domain().empty() && imp.domain() != "ai.onnx" &&
-          imp.domain() != "ai.onnx.ml")
-        ; // custom domains: nodes using them are reported below
     for (const auto &t : g.initializer())
       initializers[t.name()] = &t;
     for (const auto &[name, _] : options.shapes) {

@@ -178,10 +178,9 @@ struct ConvLowering : MlcPattern<ConvOp, /*FloatOnly=*/true> {
     if (!wt.hasStaticShape())
       return op->emitError("the weight must have a static shape");
     Location loc = op.getLoc();
-    MLIRContext *ctx = rw.getContext();
     Type elem = type.getElementType();
-    int64_t F = wt.getDimSize(0), Cg = wt.getDimSize(1), KH = wt.getDimSize(2),
-            KW = wt.getDimSize(3), G = op.getGroup();
+    int64_t F = wt.getDimSize(0), KH = wt.getDimSize(2), KW = wt.getDimSize(3),
+            G = op.getGroup();
     auto strides = op.getStrides(), pads = op.getPads(), dil = op.getDilations();
     if (F % G != 0)
       return op->emitError("output channels are not divisible by group");
@@ -203,10 +202,8 @@ struct ConvLowering : MlcPattern<ConvOp, /*FloatOnly=*/true> {
     if (auto err = shape::window2d(s, xd, s.cst(F), kernel, strides, pads, dil,
                                    false, outDims))
       return op->emitError(err->message);
-    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
     Value r = G == 1 ? im2colConv(rw, loc, op, x, a.getW(), a.getB(), xd, outDims, elem)
                      : groupedConv(rw, loc, op, x, a.getW(), a.getB(), xd, outDims, elem);
-    (void)d;
     rw.replaceOp(op, r);
     return success();
   }

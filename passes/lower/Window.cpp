@@ -24,8 +24,6 @@ FailureOr<Value> padForWindow(OpBuilder &b, Location loc, Operation *op,
       int64_t span = (dil.empty() ? 1 : dil[i]) * (kernel[i] - 1) + 1;
       int64_t need = (out - 1) * strides[i] + span;
       extra = std::max<int64_t>(0, need - (in + pads[i] + pads[i + 2]));
-    } else if (pads[i] || pads[i + 2]) {
-      // fine: no ceil extension needed for floor mode
     }
     low.push_back(b.getIndexAttr(pads[i]));
     high.push_back(b.getIndexAttr(pads[i + 2] + extra));

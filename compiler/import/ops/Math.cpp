@@ -217,7 +217,6 @@ LogicalResult dropout(NodeBinder &b) {
   b.ignore("ratio");
   b.ignore("is_test");
   if (mode) {
-    SmallVector<int64_t> m;
     DenseElementsAttr c;
     if (!matchPattern(mode, m_Constant(&c)) || (*c.getValues<APInt>().begin()) != 0)
       return b.error("training mode is not supported"), failure();
