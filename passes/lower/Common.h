@@ -75,6 +75,8 @@ AffineMap broadcastMap(MLIRContext *ctx, Value v, unsigned rank,
 /// Converts `v` to the given shape; uses collapse/expand where possible.
 Value reshapeTo(OpBuilder &b, Location loc, Value v, RankedTensorType type,
                 ArrayRef<OpFoldResult> dims);
+/// `v`, cast to `type` (which agrees with it up to static dims) if needed.
+Value castTo(OpBuilder &b, Location loc, Value v, RankedTensorType type);
 /// An attribute for 0 / lowest / 1 in `elem`.
 TypedAttr zeroAttr(OpBuilder &b, Type elem);
 TypedAttr lowestAttr(OpBuilder &b, Type elem);

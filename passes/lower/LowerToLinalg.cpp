@@ -37,6 +37,10 @@ Value lower::filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dim
   return b.create<linalg::FillOp>(loc, c, empty).getResult(0);
 }
 
+Value lower::castTo(OpBuilder &b, Location loc, Value v, RankedTensorType type) {
+  return v.getType() == type ? v : b.create<tensor::CastOp>(loc, type, v).getResult();
+}
+
 TypedAttr lower::zeroAttr(OpBuilder &b, Type elem) {
   return cast<TypedAttr>(b.getZeroAttr(elem));
 }

@@ -99,9 +99,7 @@ FailureOr<Value> runtimeReshape(OpBuilder &b, Location loc, ReshapeOp op,
   auto dynType = RankedTensorType::get(SmallVector<int64_t>(dims.size(), ShapedType::kDynamic),
                                        type.getElementType());
   Value r = reshapeTo(b, loc, x, dynType, ofr);
-  if (r.getType() != type)
-    r = b.create<tensor::CastOp>(loc, type, r);
-  return r;
+  return castTo(b, loc, r, type);
 }
 
 struct TransposeLowering : MlcPattern<TransposeOp> {
@@ -250,9 +248,7 @@ struct SliceLowering : MlcPattern<SliceOp> {
       strides[axis] = rw.getIndexAttr(step);
     }
     Value r = rw.create<tensor::ExtractSliceOp>(loc, x, offs, sizes, strides);
-    if (r.getType() != type)
-      r = rw.create<tensor::CastOp>(loc, type, r);
-    rw.replaceOp(op, r);
+    rw.replaceOp(op, castTo(rw, loc, r, type));
     return success();
   }
 };
@@ -294,9 +290,7 @@ struct ExpandLowering : MlcPattern<ExpandOp> {
                             AffineMap::getMultiDimIdentityMap(rank, ctx)},
         par, [](OpBuilder &b, Location l, ValueRange v) { b.create<linalg::YieldOp>(l, v[0]); });
     Value r = g.getResult(0);
-    if (r.getType() != type)
-      r = rw.create<tensor::CastOp>(loc, type, r);
-    rw.replaceOp(op, r);
+    rw.replaceOp(op, castTo(rw, loc, r, type));
     return success();
   }
 };
@@ -346,9 +340,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
           b.create<linalg::YieldOp>(l, r);
         });
     Value r = g.getResult(0);
-    if (r.getType() != type)
-      r = rw.create<tensor::CastOp>(loc, type, r);
-    rw.replaceOp(op, r);
+    rw.replaceOp(op, castTo(rw, loc, r, type));
     return success();
   }
 };

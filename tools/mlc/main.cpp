@@ -140,6 +140,27 @@ bool flagValue(const std::vector<std::string> &a, size_t &i, const char *flag,
   return false;
 }
 
+/// `NAME=FILE` (or a bare FILE, keyed "") from --input.
+void addInputArg(const std::string &v, std::map<std::string, std::string> &files) {
+  size_t eq = v.find('=');
+  if (eq == std::string::npos)
+    files[""] = v;
+  else
+    files[v.substr(0, eq)] = v.substr(eq + 1);
+}
+
+/// `NAME=DIMS` from --shape; false (after reporting) on bad syntax.
+bool addShapeArg(const std::string &v, std::map<std::string, std::vector<int64_t>> &shapes) {
+  size_t eq = v.find('=');
+  std::vector<int64_t> dims;
+  if (eq == std::string::npos || !parseDims(v.substr(eq + 1), dims)) {
+    userError("--shape takes NAME=DIMS, e.g. input=1x3x224x224 or batch=1");
+    return false;
+  }
+  shapes[v.substr(0, eq)] = dims;
+  return true;
+}
+
 //===----------------------------------------------------------------------===//
 // compile
 //===----------------------------------------------------------------------===//
@@ -163,11 +184,8 @@ int cmdCompile(const std::vector<std::string> &a) {
     } else if (flagValue(a, i, "--emit", v, missing)) {
       emit = v;
     } else if (flagValue(a, i, "--shape", v, missing)) {
-      size_t eq = v.find('=');
-      std::vector<int64_t> dims;
-      if (eq == std::string::npos || !parseDims(v.substr(eq + 1), dims))
-        return userError("--shape takes NAME=DIMS, e.g. input=1x3x224x224 or batch=1");
-      o.shapes[v.substr(0, eq)] = dims;
+      if (!addShapeArg(v, o.shapes))
+        return kUserError;
     } else if (a[i].size() == 3 && a[i].rfind("-O", 0) == 0 && a[i][2] >= '0' &&
                a[i][2] <= '3') {
       o.optLevel = a[i][2] - '0';
@@ -335,17 +353,10 @@ int parseRunArgs(const std::vector<std::string> &a, std::string &modelPath,
     std::string v;
     bool missing = false;
     if (flagValue(a, i, "--input", v, missing) || flagValue(a, i, "-i", v, missing)) {
-      size_t eq = v.find('=');
-      if (eq == std::string::npos)
-        files[""] = v;
-      else
-        files[v.substr(0, eq)] = v.substr(eq + 1);
+      addInputArg(v, files);
     } else if (flagValue(a, i, "--shape", v, missing)) {
-      size_t eq = v.find('=');
-      std::vector<int64_t> dims;
-      if (eq == std::string::npos || !parseDims(v.substr(eq + 1), dims))
-        return userError("--shape takes NAME=DIMS");
-      shapes[v.substr(0, eq)] = dims;
+      if (!addShapeArg(v, shapes))
+        return kUserError;
     } else if (flagValue(a, i, "--output-dir", v, missing)) {
       other["output-dir"] = v;
     } else if (flagValue(a, i, "--iterations", v, missing)) {
@@ -498,7 +509,7 @@ int cmdBench(const std::vector<std::string> &a) {
 
 /// Runs onnxruntime through Python on the inputs in `dir` (in_K.npy) and
 /// writes out_K.npy. Returns the script's exit code (3: no onnxruntime).
-int runOnnxRuntime(const std::string &onnx, const std::string &dir, size_t numInputs) {
+int runOnnxRuntime(const std::string &onnx, const std::string &dir) {
   std::string script = dir + "/ort.py";
   {
     std::ofstream f(script);
@@ -516,7 +527,6 @@ int runOnnxRuntime(const std::string &onnx, const std::string &dir, size_t numIn
   const char *py = std::getenv("MLC_PYTHON");
   std::string cmd = std::string("'") + (py && *py ? py : "python3") + "' '" + script + "' '" + onnx +
                     "' '" + dir + "'";
-  (void)numInputs;
   int rc = std::system(cmd.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 2;
 }
@@ -549,15 +559,10 @@ int cmdVerify(const std::vector<std::string> &a) {
     if (flagValue(a, i, "--so", v, missing)) {
       so = v;
     } else if (flagValue(a, i, "--input", v, missing)) {
-      size_t eq = v.find('=');
-      files[eq == std::string::npos ? "" : v.substr(0, eq)] =
-          eq == std::string::npos ? v : v.substr(eq + 1);
+      addInputArg(v, files);
     } else if (flagValue(a, i, "--shape", v, missing)) {
-      size_t eq = v.find('=');
-      std::vector<int64_t> dims;
-      if (eq == std::string::npos || !parseDims(v.substr(eq + 1), dims))
-        return userError("--shape takes NAME=DIMS");
-      shapes[v.substr(0, eq)] = dims;
+      if (!addShapeArg(v, shapes))
+        return kUserError;
     } else if (flagValue(a, i, "--rtol", v, missing)) {
       rtol = std::atof(v.c_str());
     } else if (flagValue(a, i, "--atol", v, missing)) {
@@ -609,7 +614,7 @@ int cmdVerify(const std::vector<std::string> &a) {
   std::vector<HostTensor> outs;
   if (int rc = runToHost(m.model, inputs, outs))
     return rc;
-  int ort = runOnnxRuntime(onnx, dir, inputs.size());
+  int ort = runOnnxRuntime(onnx, dir);
   if (ort == 3)
     return userError("onnxruntime is not installed for this Python; install it with "
                      "'pip install onnxruntime' or point MLC_PYTHON at a Python that has it");
