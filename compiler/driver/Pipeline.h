@@ -20,6 +20,7 @@ struct CompileOptions {
   int optLevel = 3;
   EmitKind emit = EmitKind::SharedLibrary;
   std::map<std::string, std::vector<int64_t>> shapes;
+  bool verbose = false;       // print each stage and its time to stderr
 };
 
 /// Compiles `opts.input` as asked. User errors (bad model, unsupported

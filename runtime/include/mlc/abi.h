@@ -1,10 +1,11 @@
-/*===- mlc/abi.h - the table a compiled model exports (ABI v1) -----------===*
+/*===- mlc/abi.h - the table a compiled model exports (ABI v2) -----------===*
  *
- * Every model.so exports exactly one symbol, mlc_model_v1(), returning a
- * pointer to a constant mlc_abi_model_v1. The runtime reads it; users go
- * through runtime.h and never need this header. A future incompatible
- * table gets a new entry name (mlc_model_v2) so old runtimes refuse it
- * cleanly and new runtimes can still load v1 models.
+ * Every model.so exports exactly one symbol, mlc_model_v<N>(), returning a
+ * pointer to a constant table. The runtime reads it; users go through
+ * runtime.h and never need this header. An incompatible table gets a new
+ * entry name (mlc_model_v3, ...) so old runtimes refuse it with a message
+ * naming both versions, and new runtimes keep loading older tables
+ * (v1 models run on one thread without an execution context).
  *
  *===---------------------------------------------------------------------===*/
 #ifndef MLC_ABI_H
@@ -16,8 +17,9 @@
 extern "C" {
 #endif
 
-#define MLC_ABI_VERSION 1
-#define MLC_ABI_ENTRY "mlc_model_v1"
+#define MLC_ABI_VERSION 2
+#define MLC_ABI_ENTRY "mlc_model_v2"
+#define MLC_ABI_ENTRY_V1 "mlc_model_v1"
 
 typedef struct mlc_abi_tensor_v1 {
   const char *name;
@@ -27,18 +29,52 @@ typedef struct mlc_abi_tensor_v1 {
   const char *const *dim_names;   /* "" where the dim is static or unnamed */
 } mlc_abi_tensor_v1;
 
+/*---------------------------------------------------------------------------
+ * The execution context: what the runtime lends the generated code for one
+ * run. Generated code reads only the fields below; `size` lets the runtime
+ * grow the struct without breaking older models.
+ *-------------------------------------------------------------------------*/
+typedef struct mlc_exec_ctx mlc_exec_ctx;
+
+/* One chunk of a kernel's distribution loop: iterations [begin, end). */
+typedef void (*mlc_task_fn)(void *closure, int64_t begin, int64_t end);
+
+struct mlc_exec_ctx {
+  uint32_t size;                  /* sizeof(mlc_exec_ctx) of the runtime */
+  uint32_t num_threads;           /* threads parallel_for may use (>= 1) */
+  void *runtime;                  /* opaque to generated code */
+  /* Runs fn over [0, n) split into at most num_threads contiguous chunks of
+   * near-equal size, the caller running one of them; returns when every
+   * chunk is done. Never null. */
+  void (*parallel_for)(mlc_exec_ctx *ctx, int64_t n, mlc_task_fn fn,
+                       void *closure);
+  /* Profiling hooks: when non-null, called on the calling thread right
+   * before and after each kernel of the host schedule (index into the
+   * model's kernel list). */
+  void (*kernel_begin)(mlc_exec_ctx *ctx, int32_t kernel);
+  void (*kernel_end)(mlc_exec_ctx *ctx, int32_t kernel);
+  void *cuda_stream;              /* CUDA targets: the session's stream */
+  void *reserved[4];
+};
+
+/* One kernel of the host schedule. */
+typedef struct mlc_abi_kernel_v2 {
+  const char *name;
+  int64_t flops;                  /* per call; -1 when it depends on run-time dims */
+} mlc_abi_kernel_v2;
+
 /* `results` receives one memref descriptor per output, in order, each
  * {void *allocated, void *aligned, int64_t offset, int64_t sizes[rank],
  * int64_t strides[rank]}; every output buffer is malloc'ed and owned by the
  * caller. `args` points to one such descriptor per input, then one rank-1
  * i8 descriptor for the activation arena (arena_size bytes, aligned). */
-typedef void (*mlc_abi_run_fn)(void *results, void **args);
+typedef void (*mlc_abi_run_fn_v2)(mlc_exec_ctx *ctx, void *results, void **args);
 
-typedef struct mlc_abi_model_v1 {
-  uint32_t abi_version;           /* MLC_ABI_VERSION */
+typedef struct mlc_abi_model_v2 {
+  uint32_t abi_version;           /* 2 */
   uint32_t num_inputs;
   uint32_t num_outputs;
-  uint32_t reserved;
+  uint32_t num_kernels;
   const mlc_abi_tensor_v1 *inputs;
   const mlc_abi_tensor_v1 *outputs;
   uint64_t arena_size;            /* bytes, from the compile-time memory plan */
@@ -48,6 +84,31 @@ typedef struct mlc_abi_model_v1 {
   const char *target;             /* "cpu" */
   const char *cpu_name;
   const char *cpu_features;       /* comma-separated ISA features the code uses */
+  mlc_abi_run_fn_v2 run;
+  const mlc_abi_kernel_v2 *kernels;
+} mlc_abi_model_v2;
+
+typedef const mlc_abi_model_v2 *(*mlc_abi_entry_v2)(void);
+
+/*---------------------------------------------------------------------------
+ * ABI v1 (mlc 0.1): still loaded by the runtime.
+ *-------------------------------------------------------------------------*/
+typedef void (*mlc_abi_run_fn)(void *results, void **args);
+
+typedef struct mlc_abi_model_v1 {
+  uint32_t abi_version;           /* 1 */
+  uint32_t num_inputs;
+  uint32_t num_outputs;
+  uint32_t reserved;
+  const mlc_abi_tensor_v1 *inputs;
+  const mlc_abi_tensor_v1 *outputs;
+  uint64_t arena_size;
+  uint64_t arena_alignment;
+  const char *compiler_version;
+  const char *compile_options;
+  const char *target;
+  const char *cpu_name;
+  const char *cpu_features;
   mlc_abi_run_fn run;
 } mlc_abi_model_v1;
 
