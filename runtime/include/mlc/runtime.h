@@ -6,8 +6,9 @@
  *
  * Threads: an mlc_model is immutable after loading and may be shared. Run
  * it from several threads at once with one mlc_session per thread (each
- * session owns its activation arena), or with mlc_model_run, which uses a
- * fresh arena per call.
+ * session owns its activation arena and its thread pool), or with
+ * mlc_model_run, which uses a fresh arena per call and runs on the calling
+ * thread only.
  *
  *===---------------------------------------------------------------------===*/
 #ifndef MLC_RUNTIME_H
@@ -26,7 +27,7 @@ extern "C" {
 #define MLC_API
 #endif
 
-#define MLC_RUNTIME_VERSION "0.1.0"
+#define MLC_RUNTIME_VERSION "0.2.0"
 #define MLC_MAX_RANK 8
 
 typedef enum mlc_status {
@@ -91,22 +92,70 @@ MLC_API mlc_status mlc_model_input_info(const mlc_model *model, size_t index,
 MLC_API mlc_status mlc_model_output_info(const mlc_model *model, size_t index,
                                          mlc_tensor_info *info);
 /* key: "compiler_version", "compile_options", "target", "cpu",
- * "cpu_features", "abi_version", "arena_size". NULL if unknown. */
+ * "cpu_features", "abi_version" (of the model's table: "1" or "2"),
+ * "arena_size", "num_kernels". NULL if unknown. */
 MLC_API const char *mlc_model_metadata(const mlc_model *model, const char *key);
 
+/* The kernels of the model's host schedule (ABI v2 models; 0 for v1). The
+ * name points into the model and lives as long as it. */
+typedef struct mlc_kernel_info {
+  const char *name;
+  int64_t flops; /* per call; -1 when unknown (depends on run-time dims) */
+} mlc_kernel_info;
+
+MLC_API size_t mlc_model_num_kernels(const mlc_model *model);
+MLC_API mlc_status mlc_model_kernel_info(const mlc_model *model, size_t index,
+                                         mlc_kernel_info *info);
+
+/* A session runs on its own thread pool. Its thread count defaults to the
+ * number of CPUs this process may run on (sched_getaffinity), or to the
+ * environment variable MLC_NUM_THREADS when set (a whole number >= 1; any
+ * other value makes mlc_session_create fail with INVALID_ARGUMENT). */
 MLC_API mlc_status mlc_session_create(const mlc_model *model,
                                       mlc_session **session);
 MLC_API void mlc_session_free(mlc_session *session);
+/* Sets the threads runs of this session use (the caller plus n-1 workers);
+ * 0 restores the default. Restarts the pool; not while a run is in flight. */
+MLC_API mlc_status mlc_session_set_num_threads(mlc_session *session,
+                                               int32_t num_threads);
+/* The threads a run of this session uses; 1 for ABI v1 models, which run
+ * on the calling thread only. 0 for a null session. */
+MLC_API int32_t mlc_session_num_threads(const mlc_session *session);
 /* inputs: one per model input, in order. outputs: one per model output. */
 MLC_API mlc_status mlc_session_run(mlc_session *session,
                                    const mlc_tensor *inputs, size_t num_inputs,
                                    mlc_tensor *outputs, size_t num_outputs);
-/* Same as a session run with a temporary arena; safe from any thread. */
+/* Same as a session run with a temporary arena, on the calling thread only
+ * (no thread pool); safe from any thread. */
 MLC_API mlc_status mlc_model_run(const mlc_model *model,
                                  const mlc_tensor *inputs, size_t num_inputs,
                                  mlc_tensor *outputs, size_t num_outputs);
 /* Frees an output the runtime allocated and clears data/size_bytes. */
 MLC_API void mlc_tensor_release(mlc_tensor *tensor);
+
+/*---------------------------------------------------------------------------
+ * Profiling: with profiling on, each mlc_session_run records one event per
+ * kernel call (kernel = its index in the model's kernel list) and one event
+ * for the whole run (kernel = -1, around the model's run function). Times
+ * are nanoseconds of the steady clock (CLOCK_MONOTONIC).
+ *-------------------------------------------------------------------------*/
+typedef struct mlc_profile_event {
+  int32_t kernel; /* index into the kernel list, or -1 for a whole run */
+  int32_t reserved;
+  int64_t begin_ns;
+  int64_t end_ns;
+} mlc_profile_event;
+
+/* Turns recording on or off from the next run on. Turning it on when it
+ * was off drops the events of earlier recordings; turning it off keeps them
+ * for reading. */
+MLC_API mlc_status mlc_session_set_profiling(mlc_session *session, int enabled);
+/* Every event recorded since profiling was enabled or the last clear, in
+ * order of completion; *events stays valid until the next run, clear or
+ * free of the session. */
+MLC_API size_t mlc_session_profile_events(const mlc_session *session,
+                                          const mlc_profile_event **events);
+MLC_API void mlc_session_clear_profile(mlc_session *session);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,9 @@
 //
 //   mlc::Model model("model.so");
 //   mlc::Session session(model);
-//   std::vector<mlc::Tensor> outs = session.run({mlc::Tensor::view(x, {1, 3, 224, 224})});
+//   session.setNumThreads(4);                 // optional; default: all CPUs
+//   mlc::Tensor x = mlc::Tensor::view(data, {1, 3, 224, 224});
+//   std::vector<mlc::Tensor> outs = session.run({&x});
 //
 // Errors throw mlc::Error carrying the status and message.
 //
@@ -90,6 +92,12 @@ private:
   bool owned_ = false;
 };
 
+/// One kernel of a model's host schedule.
+struct KernelInfo {
+  std::string name;
+  int64_t flops; // per call; -1 when unknown
+};
+
 class Model {
 public:
   explicit Model(const std::string &path) {
@@ -112,6 +120,16 @@ public:
   std::string metadata(const char *key) const {
     const char *v = mlc_model_metadata(get(), key);
     return v ? v : "";
+  }
+  /// The kernel list (empty for ABI v1 models).
+  std::vector<KernelInfo> kernels() const {
+    std::vector<KernelInfo> out;
+    for (size_t i = 0, n = mlc_model_num_kernels(get()); i < n; ++i) {
+      mlc_kernel_info info;
+      check(mlc_model_kernel_info(get(), i, &info));
+      out.push_back({info.name, info.flops});
+    }
+    return out;
   }
   const mlc_model *get() const { return model_.get(); }
 
@@ -147,6 +165,20 @@ public:
   std::vector<Tensor> run(std::initializer_list<const Tensor *> inputs) {
     return run(std::vector<const Tensor *>(inputs));
   }
+
+  /// n >= 1 threads for the following runs; 0: the default.
+  void setNumThreads(int n) { check(mlc_session_set_num_threads(session_.get(), n)); }
+  int numThreads() const { return mlc_session_num_threads(session_.get()); }
+
+  /// Records kernel and run events from the next run on (see runtime.h).
+  void setProfiling(bool enabled) { check(mlc_session_set_profiling(session_.get(), enabled)); }
+  std::vector<mlc_profile_event> profileEvents() const {
+    const mlc_profile_event *events = nullptr;
+    size_t n = mlc_session_profile_events(session_.get(), &events);
+    return std::vector<mlc_profile_event>(events, events + n);
+  }
+  void clearProfile() { mlc_session_clear_profile(session_.get()); }
+  mlc_session *get() const { return session_.get(); }
 
 private:
   struct Free {

@@ -1,0 +1,57 @@
+//===- Internal.h - what the runtime's sources share -------------*- C++ -*-===//
+#ifndef MLC_RUNTIME_INTERNAL_H
+#define MLC_RUNTIME_INTERNAL_H
+
+#include "ThreadPool.h"
+#include "mlc/abi.h"
+#include "mlc/runtime.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mlc::runtime {
+
+/// Sets this thread's mlc_last_error() and returns `s`.
+mlc_status setError(mlc_status s, std::string msg);
+
+/// The model table, whatever ABI version it was loaded from, checked and
+/// with null names replaced by "". Strings and dims point into the loaded
+/// library.
+struct ModelTable {
+  uint32_t abiVersion = 0;
+  std::vector<mlc_abi_tensor_v1> inputs, outputs;
+  uint64_t arenaSize = 0, arenaAlignment = 0;
+  const char *compilerVersion = "", *compileOptions = "", *target = "", *cpuName = "",
+             *cpuFeatures = "";
+  mlc_abi_run_fn runV1 = nullptr;    // ABI v1: no execution context
+  mlc_abi_run_fn_v2 runV2 = nullptr; // ABI v2
+  std::vector<mlc_abi_kernel_v2> kernels;
+};
+
+/// Allocates an activation arena of the model's size and alignment (null
+/// for an empty arena); free with std::free.
+void *allocArena(const ModelTable &t);
+
+} // namespace mlc::runtime
+
+struct mlc_model {
+  void *handle = nullptr;
+  mlc::runtime::ModelTable table;
+  std::string path;
+  std::string abiVersion, arenaSize, numKernels;
+  ~mlc_model();
+};
+
+struct mlc_session {
+  const mlc_model *model = nullptr;
+  void *arena = nullptr;
+  int32_t numThreads = 1; // what runs use (1 for ABI v1 models)
+  std::unique_ptr<mlc::runtime::ThreadPool> pool;
+  bool profiling = false;
+  int64_t kernelBeginNs = 0;
+  std::vector<mlc_profile_event> events;
+  ~mlc_session();
+};
+
+#endif
