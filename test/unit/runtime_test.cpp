@@ -1,11 +1,27 @@
 //===- runtime_test.cpp - the C runtime API and its C++ wrapper ----------===//
+#include "ThreadPool.h"
+#include "mlc/abi.h"
 #include "mlc/runtime.h"
 #include "mlc/runtime.hpp"
 
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,7 +65,7 @@ TEST(Runtime, DescribesSymbolicInputs) {
   EXPECT_EQ(info.dims[1], 4);
   EXPECT_EQ(mlc_model_input_info(m.m, 2, &info), MLC_ERROR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(mlc_last_error()).find("out of range"), std::string::npos);
-  EXPECT_STREQ(mlc_model_metadata(m.m, "abi_version"), "1");
+  EXPECT_STREQ(mlc_model_metadata(m.m, "abi_version"), "2");
   EXPECT_NE(std::string(mlc_model_metadata(m.m, "compiler_version")).find("mlc"), std::string::npos);
 }
 
@@ -129,6 +145,7 @@ TEST(Runtime, SessionsRunConcurrently) {
   for (int t = 0; t < 8; ++t)
     threads.emplace_back([&, t] {
       mlc::Session s(model);
+      s.setNumThreads(2);
       for (int i = 0; i < 200; ++i) {
         auto out = s.run({&in});
         for (int k = 0; k < 64; ++k)
@@ -176,6 +193,420 @@ TEST(Runtime, CppWrapperThrows) {
     EXPECT_EQ(e.status(), MLC_ERROR_INVALID_ARGUMENT);
     EXPECT_NE(std::string(e.what()).find("input 'x'"), std::string::npos);
   }
+}
+
+//===----------------------------------------------------------------------===//
+// The thread pool behind parallel_for
+//===----------------------------------------------------------------------===//
+
+struct ChunkLog {
+  std::mutex mutex;
+  std::vector<std::pair<int64_t, int64_t>> chunks;
+  std::set<std::thread::id> threads;
+  std::vector<std::atomic<int>> visits;
+  explicit ChunkLog(int64_t n) : visits(n) {}
+};
+
+void logChunk(void *closure, int64_t begin, int64_t end) {
+  auto *log = static_cast<ChunkLog *>(closure);
+  for (int64_t i = begin; i < end; ++i)
+    log->visits[i]++;
+  std::lock_guard<std::mutex> lock(log->mutex);
+  log->chunks.push_back({begin, end});
+  log->threads.insert(std::this_thread::get_id());
+}
+
+TEST(ThreadPool, SplitsIntoContiguousNearEqualChunks) {
+  for (int threads : {1, 2, 3, 8}) {
+    std::string error;
+    auto pool = mlc::runtime::ThreadPool::create(threads, error);
+    ASSERT_TRUE(pool) << error;
+    EXPECT_EQ(pool->numThreads(), threads);
+    for (int64_t n : {0, 1, 2, 3, 7, 1000}) {
+      SCOPED_TRACE("threads " + std::to_string(threads) + ", n " + std::to_string(n));
+      ChunkLog log(n);
+      pool->parallelFor(n, logChunk, &log);
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_EQ(log.visits[i].load(), 1) << "index " << i;
+      int64_t expected = std::min<int64_t>(threads, n);
+      ASSERT_EQ((int64_t)log.chunks.size(), expected);
+      EXPECT_EQ((int64_t)log.threads.size(), expected) << "one chunk per thread";
+      std::sort(log.chunks.begin(), log.chunks.end());
+      int64_t next = 0, smallest = n, largest = 0;
+      for (auto [begin, end] : log.chunks) {
+        EXPECT_EQ(begin, next) << "chunks are contiguous";
+        EXPECT_LT(begin, end) << "no empty chunk";
+        smallest = std::min(smallest, end - begin);
+        largest = std::max(largest, end - begin);
+        next = end;
+      }
+      EXPECT_EQ(next, n);
+      if (n)
+        EXPECT_LE(largest - smallest, 1) << "near-equal chunks";
+    }
+  }
+}
+
+void addRange(void *closure, int64_t begin, int64_t end) {
+  auto *sum = static_cast<std::atomic<int64_t> *>(closure);
+  int64_t s = 0;
+  for (int64_t i = begin; i < end; ++i)
+    s += i;
+  *sum += s;
+}
+
+TEST(ThreadPool, ManyDispatchesInARow) {
+  std::string error;
+  auto pool = mlc::runtime::ThreadPool::create(3, error);
+  ASSERT_TRUE(pool) << error;
+  constexpr int kDispatches = 20000;
+  std::atomic<int64_t> sum{0};
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < kDispatches; ++i)
+    pool->parallelFor(100, addRange, &sum);
+  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0)
+                  .count() / kDispatches;
+  EXPECT_EQ(sum.load(), (int64_t)kDispatches * 4950);
+  std::printf("[          ] %.2f us per 3-thread dispatch\n", us);
+}
+
+TEST(ThreadPool, NestedCallsRunInline) {
+  std::string error;
+  auto pool = mlc::runtime::ThreadPool::create(4, error);
+  ASSERT_TRUE(pool) << error;
+  struct Outer {
+    mlc::runtime::ThreadPool *pool;
+    std::atomic<int64_t> sum{0};
+  } outer{pool.get()};
+  pool->parallelFor(
+      8,
+      [](void *c, int64_t begin, int64_t end) {
+        auto *o = static_cast<Outer *>(c);
+        for (int64_t i = begin; i < end; ++i)
+          o->pool->parallelFor(10, addRange, &o->sum);
+      },
+      &outer);
+  EXPECT_EQ(outer.sum.load(), 8 * 45);
+}
+
+TEST(ThreadPool, TaskExceptionsAreKept) {
+  std::string error;
+  auto pool = mlc::runtime::ThreadPool::create(2, error);
+  ASSERT_TRUE(pool) << error;
+  pool->parallelFor(
+      2,
+      [](void *, int64_t begin, int64_t) {
+        if (begin == 1)
+          throw std::runtime_error("chunk 1 failed");
+      },
+      nullptr);
+  EXPECT_EQ(pool->takeError(), "chunk 1 failed");
+  EXPECT_EQ(pool->takeError(), "");
+  std::atomic<int64_t> sum{0};
+  pool->parallelFor(10, addRange, &sum);
+  EXPECT_EQ(sum.load(), 45);
+}
+
+//===----------------------------------------------------------------------===//
+// Tables of every ABI version, built here with the system C compiler
+//===----------------------------------------------------------------------===//
+
+// One input x [n] and output y = 2x + 2, in three kernels: "scale" once,
+// then "offset" twice. ENTRY and TABLE_VERSION make broken variants; V1
+// makes an ABI v1 table.
+const char *kFakeModel = R"C(
+#include "mlc/abi.h"
+#include <stdint.h>
+#include <stdlib.h>
+
+#ifndef ENTRY
+#define ENTRY mlc_model_v2
+#endif
+#ifndef TABLE_VERSION
+#define TABLE_VERSION 2
+#endif
+
+static const int64_t dims[1] = {-1};
+static const char *const names[1] = {"n"};
+static const mlc_abi_tensor_v1 ins[1] = {{"x", 1, 1, dims, names}};
+static const mlc_abi_tensor_v1 outs[1] = {{"y", 1, 1, dims, names}};
+static const mlc_abi_kernel_v2 kernels[2] = {{"scale", 1000}, {"offset", -1}};
+int fake_num_threads, fake_ctx_size;
+
+typedef struct { const float *x; float *y; } job;
+static void scale(void *c, int64_t b, int64_t e) {
+  job *j = (job *)c;
+  for (int64_t i = b; i < e; ++i) j->y[i] = 2.0f * j->x[i];
+}
+static void offset(void *c, int64_t b, int64_t e) {
+  job *j = (job *)c;
+  for (int64_t i = b; i < e; ++i) j->y[i] += 1.0f;
+}
+static float *prepare(void *results, void **args, job *j, int64_t *n) {
+  const int64_t *in = (const int64_t *)args[0];
+  *n = in[3];
+  j->x = (const float *)(intptr_t)in[1] + in[2];
+  j->y = (float *)malloc(*n ? *n * 4 : 4);
+  int64_t *r = (int64_t *)results;
+  r[0] = r[1] = (int64_t)(intptr_t)j->y;
+  r[2] = 0; r[3] = *n; r[4] = 1;
+  return j->y;
+}
+
+#ifdef V1
+static void run(void *results, void **args) {
+  job j; int64_t n;
+  prepare(results, args, &j, &n);
+  scale(&j, 0, n); offset(&j, 0, n); offset(&j, 0, n);
+}
+static const mlc_abi_model_v1 table = {TABLE_VERSION, 1, 1, 0, ins, outs, 0, 64,
+                                       "mlc fake", "", "cpu", "", "", run};
+const mlc_abi_model_v1 *ENTRY(void) { return &table; }
+#else
+static void launch(mlc_exec_ctx *ctx, int32_t k, int64_t n, mlc_task_fn fn, job *j) {
+  if (ctx->kernel_begin) ctx->kernel_begin(ctx, k);
+  ctx->parallel_for(ctx, n, fn, j);
+  if (ctx->kernel_end) ctx->kernel_end(ctx, k);
+}
+static void run(mlc_exec_ctx *ctx, void *results, void **args) {
+  job j; int64_t n;
+  prepare(results, args, &j, &n);
+  fake_num_threads = (int)ctx->num_threads;
+  fake_ctx_size = (int)ctx->size;
+  launch(ctx, 0, n, scale, &j);
+  launch(ctx, 1, n, offset, &j);
+  launch(ctx, 1, n, offset, &j);
+}
+static const mlc_abi_model_v2 table = {TABLE_VERSION, 1, 1, 2, ins, outs, 0, 64,
+                                       "mlc fake", "", "cpu", "", "", run, kernels};
+const mlc_abi_model_v2 *ENTRY(void) { return &table; }
+#endif
+)C";
+
+class FakeModels : public ::testing::Test {
+protected:
+  static void SetUpTestSuite() {
+    char tmpl[] = "/tmp/mlc-runtime-test-XXXXXX";
+    if (!mkdtemp(tmpl))
+      return;
+    dir_ = tmpl;
+    std::ofstream(dir_ + "/fake.c") << kFakeModel;
+    ok_ = build("v2.so", "") && build("v1.so", "-DV1 -DENTRY=mlc_model_v1 -DTABLE_VERSION=1") &&
+          build("v3.so", "-DENTRY=mlc_model_v3 -DTABLE_VERSION=3") &&
+          build("v2_says_7.so", "-DTABLE_VERSION=7");
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    if (!dir_.empty())
+      std::filesystem::remove_all(dir_, ec);
+  }
+  static bool build(const char *so, const char *flags) {
+    std::string cmd = "cc -shared -fPIC -O1 -I'" MLC_RUNTIME_INCLUDE_DIR "' " +
+                      std::string(flags) + " -o '" + dir_ + "/" + so + "' '" + dir_ + "/fake.c'";
+    return std::system(cmd.c_str()) == 0;
+  }
+  void SetUp() override {
+    if (!ok_)
+      GTEST_SKIP() << "cannot build the fake models with the system C compiler (cc)";
+  }
+  static std::string fake(const char *so) { return dir_ + "/" + so; }
+  /// A global of a loaded fake model.
+  static int global(const char *so, const char *name) {
+    void *h = dlopen(fake(so).c_str(), RTLD_NOW | RTLD_NOLOAD);
+    int value = h ? *static_cast<int *>(dlsym(h, name)) : -1;
+    if (h)
+      dlclose(h);
+    return value;
+  }
+
+  static std::string dir_;
+  static bool ok_;
+};
+std::string FakeModels::dir_;
+bool FakeModels::ok_ = false;
+
+std::vector<float> runFake(mlc_session *s, int64_t n) {
+  std::vector<float> x(n);
+  for (int64_t i = 0; i < n; ++i)
+    x[i] = (float)i;
+  mlc_tensor in = f32(x, {n});
+  mlc_tensor out{};
+  EXPECT_EQ(mlc_session_run(s, &in, 1, &out, 1), MLC_OK) << mlc_last_error();
+  std::vector<float> y((const float *)out.data, (const float *)out.data + n);
+  mlc_tensor_release(&out);
+  return y;
+}
+
+TEST_F(FakeModels, LoadsAbiV2WithKernels) {
+  mlc::Model model(fake("v2.so"));
+  EXPECT_EQ(model.metadata("abi_version"), "2");
+  EXPECT_EQ(model.metadata("num_kernels"), "2");
+  auto kernels = model.kernels();
+  ASSERT_EQ(kernels.size(), 2u);
+  EXPECT_EQ(kernels[0].name, "scale");
+  EXPECT_EQ(kernels[0].flops, 1000);
+  EXPECT_EQ(kernels[1].name, "offset");
+  EXPECT_EQ(kernels[1].flops, -1);
+  mlc_kernel_info info;
+  EXPECT_EQ(mlc_model_kernel_info(model.get(), 2, &info), MLC_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(mlc_last_error()).find("kernel index 2 out of range"), std::string::npos);
+}
+
+TEST_F(FakeModels, RunsAbiV2OnTheSessionThreads) {
+  mlc::Model model(fake("v2.so"));
+  mlc::Session s(model);
+  for (int threads : {1, 2, 3, 8}) {
+    s.setNumThreads(threads);
+    EXPECT_EQ(s.numThreads(), threads);
+    for (int64_t n : {0, 1, 5, 1000}) {
+      std::vector<float> y = runFake(s.get(), n);
+      for (int64_t i = 0; i < n; ++i)
+        ASSERT_EQ(y[i], 2.0f * i + 2.0f) << "threads " << threads << ", n " << n;
+    }
+    EXPECT_EQ(global("v2.so", "fake_num_threads"), threads);
+    EXPECT_EQ(global("v2.so", "fake_ctx_size"), (int)sizeof(mlc_exec_ctx));
+  }
+  EXPECT_THROW(s.setNumThreads(-1), mlc::Error);
+  EXPECT_EQ(s.numThreads(), 8);
+  cpu_set_t set;
+  ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
+  s.setNumThreads(0);
+  EXPECT_EQ(s.numThreads(), CPU_COUNT(&set));
+
+  // Without a session: the calling thread only.
+  std::vector<float> x = {1, 2, 3};
+  mlc_tensor in = f32(x, {3});
+  mlc_tensor out{};
+  ASSERT_EQ(mlc_model_run(model.get(), &in, 1, &out, 1), MLC_OK) << mlc_last_error();
+  EXPECT_EQ(((const float *)out.data)[2], 8.0f);
+  mlc_tensor_release(&out);
+  EXPECT_EQ(global("v2.so", "fake_num_threads"), 1);
+}
+
+TEST_F(FakeModels, ThreadCountFromTheEnvironment) {
+  mlc_model *m = nullptr;
+  ASSERT_EQ(mlc_model_load(fake("v2.so").c_str(), &m), MLC_OK) << mlc_last_error();
+  mlc_session *s = nullptr;
+  setenv("MLC_NUM_THREADS", "3", 1);
+  ASSERT_EQ(mlc_session_create(m, &s), MLC_OK) << mlc_last_error();
+  EXPECT_EQ(mlc_session_num_threads(s), 3);
+  mlc_session_free(s);
+  for (const char *bad : {"0", "-2", "two", "3x", "99999999999"}) {
+    setenv("MLC_NUM_THREADS", bad, 1);
+    s = nullptr;
+    EXPECT_EQ(mlc_session_create(m, &s), MLC_ERROR_INVALID_ARGUMENT) << bad;
+    EXPECT_EQ(s, nullptr);
+    EXPECT_NE(std::string(mlc_last_error()).find("MLC_NUM_THREADS"), std::string::npos);
+    EXPECT_NE(std::string(mlc_last_error()).find(bad), std::string::npos);
+  }
+  unsetenv("MLC_NUM_THREADS");
+  mlc_model_free(m);
+}
+
+TEST_F(FakeModels, ProfilesKernelsAndRuns) {
+  mlc::Model model(fake("v2.so"));
+  mlc::Session s(model);
+  s.setNumThreads(2);
+  runFake(s.get(), 100);
+  EXPECT_TRUE(s.profileEvents().empty()) << "nothing recorded before profiling is on";
+  s.setProfiling(true);
+  for (int i = 0; i < 3; ++i)
+    runFake(s.get(), 100);
+  std::vector<mlc_profile_event> events = s.profileEvents();
+  ASSERT_EQ(events.size(), 12u);
+  for (int run = 0; run < 3; ++run) {
+    const mlc_profile_event *e = &events[run * 4];
+    EXPECT_EQ(e[0].kernel, 0);
+    EXPECT_EQ(e[1].kernel, 1);
+    EXPECT_EQ(e[2].kernel, 1);
+    EXPECT_EQ(e[3].kernel, -1);
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_LE(e[k].begin_ns, e[k].end_ns);
+      EXPECT_GE(e[k].begin_ns, e[3].begin_ns) << "kernels lie inside their run";
+      EXPECT_LE(e[k].end_ns, e[3].end_ns);
+    }
+    if (run)
+      EXPECT_GE(e[0].begin_ns, events[run * 4 - 1].end_ns);
+  }
+  s.clearProfile();
+  EXPECT_TRUE(s.profileEvents().empty());
+  runFake(s.get(), 10);
+  EXPECT_EQ(s.profileEvents().size(), 4u);
+  s.setProfiling(false);
+  runFake(s.get(), 10);
+  EXPECT_EQ(s.profileEvents().size(), 4u) << "kept after profiling is off, nothing added";
+  s.setProfiling(true);
+  EXPECT_TRUE(s.profileEvents().empty()) << "a new recording starts empty";
+}
+
+TEST_F(FakeModels, SessionsWithTwoThreadsRunConcurrently) {
+  mlc::Model model(fake("v2.so"));
+  constexpr int64_t kN = 4099;
+  std::vector<float> expected(kN);
+  for (int64_t i = 0; i < kN; ++i)
+    expected[i] = 2.0f * i + 2.0f;
+  std::vector<int> mismatches(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      mlc::Session s(model);
+      s.setNumThreads(2);
+      for (int i = 0; i < 300; ++i)
+        mismatches[t] += runFake(s.get(), kN) != expected;
+    });
+  for (auto &th : threads)
+    th.join();
+  for (int t = 0; t < 4; ++t)
+    EXPECT_EQ(mismatches[t], 0) << "thread " << t;
+}
+
+TEST_F(FakeModels, LoadsAbiV1OnOneThread) {
+  mlc::Model model(fake("v1.so"));
+  EXPECT_EQ(model.metadata("abi_version"), "1");
+  EXPECT_EQ(model.metadata("num_kernels"), "0");
+  EXPECT_TRUE(model.kernels().empty());
+  mlc::Session s(model);
+  s.setNumThreads(4);
+  EXPECT_EQ(s.numThreads(), 1);
+  s.setProfiling(true);
+  std::vector<float> y = runFake(s.get(), 7);
+  EXPECT_EQ(y[6], 14.0f);
+  EXPECT_TRUE(s.profileEvents().empty()) << "v1 tables have no profiling hooks";
+}
+
+TEST_F(FakeModels, RefusesOtherAbiVersionsByName) {
+  mlc_model *m = nullptr;
+  EXPECT_EQ(mlc_model_load(fake("v3.so").c_str(), &m), MLC_ERROR_ABI);
+  std::string msg = mlc_last_error();
+  EXPECT_NE(msg.find("v3.so' uses model ABI v3"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("reads v1 and v2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("upgrade the mlc runtime"), std::string::npos) << msg;
+  EXPECT_EQ(m, nullptr);
+
+  EXPECT_EQ(mlc_model_load(fake("v2_says_7.so").c_str(), &m), MLC_ERROR_ABI);
+  msg = mlc_last_error();
+  EXPECT_NE(msg.find("exports mlc_model_v2 but its table says ABI version 7"), std::string::npos)
+      << msg;
+  EXPECT_EQ(m, nullptr);
+}
+
+/// CPU time of this process, in ms.
+double processCpuMs() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+TEST_F(FakeModels, IdlePoolSleeps) {
+  mlc::Model model(fake("v2.so"));
+  mlc::Session s(model);
+  s.setNumThreads(4);
+  runFake(s.get(), 1000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  double before = processCpuMs();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  double used = processCpuMs() - before;
+  EXPECT_LT(used, 5.0) << "an idle pool of 4 threads used " << used << " ms of CPU in 500 ms";
 }
 
 } // namespace
