@@ -30,6 +30,9 @@ class Runtime:
                                       ctypes.POINTER(Tensor), ctypes.c_size_t]
         L.mlc_tensor_release.argtypes = [ctypes.POINTER(Tensor)]
         L.mlc_session_free.argtypes = [ctypes.c_void_p]
+        L.mlc_session_set_num_threads.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+        L.mlc_session_num_threads.argtypes = [ctypes.c_void_p]
+        L.mlc_session_num_threads.restype = ctypes.c_int32
         L.mlc_model_free.argtypes = [ctypes.c_void_p]
 
     def check(self, status):
@@ -38,15 +41,28 @@ class Runtime:
 
 
 class Session:
-    """One loaded model and one session; run() takes and returns numpy arrays."""
+    """One loaded model and one session; run() takes and returns numpy arrays.
 
-    def __init__(self, rt, path):
+    threads: the session's thread count (None: the runtime's default, i.e.
+    $MLC_NUM_THREADS or every CPU this process may use)."""
+
+    def __init__(self, rt, path, threads=None):
         self.rt, L = rt, rt.lib
         self.model = ctypes.c_void_p()
         rt.check(L.mlc_model_load(path.encode(), ctypes.byref(self.model)))
         self.session = ctypes.c_void_p()
         rt.check(L.mlc_session_create(self.model, ctypes.byref(self.session)))
         self.nout = L.mlc_model_num_outputs(self.model)
+        if threads is not None:
+            self.set_threads(threads)
+
+    def set_threads(self, n):
+        """n >= 1 threads for the following runs; 0 restores the default."""
+        self.rt.check(self.rt.lib.mlc_session_set_num_threads(self.session, int(n)))
+
+    @property
+    def threads(self):
+        return self.rt.lib.mlc_session_num_threads(self.session)
 
     def run(self, *arrays):
         arrays = [np.ascontiguousarray(a) for a in arrays]
