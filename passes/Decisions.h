@@ -19,6 +19,12 @@ inline constexpr const char *kTileSizes = "mlc.tile_sizes";
 inline constexpr const char *kReductionTile = "mlc.reduction_tile";
 /// dense i64 array: register-level tile that is then vectorised.
 inline constexpr const char *kVectorTile = "mlc.vector_tile";
+/// unit, on a func.func: a kernel outlined from one fusion group.
+inline constexpr const char *kKernel = "mlc.kernel";
+/// string, on a kernel: readable name for profiles (ONNX node, op kind).
+inline constexpr const char *kKernelName = "mlc.kernel_name";
+/// i64, on a kernel: FLOPs per call, -1 when they depend on run-time dims.
+inline constexpr const char *kFlops = "mlc.flops";
 } // namespace mlc::attr
 
 #endif

@@ -3,7 +3,15 @@
 #define MLC_PASSES_PASSES_H
 
 #include "mlir/Pass/Pass.h"
+#include "mlir/Support/LogicalResult.h"
 #include <memory>
+
+namespace mlir {
+class ModuleOp;
+namespace func {
+class FuncOp;
+} // namespace func
+} // namespace mlir
 
 namespace mlc {
 
@@ -18,6 +26,13 @@ struct TargetInfo {
   static TargetInfo forCpu(const std::string &cpu);
 };
 
+/// The target as a module attribute (`mlc.target`: a dictionary with
+/// backend, cpu, features, vector_bits, vector_registers).
+inline constexpr const char *kTargetAttr = "mlc.target";
+void setTargetAttr(mlir::ModuleOp m, const TargetInfo &t);
+/// The module's target; failure when it has none or it is malformed.
+mlir::FailureOr<TargetInfo> getTargetAttr(mlir::ModuleOp m);
+
 // passes/graph
 std::unique_ptr<mlir::Pass> createShapePropagationPass();
 std::unique_ptr<mlir::Pass> createFoldConstantsPass();
@@ -28,6 +43,11 @@ std::unique_ptr<mlir::Pass> createLowerToLinalgPass();
 std::unique_ptr<mlir::Pass> createFusionPass();
 // passes/tiling
 std::unique_ptr<mlir::Pass> createTilingPass(const TargetInfo &target);
+// passes/kernels
+std::unique_ptr<mlir::Pass> createOutlineKernelsPass();
+/// The model's entry function (the public one with a body): @main before
+/// code generation, the host schedule after kernel outlining.
+mlir::func::FuncOp hostFunction(mlir::ModuleOp m);
 
 /// Registers every pass above with the global registry (for mlc-opt).
 void registerMlcPasses();

@@ -7,5 +7,6 @@ void mlc::registerMlcPasses() {
   mlir::registerPass(createFoldBatchNormPass);
   mlir::registerPass(createLowerToLinalgPass);
   mlir::registerPass(createFusionPass);
+  mlir::registerPass(createOutlineKernelsPass);
   mlir::registerPass([] { return createTilingPass(TargetInfo()); });
 }

@@ -5,6 +5,7 @@
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotAnalysis.h"
 #include "mlir/Dialect/Bufferization/Transforms/OneShotModuleBufferize.h"
@@ -257,7 +258,8 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
   MLIRContext *ctx = f.getContext();
   IRRewriter rw(ctx);
 
-  // 1. Cache-level tiles on each group's anchor; same-group producers fuse in.
+  // 1. Distribution tiles on each group's anchor, as an scf.forall that the
+  // runtime splits across threads; same-group producers fuse in.
   SmallVector<Operation *> anchors;
   f.walk([&](Operation *op) {
     if (op->hasAttr(attr::kTileSizes))
@@ -268,6 +270,7 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
     auto group = anchor->getAttrOfType<IntegerAttr>(attr::kFusionGroup);
     scf::SCFTileAndFuseOptions opts;
     opts.tilingOptions.setTileSizes(tileSizesFor(rw, anchor, sizes.asArrayRef()));
+    opts.tilingOptions.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
     opts.setFusionControlFn([group](tensor::ExtractSliceOp, OpResult producer,
                                     bool) -> std::tuple<bool, bool> {
       auto g = producer.getOwner()->getAttrOfType<IntegerAttr>(attr::kFusionGroup);
@@ -281,8 +284,6 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
     for (OpResult r : anchor->getResults())
       rw.replaceAllUsesWith(r, res->replacements.lookup(r));
     rw.eraseOp(anchor);
-    for (LoopLikeOpInterface l : res->loops)
-      l->setAttr("mlc.peel", rw.getUnitAttr());
   }
   canonicalize(f);
 
@@ -391,9 +392,13 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
 //===----------------------------------------------------------------------===//
 
 LogicalResult cpu::bufferize(ModuleOp m) {
+  func::FuncOp host = hostFunction(m);
+  if (!host)
+    return m.emitError("no entry function");
   // Each output must be a buffer the caller can take: copy results that
-  // alias an input or a constant.
-  m.walk([](func::ReturnOp ret) {
+  // alias an input or a constant. Kernels return their destination
+  // arguments, which the host owns.
+  host.walk([](func::ReturnOp ret) {
     OpBuilder b(ret);
     for (OpOperand &o : ret->getOpOperands()) {
       Value v = o.get();
@@ -408,11 +413,11 @@ LogicalResult cpu::bufferize(ModuleOp m) {
       o.set(copy.getResult(0));
     }
   });
-  m.walk([](func::FuncOp f) {
-    for (unsigned i = 0; i < f.getNumArguments(); ++i)
-      f.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
-                   BoolAttr::get(f.getContext(), false));
-  });
+  // The caller's inputs are read-only; kernel arguments were marked when
+  // they were outlined (destinations writable, the rest not).
+  for (unsigned i = 0; i < host.getNumArguments(); ++i)
+    host.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
+                    BoolAttr::get(m.getContext(), false));
   PassManager pm(m.getContext());
   pm.addPass(bufferization::createEmptyTensorEliminationPass());
   if (failed(pm.run(m)))
@@ -431,6 +436,10 @@ LogicalResult cpu::bufferize(ModuleOp m) {
   if (failed(bufferization::runOneShotModuleBufferize(m, opts)))
     return failure();
   PassManager pm2(m.getContext());
+  // A kernel result is its destination argument: the host uses the
+  // argument's buffer instead, so the memory plan sees one buffer.
+  pm2.addPass(createCanonicalizerPass());
+  pm2.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm2.addPass(createCanonicalizerPass());
   pm2.addPass(createCSEPass());
   return pm2.run(m);
@@ -474,6 +483,8 @@ LogicalResult cpu::lowerToLLVMDialect(ModuleOp m) {
   }
   PassManager pm(ctx);
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // ceildivsi, floordivsi, max/min on floats: arith ops with no LLVM twin.
+  pm.addPass(arith::createArithExpandOpsPass());
   pm.addPass(createCanonicalizerPass());
   pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(
       VectorTransferToSCFOptions().enableFullUnroll()));
@@ -605,4 +616,12 @@ struct BufferizePlanPass : PassWrapper<BufferizePlanPass, OperationPass<ModuleOp
 void cpu::registerCpuCodegenPasses() {
   PassRegistration<TileVectorizePass>();
   PassRegistration<BufferizePlanPass>();
+}
+
+std::unique_ptr<Pass> cpu::createTileVectorizePass() {
+  return std::make_unique<TileVectorizePass>();
+}
+
+std::unique_ptr<Pass> cpu::createBufferizePlanPass() {
+  return std::make_unique<BufferizePlanPass>();
 }

@@ -30,11 +30,24 @@ mlir::LogicalResult bufferize(mlir::ModuleOp m);
 /// argument of @main), the rest are freed after their last use. Records the
 /// arena size as `mlc.arena_size` on the module.
 mlir::LogicalResult planMemory(mlir::ModuleOp m);
+/// Gives the host schedule and every kernel the execution context as first
+/// argument and outlines each kernel's distribution loop (scf.forall) into
+/// a tile function called through a dispatch stub (see Dispatch.cpp).
+mlir::LogicalResult outlineDistributionLoops(mlir::ModuleOp m);
+/// Name prefix of the dispatch stubs: kDispatchPrefix + tile function.
+inline constexpr const char *kDispatchPrefix = "mlc_dispatch__";
 /// Vector/scf/memref/arith/math -> LLVM dialect.
 mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp m);
 
 /// Registers the codegen steps as passes for mlc-opt.
 void registerCpuCodegenPasses();
+void registerCpuBackendPasses();
+/// The steps above as passes (tileAndVectorize per function; bufferize and
+/// planMemory on the module).
+std::unique_ptr<mlir::Pass> createTileVectorizePass();
+std::unique_ptr<mlir::Pass> createBufferizePlanPass();
+/// The host schedule's symbol in the generated code.
+inline constexpr const char *kHostSymbol = "mlc_main";
 
 std::unique_ptr<llvm::TargetMachine> createTargetMachine(const TargetInfo &t,
                                                          int optLevel,
@@ -43,6 +56,15 @@ std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp m,
                                                 llvm::LLVMContext &ctx,
                                                 llvm::TargetMachine &tm);
 void optimizeModule(llvm::Module &m, llvm::TargetMachine &tm, int optLevel);
+/// Dispatch stubs -> ctx->parallel_for; profiling hooks around the host's
+/// kernel calls (kernel i = kernelNames[i]); kernels stay noinline.
+void expandRuntimeCalls(llvm::Module &m, llvm::StringRef hostName,
+                        llvm::ArrayRef<std::string> kernelNames);
+/// Splits `m` by function into a fixed number of parts, optimises and
+/// emits them on up to `threads` threads; appends one object per part.
+bool emitObjectsInParallel(std::unique_ptr<llvm::Module> m, const TargetInfo &target,
+                           int optLevel, unsigned threads,
+                           std::vector<std::string> &objects, std::string &err);
 /// Emits object code (or assembly) for `m` into `out`.
 bool emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm, bool assembly,
                      std::string &out, std::string &err);

@@ -1,10 +1,12 @@
 //===- MemoryPlan.cpp - compile-time activation arena --------------------===//
 //
 // After bufferization every intermediate is a memref.alloc. Allocations of
-// static size in @main's body get an offset in one arena, chosen so that
-// buffers whose lifetimes overlap never share bytes; the runtime passes the
-// arena as the trailing argument. Other allocations are freed after their
-// last use. Buffers that are returned are left to the caller.
+// static size in the host schedule's body (the buffers kernels write into)
+// get an offset in one arena, chosen so that buffers whose lifetimes
+// overlap never share bytes; the runtime passes the arena as the trailing
+// argument. Other allocations, in the host or inside kernels, and buffers a
+// kernel hands back to the host, are freed after their last use. Buffers
+// that are returned are left to the caller.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cpu/CpuCodegen.h"
@@ -23,7 +25,7 @@ namespace {
 constexpr int64_t kArenaAlignment = 64;
 
 struct AllocInfo {
-  memref::AllocOp alloc;
+  Value buffer;                 // a memref.alloc or a kernel call's result
   bool escapes = false;
   Operation *lastUse = nullptr; // ancestor in the alloc's block
 };
@@ -31,8 +33,8 @@ struct AllocInfo {
 /// Follows views, loop-carried values and yields; records the last use in
 /// the alloc's block and whether the buffer reaches func.return.
 void analyse(AllocInfo &info) {
-  Block *home = info.alloc->getBlock();
-  SmallVector<Value> work = {info.alloc.getResult()};
+  Block *home = info.buffer.getParentBlock();
+  SmallVector<Value> work = {info.buffer};
   llvm::SmallPtrSet<Value, 16> seen;
   while (!work.empty()) {
     Value v = work.pop_back_val();
@@ -68,15 +70,37 @@ int64_t byteSize(MemRefType t) {
   return t.getNumElements() * std::max<int64_t>(1, bits / 8);
 }
 
+/// Frees a buffer that is not returned after its last use in its block.
+void freeAfterLastUse(const AllocInfo &info, OpBuilder &b) {
+  if (info.escapes)
+    return;
+  Operation *after = info.lastUse ? info.lastUse : info.buffer.getDefiningOp();
+  if (after->hasTrait<OpTrait::IsTerminator>())
+    return; // lives to the end of its region; nothing to free
+  b.setInsertionPointAfter(after);
+  b.create<memref::DeallocOp>(info.buffer.getLoc(), info.buffer);
+}
+
 } // namespace
 
 LogicalResult cpu::planMemory(ModuleOp m) {
-  auto f = m.lookupSymbol<func::FuncOp>("mlc_main");
+  func::FuncOp f = hostFunction(m);
   if (!f)
-    f = m.lookupSymbol<func::FuncOp>("main");
-  if (!f)
-    return m.emitError("no @main function");
+    return m.emitError("no entry function");
   MLIRContext *ctx = m.getContext();
+  OpBuilder b(ctx);
+  // Kernels: every buffer they allocate and do not return is theirs to free.
+  for (auto kernel : m.getOps<func::FuncOp>()) {
+    if (kernel == f || kernel.isExternal())
+      continue;
+    SmallVector<AllocInfo> infos;
+    kernel.walk([&](memref::AllocOp a) { infos.push_back({a.getResult()}); });
+    for (AllocInfo &i : infos) {
+      analyse(i);
+      freeAfterLastUse(i, b);
+    }
+  }
+
   Block &body = f.getBody().front();
   auto arenaType = MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
   // Append the arena argument.
@@ -86,7 +110,12 @@ LogicalResult cpu::planMemory(ModuleOp m) {
   Value arena = body.addArgument(arenaType, f.getLoc());
 
   SmallVector<AllocInfo> infos;
-  f.walk([&](memref::AllocOp a) { infos.push_back({a}); });
+  f.walk([&](Operation *op) {
+    if (isa<memref::AllocOp>(op) || isa<func::CallOp>(op))
+      for (Value r : op->getResults())
+        if (isa<MemRefType>(r.getType()))
+          infos.push_back({r});
+  });
   for (AllocInfo &i : infos)
     analyse(i);
 
@@ -101,28 +130,24 @@ LogicalResult cpu::planMemory(ModuleOp m) {
   };
   SmallVector<Slot> placed;
   SmallVector<std::pair<AllocInfo *, int64_t>> candidates;
-  OpBuilder b(ctx);
   for (AllocInfo &i : infos) {
     if (i.escapes)
       continue;
-    auto t = i.alloc.getType();
-    bool planned = i.alloc->getBlock() == &body && t.hasStaticShape() &&
-                   t.getLayout().isIdentity() && i.alloc.getDynamicSizes().empty();
-    if (planned) {
+    auto alloc = i.buffer.getDefiningOp<memref::AllocOp>();
+    auto t = cast<MemRefType>(i.buffer.getType());
+    bool planned = alloc && alloc->getBlock() == &body && t.hasStaticShape() &&
+                   t.getLayout().isIdentity() && alloc.getDynamicSizes().empty();
+    if (planned)
       candidates.push_back({&i, byteSize(t)});
-      continue;
-    }
-    Operation *after = i.lastUse ? i.lastUse : i.alloc.getOperation();
-    if (after->hasTrait<OpTrait::IsTerminator>())
-      continue; // lives to the end of its region; nothing to free
-    b.setInsertionPointAfter(after);
-    b.create<memref::DeallocOp>(i.alloc.getLoc(), i.alloc.getResult());
+    else
+      freeAfterLastUse(i, b);
   }
   // Largest first, lowest non-conflicting offset.
   llvm::stable_sort(candidates, [](auto &x, auto &y) { return x.second > y.second; });
   int64_t arenaSize = 0;
   for (auto [info, size] : candidates) {
-    int64_t begin = order[info->alloc], end = info->lastUse ? order[info->lastUse] : begin;
+    auto alloc = info->buffer.getDefiningOp<memref::AllocOp>();
+    int64_t begin = order[alloc], end = info->lastUse ? order[info->lastUse] : begin;
     SmallVector<std::pair<int64_t, int64_t>> busy;
     for (const Slot &s : placed)
       if (!(s.end < begin || end < s.begin))
@@ -136,12 +161,12 @@ LogicalResult cpu::planMemory(ModuleOp m) {
     }
     placed.push_back({begin, end, offset, size});
     arenaSize = std::max(arenaSize, offset + size);
-    b.setInsertionPoint(info->alloc);
-    Value off = b.create<arith::ConstantIndexOp>(info->alloc.getLoc(), offset);
-    Value view = b.create<memref::ViewOp>(info->alloc.getLoc(), info->alloc.getType(),
-                                          arena, off, ValueRange{});
-    info->alloc.getResult().replaceAllUsesWith(view);
-    info->alloc.erase();
+    b.setInsertionPoint(alloc);
+    Value off = b.create<arith::ConstantIndexOp>(alloc.getLoc(), offset);
+    Value view = b.create<memref::ViewOp>(alloc.getLoc(), alloc.getType(), arena, off,
+                                          ValueRange{});
+    alloc.getResult().replaceAllUsesWith(view);
+    alloc.erase();
   }
   // Existing deallocs of planned buffers would free arena memory.
   f.walk([&](memref::DeallocOp d) {

@@ -1,7 +1,7 @@
 //===- Pipeline.cpp - the compiler driver --------------------------------===//
 #include "compiler/driver/Pipeline.h"
 
-#include "codegen/cpu/CpuCodegen.h"
+#include "codegen/TargetBackend.h"
 #include "compiler/import/Importer.h"
 #include "compiler/package/Package.h"
 #include "dialects/MlcDialect.h"
@@ -19,6 +19,10 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
 
 using namespace mlir;
 using namespace mlc;
@@ -95,23 +99,55 @@ absl::Status writeFile(const std::string &path, StringRef data) {
   return absl::OkStatus();
 }
 
+
+/// Prints each stage and its time to stderr when asked (-v).
+class StageTimer {
+public:
+  explicit StageTimer(bool enabled) : enabled(enabled), start(Clock::now()), last(start) {}
+  void done(const char *stage) {
+    if (!enabled)
+      return;
+    auto now = Clock::now();
+    std::fprintf(stderr, "mlc: %-28s %8.3f s\n", stage,
+                 std::chrono::duration<double>(now - last).count());
+    last = now;
+  }
+  void total() {
+    if (enabled)
+      std::fprintf(stderr, "mlc: %-28s %8.3f s\n", "total",
+                   std::chrono::duration<double>(Clock::now() - start).count());
+  }
+
+private:
+  using Clock = std::chrono::steady_clock;
+  bool enabled;
+  Clock::time_point start, last;
+};
+
 } // namespace
 
 absl::Status mlc::compileModel(const CompileOptions &opts) {
-  if (opts.target != "cpu")
+  registerBuiltinTargetBackends();
+  const TargetBackend *backend = lookupTargetBackend(opts.target);
+  if (!backend)
     return absl::InvalidArgumentError(
-        "target '" + opts.target + "' is not available in this build (available: cpu)");
+        "target '" + opts.target + "' is not available in this build (available: " +
+        absl::StrJoin(targetBackendNames(), ", ") + ")");
+  TargetOptions topts;
+  topts.cpu = opts.cpu;
+  topts.optLevel = opts.optLevel;
+  topts.threads = std::max(1u, std::thread::hardware_concurrency());
   std::string err;
-  auto target = cpu::resolveTarget(opts.cpu, err);
+  auto target = backend->resolve(topts, err);
   if (failed(target))
     return absl::InvalidArgumentError(err);
+  StageTimer timer(opts.verbose);
 
   DialectRegistry registry;
   registerAllDialects(registry);
   registerAllExtensions(registry);
   registry.insert<MlcDialect>();
-  MLIRContext ctx(registry);
-  ctx.disableMultithreading(); // deterministic and lighter on small machines
+  MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
   ctx.loadAllAvailableDialects();
   DiagnosticCollector diags(&ctx);
 
@@ -121,6 +157,8 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   if (!imported.ok())
     return imported.status();
   ModuleOp m = imported->get();
+  setTargetAttr(m, *target);
+  timer.done("import");
 
   // Graph level.
   {
@@ -133,6 +171,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
     if (failed(pm.run(m)))
       return fail(true, "shape inference failed", diags);
   }
+  timer.done("graph passes");
   if (opts.emit == EmitKind::Mlir) {
     std::string s;
     llvm::raw_string_ostream os(s);
@@ -141,7 +180,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   }
 
   // The signature, before code generation changes the function.
-  auto mainFn = m.lookupSymbol<func::FuncOp>("main");
+  auto mainFn = hostFunction(m);
   ModelSignature sig;
   for (unsigned i = 0; i < mainFn.getNumArguments(); ++i)
     sig.inputs.push_back(signatureOf(mainFn.getArgumentTypes()[i],
@@ -161,7 +200,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
         return absl::InvalidArgumentError("input/output '" + t.name +
                                           "' has an unsupported element type");
 
-  // Lowering, fusion and tiling decisions.
+  // Lowering, fusion and tiling decisions, kernel outlining.
   {
     PassManager pm(&ctx);
     pm.addPass(createLowerToLinalgPass());
@@ -169,9 +208,11 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
     pm.addPass(createCSEPass());
     pm.addNestedPass<func::FuncOp>(createFusionPass());
     pm.addNestedPass<func::FuncOp>(createTilingPass(*target));
+    pm.addPass(createOutlineKernelsPass());
     if (failed(pm.run(m)))
       return fail(true, "lowering failed", diags);
   }
+  timer.done("lowering, fusion, kernels");
   if (opts.emit == EmitKind::Linalg) {
     std::string s;
     llvm::raw_string_ostream os(s);
@@ -179,60 +220,57 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
     return writeFile(opts.output, s);
   }
 
-  // Code generation. The signature is recorded above; the names on the
-  // arguments would only confuse the LLVM translation.
-  mainFn = m.lookupSymbol<func::FuncOp>("main");
-  mainFn.setName("mlc_main");
+  // Code generation: the signature is recorded above; the names on the
+  // arguments would only confuse the LLVM translation. Kernels are
+  // independent functions, so the kernel pipeline runs on every core.
+  mainFn = hostFunction(m);
   mainFn.setAllArgAttrs(ArrayRef<DictionaryAttr>{});
   mainFn.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
-  if (failed(cpu::tileAndVectorize(mainFn)))
-    return fail(false, "tiling failed", diags);
-  if (failed(cpu::bufferize(m)))
-    return fail(false, "bufferization failed", diags);
-  if (failed(cpu::planMemory(m)))
-    return fail(false, "memory planning failed", diags);
-  sig.arenaSize = m->getAttrOfType<IntegerAttr>("mlc.arena_size").getInt();
-  m.lookupSymbol<func::FuncOp>("mlc_main")
-      ->setAttr("llvm.emit_c_interface", UnitAttr::get(&ctx));
-  if (failed(cpu::lowerToLLVMDialect(m)))
-    return fail(false, "lowering to LLVM failed", diags);
-
-  auto tm = cpu::createTargetMachine(*target, opts.optLevel, err);
-  if (!tm)
-    return absl::InternalError(err);
-  llvm::LLVMContext llvmCtx;
-  auto llvmModule = cpu::translateToLLVMIR(m, llvmCtx, *tm);
-  if (!llvmModule)
-    return fail(false, "translation to LLVM IR failed", diags);
+  ctx.enableMultithreading(true);
+  {
+    PassManager pm(&ctx);
+    backend->buildKernelPipeline(pm, *target);
+    if (failed(pm.run(m)))
+      return fail(false, "code generation failed", diags);
+  }
+  timer.done("kernel code generation");
 
   sig.compilerVersion = compilerVersion();
   sig.compileOptions = describeOptions(opts);
-  sig.target = "cpu";
-  sig.cpuName = target->cpu;
-  sig.cpuFeatures = absl::StrJoin(cpu::requiredFeatures(*target), ",");
-  addEntryTable(*llvmModule, sig, "_mlir_ciface_mlc_main");
-  cpu::optimizeModule(*llvmModule, *tm, opts.optLevel);
+  sig.target = backend->name().str();
+  SerializeKind kind = opts.emit == EmitKind::LLVM       ? SerializeKind::LLVMIR
+                       : opts.emit == EmitKind::Asm      ? SerializeKind::Assembly
+                       : opts.emit == EmitKind::Object   ? SerializeKind::Object
+                                                         : SerializeKind::Objects;
+  std::vector<std::string> parts;
+  if (auto s = backend->serialize(m, *target, topts, kind, sig, parts); !s.ok())
+    return fail(false, std::string(s.message()), diags);
+  timer.done("LLVM optimise and emit");
+  if (kind != SerializeKind::Objects)
+    return writeFile(opts.output, parts.front());
 
-  if (opts.emit == EmitKind::LLVM) {
-    std::string s;
-    llvm::raw_string_ostream os(s);
-    llvmModule->print(os, nullptr);
-    return writeFile(opts.output, s);
+  std::vector<std::string> objects;
+  auto cleanup = [&] {
+    for (const std::string &o : objects)
+      llvm::sys::fs::remove(o);
+  };
+  for (const std::string &code : parts) {
+    llvm::SmallString<128> obj;
+    if (auto ec = llvm::sys::fs::createTemporaryFile("mlc-model", "o", obj)) {
+      cleanup();
+      return absl::InternalError("cannot create a temporary file: " + ec.message());
+    }
+    objects.push_back(obj.str().str());
+    if (auto s = writeFile(objects.back(), code); !s.ok()) {
+      cleanup();
+      return s;
+    }
   }
-  std::string code;
-  if (!cpu::emitMachineCode(*llvmModule, *tm, opts.emit == EmitKind::Asm, code, err))
-    return absl::InternalError(err);
-  if (opts.emit == EmitKind::Asm || opts.emit == EmitKind::Object)
-    return writeFile(opts.output, code);
-
-  llvm::SmallString<128> obj;
-  if (auto ec = llvm::sys::fs::createTemporaryFile("mlc-model", "o", obj))
-    return absl::InternalError("cannot create a temporary file: " + ec.message());
-  if (auto s = writeFile(obj.str().str(), code); !s.ok())
-    return s;
-  bool linked = linkSharedLibrary(obj.str().str(), opts.output, err);
-  llvm::sys::fs::remove(obj);
+  bool linked = linkSharedLibrary(objects, opts.output, err);
+  cleanup();
   if (!linked)
     return absl::InternalError(err);
+  timer.done("link");
+  timer.total();
   return absl::OkStatus();
 }

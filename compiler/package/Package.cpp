@@ -70,36 +70,48 @@ void mlc::addEntryTable(Module &m, const ModelSignature &sig,
   TableBuilder tb(m);
   LLVMContext &ctx = m.getContext();
   Function *impl = m.getFunction(entry);
-  // run(results, args): impl(results, args[0], ..., args[n]) with the arena
-  // as the last argument.
-  auto *runTy = FunctionType::get(Type::getVoidTy(ctx), {tb.ptr, tb.ptr}, false);
+  // run(ctx, results, args): impl([results,] ctx, args[0], ..., args[n])
+  // with the arena as the last argument.
+  auto *runTy = FunctionType::get(Type::getVoidTy(ctx), {tb.ptr, tb.ptr, tb.ptr}, false);
   Function *run = Function::Create(runTy, GlobalValue::InternalLinkage,
                                    "mlc_run", m);
   {
     IRBuilder<> b(BasicBlock::Create(ctx, "entry", run));
     std::vector<Value *> args;
-    bool hasResults = impl->arg_size() > sig.inputs.size() + 1;
+    bool hasResults = impl->arg_size() > sig.inputs.size() + 2;
     if (hasResults)
-      args.push_back(run->getArg(0));
+      args.push_back(run->getArg(1));
+    args.push_back(run->getArg(0));
     for (size_t i = 0; i < sig.inputs.size() + 1; ++i) {
-      Value *slot = b.CreateConstGEP1_64(tb.ptr, run->getArg(1), i);
+      Value *slot = b.CreateConstGEP1_64(tb.ptr, run->getArg(2), i);
       args.push_back(b.CreateLoad(tb.ptr, slot));
     }
     b.CreateCall(impl, args);
     b.CreateRetVoid();
   }
+  Constant *kernels = ConstantPointerNull::get(cast<PointerType>(tb.ptr));
+  if (!sig.kernels.empty()) {
+    auto *kt = StructType::get(ctx, {tb.ptr, tb.i64});
+    std::vector<Constant *> items;
+    for (const KernelSignature &k : sig.kernels)
+      items.push_back(ConstantStruct::get(
+          kt, {tb.str(k.name), ConstantInt::get(tb.i64, k.flops)}));
+    kernels = tb.global(ConstantArray::get(ArrayType::get(kt, items.size()), items),
+                        ".mlc.kernels");
+  }
   auto *modelTy = StructType::get(ctx, {tb.i32, tb.i32, tb.i32, tb.i32, tb.ptr, tb.ptr,
                                         tb.i64, tb.i64, tb.ptr, tb.ptr, tb.ptr,
-                                        tb.ptr, tb.ptr, tb.ptr});
+                                        tb.ptr, tb.ptr, tb.ptr, tb.ptr});
   Constant *table = ConstantStruct::get(
       modelTy,
       {ConstantInt::get(tb.i32, MLC_ABI_VERSION),
        ConstantInt::get(tb.i32, sig.inputs.size()),
-       ConstantInt::get(tb.i32, sig.outputs.size()), ConstantInt::get(tb.i32, 0),
+       ConstantInt::get(tb.i32, sig.outputs.size()),
+       ConstantInt::get(tb.i32, sig.kernels.size()),
        tb.tensors(sig.inputs), tb.tensors(sig.outputs),
        ConstantInt::get(tb.i64, sig.arenaSize), ConstantInt::get(tb.i64, 64),
        tb.str(sig.compilerVersion), tb.str(sig.compileOptions), tb.str(sig.target),
-       tb.str(sig.cpuName), tb.str(sig.cpuFeatures), run});
+       tb.str(sig.cpuName), tb.str(sig.cpuFeatures), run, kernels});
   Constant *tableVar = tb.global(table, ".mlc.model");
 
   // The only exported symbol. Compiled for the baseline ISA so that the
@@ -118,8 +130,8 @@ void mlc::addEntryTable(Module &m, const ModelSignature &sig,
       f.setLinkage(GlobalValue::InternalLinkage);
 }
 
-bool mlc::linkSharedLibrary(const std::string &object, const std::string &output,
-                            std::string &err) {
+bool mlc::linkSharedLibrary(const std::vector<std::string> &objects,
+                            const std::string &output, std::string &err) {
   auto cc = sys::findProgramByName("cc");
   if (!cc) {
     err = "no C compiler driver ('cc') found to link the shared library; "
@@ -132,9 +144,11 @@ bool mlc::linkSharedLibrary(const std::string &object, const std::string &output
     return false;
   }
   std::string errFile = (tmpOut + ".log").str();
-  std::vector<StringRef> args = {*cc, "-shared", "-o", tmpOut, object, "-lm",
-                                 "-Wl,-z,noexecstack", "-Wl,--hash-style=gnu",
-                                 "-Wl,-O1"};
+  std::vector<StringRef> args = {*cc, "-shared", "-o", tmpOut};
+  for (const std::string &o : objects)
+    args.push_back(o);
+  for (StringRef flag : {"-lm", "-Wl,-z,noexecstack", "-Wl,--hash-style=gnu", "-Wl,-O1"})
+    args.push_back(flag);
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(errFile),
                                           StringRef(errFile)};
   int rc = sys::ExecuteAndWait(*cc, args, std::nullopt, redirects, 0, 0, &err);

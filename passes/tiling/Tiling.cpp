@@ -58,6 +58,42 @@ MatmulTiles chooseMatmulTiles(const TargetInfo &t) {
   return m;
 }
 
+/// Distribution tiles of a group that is not a matmul: its anchor's
+/// parallel loops are cut into iterations of the kernel's scf.forall, which
+/// the runtime splits into one contiguous chunk per thread. Outer parallel
+/// loops are tiled by 1 and the innermost parallel loop is kept whole (it
+/// is the vectorised one), so a chunk walks contiguous rows; a lone
+/// parallel loop is cut into blocks. Small static kernels are not
+/// distributed: waking threads would cost more than the work (empty).
+SmallVector<int64_t> chooseDistributionTiles(linalg::LinalgOp anchor,
+                                             const TargetInfo &t) {
+  constexpr int64_t kMinParallelElements = 16384, kBlock = 4096;
+  SmallVector<int64_t> ranges = anchor.getStaticLoopRanges();
+  auto iters = anchor.getIteratorTypesArray();
+  SmallVector<unsigned> parallel;
+  int64_t elements = 1;
+  bool dynamic = false;
+  for (unsigned i = 0; i < ranges.size(); ++i) {
+    if (iters[i] != utils::IteratorType::parallel)
+      continue;
+    parallel.push_back(i);
+    if (ShapedType::isDynamic(ranges[i]))
+      dynamic = true;
+    else
+      elements *= ranges[i];
+  }
+  if (parallel.empty() || (!dynamic && elements < kMinParallelElements))
+    return {};
+  SmallVector<int64_t> tiles(ranges.size(), 0);
+  if (parallel.size() == 1) {
+    tiles[parallel[0]] = kBlock;
+    return tiles;
+  }
+  for (unsigned i : ArrayRef<unsigned>(parallel).drop_back())
+    tiles[i] = 1;
+  return tiles;
+}
+
 SmallVector<int64_t> elementwiseVectorTile(unsigned rank, const TargetInfo &t) {
   SmallVector<int64_t> tile(rank, 1);
   if (rank)
@@ -80,11 +116,15 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
   TargetInfo target;
 
   void runOnOperation() override {
+    func::FuncOp f = getOperation();
+    // The module's target wins over the one the pass was built with.
+    if (auto module = f->getParentOfType<ModuleOp>())
+      if (auto t = getTargetAttr(module); succeeded(t))
+        target = *t;
     if (vectorBits > 0) {
       target.vectorBits = vectorBits;
       target.numVectorRegisters = vectorBits >= 512 ? 32 : 16;
     }
-    func::FuncOp f = getOperation();
     Builder b(f.getContext());
     // Anchor of each group = its last op in program order.
     llvm::DenseMap<int64_t, Operation *> anchor, root;
@@ -113,6 +153,8 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
         anchorOp->setAttr(attr::kTileSizes, b.getDenseI64ArrayAttr(outer));
         rootOp->setAttr(attr::kReductionTile, b.getDenseI64ArrayAttr(red));
         rootOp->setAttr(attr::kVectorTile, b.getDenseI64ArrayAttr(reg));
+      } else if (auto tiles = chooseDistributionTiles(anchorOp, target); !tiles.empty()) {
+        anchorOp->setAttr(attr::kTileSizes, b.getDenseI64ArrayAttr(tiles));
       }
     }
     // Every elementwise op (alone or consuming a root) is vectorised in

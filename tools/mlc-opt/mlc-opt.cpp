@@ -16,6 +16,7 @@ int main(int argc, char **argv) {
   registry.insert<mlc::MlcDialect>();
   mlc::registerMlcPasses();
   mlc::cpu::registerCpuCodegenPasses();
+  mlc::cpu::registerCpuBackendPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "mlc optimizer driver\n", registry));
 }

@@ -1,0 +1,152 @@
+//===- CpuBackend.cpp - the cpu TargetBackend -----------------------------===//
+#include "codegen/TargetBackend.h"
+#include "codegen/cpu/CpuCodegen.h"
+#include "passes/Decisions.h"
+
+#include "absl/strings/str_join.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlc;
+
+namespace {
+
+/// The kernels of the host schedule, in the order of the artifact's list
+/// (kernel i is @mlc_k<i>), recorded before LLVM lowering drops attributes.
+constexpr const char *kKernelListAttr = "mlc.kernel_list";
+
+struct RecordKernelsPass : PassWrapper<RecordKernelsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(RecordKernelsPass)
+  StringRef getArgument() const override { return "mlc-record-kernels"; }
+  StringRef getDescription() const override {
+    return "Record the kernel list (symbol, name, FLOPs) on the module";
+  }
+  void runOnOperation() override {
+    ModuleOp m = getOperation();
+    Builder b(m.getContext());
+    SmallVector<Attribute> list;
+    for (auto f : m.getOps<func::FuncOp>()) {
+      if (!f->hasAttr(attr::kKernel))
+        continue;
+      auto name = f->getAttrOfType<StringAttr>(attr::kKernelName);
+      auto flops = f->getAttrOfType<IntegerAttr>(attr::kFlops);
+      list.push_back(b.getArrayAttr({b.getStringAttr(f.getName()),
+                                     name ? name : b.getStringAttr(f.getName()),
+                                     flops ? flops : b.getI64IntegerAttr(-1)}));
+    }
+    m->setAttr(kKernelListAttr, b.getArrayAttr(list));
+  }
+};
+
+struct DispatchPass : PassWrapper<DispatchPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(DispatchPass)
+  StringRef getArgument() const override { return "mlc-cpu-dispatch"; }
+  StringRef getDescription() const override {
+    return "Pass the execution context; distribution loops -> parallel_for stubs";
+  }
+  void runOnOperation() override {
+    if (failed(cpu::outlineDistributionLoops(getOperation())))
+      signalPassFailure();
+  }
+};
+
+struct LowerToLLVMPass : PassWrapper<LowerToLLVMPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerToLLVMPass)
+  StringRef getArgument() const override { return "mlc-cpu-to-llvm"; }
+  StringRef getDescription() const override { return "Lower the module to the LLVM dialect"; }
+  void runOnOperation() override {
+    ModuleOp m = getOperation();
+    func::FuncOp host = hostFunction(m);
+    if (!host)
+      return signalPassFailure();
+    // Named apart from C's main; only its C interface is called.
+    host.setName(cpu::kHostSymbol);
+    host->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
+    if (failed(cpu::lowerToLLVMDialect(m)))
+      signalPassFailure();
+  }
+};
+
+class CpuBackend final : public TargetBackend {
+public:
+  llvm::StringRef name() const override { return "cpu"; }
+
+  FailureOr<TargetInfo> resolve(const TargetOptions &opts, std::string &err) const override {
+    return cpu::resolveTarget(opts.cpu, err);
+  }
+
+  std::vector<std::string> recordedFeatures(const TargetInfo &t) const override {
+    return cpu::requiredFeatures(t);
+  }
+
+  void buildKernelPipeline(OpPassManager &pm, const TargetInfo &t) const override {
+    pm.addPass(std::make_unique<RecordKernelsPass>());
+    pm.addNestedPass<func::FuncOp>(cpu::createTileVectorizePass());
+    pm.addPass(cpu::createBufferizePlanPass());
+    pm.addPass(std::make_unique<DispatchPass>());
+    pm.addPass(std::make_unique<LowerToLLVMPass>());
+  }
+
+  absl::Status serialize(ModuleOp m, const TargetInfo &t, const TargetOptions &opts,
+                         SerializeKind kind, ModelSignature &sig,
+                         std::vector<std::string> &out) const override {
+    std::string err;
+    auto tm = cpu::createTargetMachine(t, opts.optLevel, err);
+    if (!tm)
+      return absl::InternalError(err);
+    std::vector<std::string> kernelSymbols;
+    if (auto list = m->getAttrOfType<ArrayAttr>(kKernelListAttr))
+      for (Attribute a : list) {
+        auto entry = cast<ArrayAttr>(a);
+        kernelSymbols.push_back(cast<StringAttr>(entry[0]).str());
+        sig.kernels.push_back({cast<StringAttr>(entry[1]).str(),
+                               cast<IntegerAttr>(entry[2]).getInt()});
+      }
+    if (auto arena = m->getAttrOfType<IntegerAttr>("mlc.arena_size"))
+      sig.arenaSize = arena.getInt();
+    auto llvmCtx = std::make_unique<llvm::LLVMContext>();
+    auto module = cpu::translateToLLVMIR(m, *llvmCtx, *tm);
+    if (!module)
+      return absl::InternalError("translation to LLVM IR failed");
+    cpu::expandRuntimeCalls(*module, cpu::kHostSymbol, kernelSymbols);
+    sig.cpuName = t.cpu;
+    sig.cpuFeatures = absl::StrJoin(recordedFeatures(t), ",");
+    addEntryTable(*module, sig, std::string("_mlir_ciface_") + cpu::kHostSymbol);
+
+    if (kind == SerializeKind::Objects) {
+      if (!cpu::emitObjectsInParallel(std::move(module), t, opts.optLevel, opts.threads, out,
+                                      err))
+        return absl::InternalError(err);
+      return absl::OkStatus();
+    }
+    cpu::optimizeModule(*module, *tm, opts.optLevel);
+    std::string text;
+    if (kind == SerializeKind::LLVMIR) {
+      llvm::raw_string_ostream os(text);
+      module->print(os, nullptr);
+    } else if (!cpu::emitMachineCode(*module, *tm, kind == SerializeKind::Assembly, text, err)) {
+      return absl::InternalError(err);
+    }
+    out.push_back(std::move(text));
+    return absl::OkStatus();
+  }
+};
+
+} // namespace
+
+void mlc::cpu::registerCpuBackendPasses() {
+  PassRegistration<RecordKernelsPass>();
+  PassRegistration<DispatchPass>();
+  PassRegistration<LowerToLLVMPass>();
+}
+
+void mlc::registerBuiltinTargetBackends() {
+  static bool done = [] {
+    registerTargetBackend(std::make_unique<CpuBackend>());
+    return true;
+  }();
+  (void)done;
+}

@@ -1,0 +1,257 @@
+//===- OutlineKernels.cpp - one function per fusion group ----------------===//
+//
+// After fusion and tiling decisions, every fusion group of @main becomes a
+// private kernel function and @main becomes the host schedule: it keeps
+// shape arithmetic, views, large constants and the buffers the kernels
+// write into, and calls kernels in order. Kernels are in destination-
+// passing style: a result that leaves the kernel is written into a buffer
+// (a tensor.empty of @main) passed in as an argument, so the memory plan of
+// @main sees every buffer that crosses a kernel boundary, and bufferization
+// turns the result into an alias of that argument.
+//
+//===----------------------------------------------------------------------===//
+#include "dialects/MlcDialect.h"
+#include "passes/Decisions.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+#include "llvm/ADT/MapVector.h"
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+using namespace mlc;
+
+namespace {
+
+/// The op of `home` that contains `op` (or `op` itself).
+Operation *topLevel(Block *home, Operation *op) {
+  return home->findAncestorOpInBlock(*op);
+}
+
+/// Constants that are cheaper to rematerialise in a kernel than to pass:
+/// scalars and splats. Dense weights are passed, so they stay one global.
+bool isClonedConstant(Operation *op) {
+  auto c = dyn_cast_or_null<arith::ConstantOp>(op);
+  if (!c)
+    return false;
+  auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
+  return !dense || dense.isSplat();
+}
+
+/// Static FLOP count of a linalg op: iterations times arithmetic ops in its
+/// body (a multiply-accumulate counts 2). -1 when a loop range is dynamic.
+int64_t flopsOf(linalg::LinalgOp op) {
+  int64_t iterations = 1;
+  for (int64_t r : op.getStaticLoopRanges()) {
+    if (ShapedType::isDynamic(r))
+      return -1;
+    iterations *= r;
+  }
+  int64_t perIteration = 0;
+  for (Operation &inner : op->getRegion(0).front()) {
+    if (inner.getNumResults() != 1 || inner.getResult(0).getType().isIndex())
+      continue;
+    StringRef dialect = inner.getDialect()->getNamespace();
+    if ((dialect == "arith" || dialect == "math") && !isa<arith::ConstantOp>(inner) &&
+        !isa<arith::IndexCastOp, arith::SIToFPOp, arith::ExtFOp, arith::TruncFOp>(inner))
+      ++perIteration;
+  }
+  return iterations * perIteration;
+}
+
+/// A readable kernel name for profiles: the ONNX node of the group's root.
+std::string displayNameOf(ArrayRef<Operation *> ops) {
+  Operation *root = ops.back();
+  for (Operation *op : ops)
+    if (auto role = op->getAttrOfType<StringAttr>(attr::kFusionRole))
+      if (role.getValue() == "root" || role.getValue() == "single") {
+        root = op;
+        break;
+      }
+  std::string node = nodeNameOf(root->getLoc());
+  std::string kind = root->getName().stripDialect().str();
+  if (auto g = dyn_cast<linalg::GenericOp>(root))
+    kind = g.getNumReductionLoops() ? "reduction" : "elementwise";
+  if (ops.size() > 1)
+    kind += "+" + std::to_string(ops.size() - 1);
+  return node.empty() ? kind : node + " (" + kind + ")";
+}
+
+class KernelOutliner {
+public:
+  KernelOutliner(ModuleOp module, func::FuncOp host)
+      : module(module), host(host), home(&host.getBody().front()) {}
+
+  /// Outlines one group; leaves it in @main (still correct, not a kernel)
+  /// when a result is read between the group's ops.
+  LogicalResult outline(ArrayRef<Operation *> ops, int64_t index) {
+    llvm::SetVector<Operation *> members(ops.begin(), ops.end());
+    Operation *last = ops.back();
+    auto inGroup = [&](Operation *user) {
+      return members.contains(topLevel(home, user));
+    };
+
+    // Results read outside the group, in order.
+    SmallVector<Value> results;
+    for (Operation *op : ops)
+      for (Value r : op->getResults()) {
+        bool escapes = false;
+        for (Operation *user : r.getUsers()) {
+          if (inGroup(user))
+            continue;
+          if (!last->isBeforeInBlock(topLevel(home, user)))
+            return failure();
+          escapes = true;
+        }
+        if (escapes)
+          results.push_back(r);
+      }
+
+    // The buffers escaping results are written into: follow each result
+    // through its group's destination operands to a tensor.empty.
+    llvm::DenseSet<Value> destinations;
+    for (Value r : results) {
+      Value v = r;
+      while (auto dps = v.getDefiningOp<DestinationStyleOpInterface>()) {
+        if (!members.contains(dps.getOperation()))
+          break;
+        v = dps.getTiedOpOperand(cast<OpResult>(v))->get();
+      }
+      if (v.getDefiningOp<tensor::EmptyOp>())
+        destinations.insert(v);
+    }
+
+    // Values the group reads from outside: passed as arguments, or cloned
+    // into the kernel (scalar constants, and buffers only the group uses).
+    llvm::SetVector<Value> arguments;
+    llvm::SetVector<Operation *> cloned;
+    SmallVector<Value> work;
+    for (Operation *op : ops) {
+      for (Value v : op->getOperands())
+        work.push_back(v);
+      llvm::SetVector<Value> above;
+      getUsedValuesDefinedAbove(op->getRegions(), above);
+      work.append(above.begin(), above.end());
+    }
+    // In order of first use, so kernel signatures read like the group.
+    for (size_t next = 0; next < work.size(); ++next) {
+      Value v = work[next];
+      Operation *def = v.getDefiningOp();
+      if (def && (members.contains(def) || cloned.contains(def)))
+        continue;
+      bool onlyGroup = def && llvm::all_of(v.getUsers(), [&](Operation *u) {
+                         return inGroup(u) || cloned.contains(u);
+                       });
+      if (def && (isClonedConstant(def) ||
+                  (isa<tensor::EmptyOp>(def) && !destinations.contains(v) && onlyGroup))) {
+        cloned.insert(def);
+        work.append(def->getOperands().begin(), def->getOperands().end());
+        continue;
+      }
+      arguments.insert(v);
+    }
+
+    // The kernel function.
+    MLIRContext *ctx = module.getContext();
+    SmallVector<Type> argTypes, resultTypes;
+    for (Value v : arguments)
+      argTypes.push_back(v.getType());
+    for (Value v : results)
+      resultTypes.push_back(v.getType());
+    OpBuilder b(ctx);
+    b.setInsertionPoint(host);
+    auto fn = b.create<func::FuncOp>(last->getLoc(), "mlc_k" + std::to_string(index),
+                                     b.getFunctionType(argTypes, resultTypes));
+    fn.setPrivate();
+    fn->setAttr(attr::kKernel, b.getUnitAttr());
+    fn->setAttr(attr::kKernelName, b.getStringAttr(displayNameOf(ops)));
+    int64_t flops = 0;
+    for (Operation *op : ops) {
+      int64_t f = isa<linalg::LinalgOp>(op) ? flopsOf(cast<linalg::LinalgOp>(op)) : 0;
+      flops = (f < 0 || flops < 0) ? -1 : flops + f;
+    }
+    fn->setAttr(attr::kFlops, b.getI64IntegerAttr(flops));
+    Block *entry = fn.addEntryBlock();
+    IRMapping map;
+    for (auto [i, v] : llvm::enumerate(arguments)) {
+      map.map(v, entry->getArgument(i));
+      if (isa<TensorType>(v.getType()))
+        fn.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
+                      b.getBoolAttr(destinations.contains(v)));
+    }
+    b.setInsertionPointToStart(entry);
+    SmallVector<Operation *> body(cloned.begin(), cloned.end());
+    body.append(ops.begin(), ops.end());
+    llvm::stable_sort(body, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
+    for (Operation *op : body)
+      b.clone(*op, map);
+    SmallVector<Value> returned;
+    for (Value v : results)
+      returned.push_back(map.lookup(v));
+    b.create<func::ReturnOp>(last->getLoc(), returned);
+
+    // The call replaces the group in the host schedule.
+    b.setInsertionPoint(last);
+    auto call = b.create<func::CallOp>(last->getLoc(), fn, arguments.getArrayRef());
+    for (auto [r, v] : llvm::zip(call.getResults(), results))
+      v.replaceAllUsesWith(r);
+    for (Operation *op : llvm::reverse(ops))
+      op->erase();
+    for (Operation *op : llvm::reverse(body))
+      if (cloned.contains(op) && op->use_empty())
+        op->erase();
+    return success();
+  }
+
+private:
+  ModuleOp module;
+  func::FuncOp host;
+  Block *home;
+};
+
+struct OutlineKernelsPass : PassWrapper<OutlineKernelsPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(OutlineKernelsPass)
+  StringRef getArgument() const override { return "mlc-outline-kernels"; }
+  StringRef getDescription() const override {
+    return "Outline each fusion group of @main into a kernel function";
+  }
+  void getDependentDialects(DialectRegistry &r) const override {
+    r.insert<func::FuncDialect, bufferization::BufferizationDialect>();
+  }
+
+  void runOnOperation() override {
+    ModuleOp m = getOperation();
+    func::FuncOp host = hostFunction(m);
+    if (!host)
+      return;
+    // Groups in order of their first op; ops of a group in program order.
+    llvm::MapVector<int64_t, SmallVector<Operation *>> groups;
+    for (Operation &op : host.getBody().front())
+      if (auto g = op.getAttrOfType<IntegerAttr>(attr::kFusionGroup))
+        groups[g.getInt()].push_back(&op);
+    KernelOutliner outliner(m, host);
+    int64_t index = 0;
+    for (auto &[id, ops] : groups)
+      if (succeeded(outliner.outline(ops, index)))
+        ++index;
+  }
+};
+
+} // namespace
+
+func::FuncOp mlc::hostFunction(ModuleOp m) {
+  for (auto f : m.getOps<func::FuncOp>())
+    if (f.isPublic() && !f.isExternal())
+      return f;
+  return nullptr;
+}
+
+std::unique_ptr<Pass> mlc::createOutlineKernelsPass() {
+  return std::make_unique<OutlineKernelsPass>();
+}
