@@ -268,24 +268,27 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
     resultWords += 3 + 2 * t.outputs[i].rank;
   std::vector<int64_t> results(resultWords + 1, 0);
 
+  bool profiling = s && s->profiling;
+  // Grow the event list outside the timed hooks where we can.
+  if (profiling && s->events.capacity() < s->events.size() + 2 * t.kernels.size() + 1)
+    s->events.reserve(2 * (s->events.size() + 2 * t.kernels.size() + 1));
+  int64_t begin = profiling ? nowNs() : 0;
   if (t.runV2) {
     mlc_exec_ctx ctx{};
     ctx.size = sizeof ctx;
     ctx.num_threads = s ? (uint32_t)s->pool->numThreads() : 1;
     ctx.runtime = s;
     ctx.parallel_for = s ? sessionParallelFor : serialParallelFor;
-    bool profiling = s && s->profiling;
     if (profiling) {
       ctx.kernel_begin = profileKernelBegin;
       ctx.kernel_end = profileKernelEnd;
     }
-    int64_t begin = profiling ? nowNs() : 0;
     t.runV2(&ctx, results.data(), args.data());
-    if (profiling)
-      s->events.push_back({-1, 0, begin, nowNs()});
   } else {
-    t.runV1(results.data(), args.data());
+    t.runV1(results.data(), args.data()); // no context: one thread, no kernel events
   }
+  if (profiling)
+    s->events.push_back({-1, 0, begin, nowNs()});
   std::string taskError = s && s->pool ? s->pool->takeError() : "";
   mlc_status status = MLC_OK;
   if (!taskError.empty())

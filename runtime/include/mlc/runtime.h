@@ -136,8 +136,9 @@ MLC_API void mlc_tensor_release(mlc_tensor *tensor);
 /*---------------------------------------------------------------------------
  * Profiling: with profiling on, each mlc_session_run records one event per
  * kernel call (kernel = its index in the model's kernel list) and one event
- * for the whole run (kernel = -1, around the model's run function). Times
- * are nanoseconds of the steady clock (CLOCK_MONOTONIC).
+ * for the whole run (kernel = -1, around the model's run function; ABI v1
+ * models record only these). Times are nanoseconds of the steady clock
+ * (CLOCK_MONOTONIC).
  *-------------------------------------------------------------------------*/
 typedef struct mlc_profile_event {
   int32_t kernel; /* index into the kernel list, or -1 for a whole run */
