@@ -1,0 +1,278 @@
+//===- Common.cpp - what the mlc commands share --------------------------===//
+#include "tools/mlc/Common.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+namespace mlc::tools {
+
+int userError(const std::string &msg) {
+  std::fprintf(stderr, "mlc: error: %s\n", msg.c_str());
+  return kUserError;
+}
+
+bool wantsHelp(const Args &a) {
+  return std::any_of(a.begin(), a.end(),
+                     [](const std::string &s) { return s == "--help" || s == "-h"; });
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string shapeText(const std::vector<int64_t> &s) {
+  std::string r = "[";
+  for (size_t i = 0; i < s.size(); ++i)
+    r += (i ? "x" : "") + std::to_string(s[i]);
+  return r + "]";
+}
+
+static bool parseDims(const std::string &s, std::vector<int64_t> &dims) {
+  dims.clear();
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t end = s.find_first_of("x,", pos);
+    if (end == std::string::npos)
+      end = s.size();
+    std::string item = s.substr(pos, end - pos);
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos)
+      return false;
+    errno = 0;
+    long long v = std::strtoll(item.c_str(), nullptr, 10);
+    if (errno == ERANGE)
+      return false;
+    dims.push_back(v);
+    pos = end + 1;
+  }
+  return !dims.empty();
+}
+
+bool flagValue(const Args &a, size_t &i, const char *flag, std::string &out, bool &missing) {
+  std::string f = flag;
+  if (a[i] == f) {
+    if (i + 1 >= a.size()) {
+      missing = true;
+      return true;
+    }
+    out = a[++i];
+    return true;
+  }
+  if (a[i].rfind(f + "=", 0) == 0) {
+    out = a[i].substr(f.size() + 1);
+    return true;
+  }
+  return false;
+}
+
+void addInputArg(const std::string &v, std::map<std::string, std::string> &files) {
+  size_t eq = v.find('=');
+  if (eq == std::string::npos)
+    files[""] = v;
+  else
+    files[v.substr(0, eq)] = v.substr(eq + 1);
+}
+
+bool addShapeArg(const std::string &v, std::map<std::string, std::vector<int64_t>> &shapes) {
+  size_t eq = v.find('=');
+  std::vector<int64_t> dims;
+  if (eq == std::string::npos || !parseDims(v.substr(eq + 1), dims)) {
+    userError("--shape takes NAME=DIMS, e.g. input=1x3x224x224 or batch=1");
+    return false;
+  }
+  shapes[v.substr(0, eq)] = dims;
+  return true;
+}
+
+bool parseCount(const std::string &option, const std::string &text, int min, int &out) {
+  errno = 0;
+  char *end = nullptr;
+  long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || errno || *end || v < min || v > INT_MAX ||
+      text.find_first_not_of("+-0123456789") != std::string::npos) {
+    userError(option + " takes a whole number >= " + std::to_string(min) + ", got '" + text +
+              "'");
+    return false;
+  }
+  out = (int)v;
+  return true;
+}
+
+bool parseReal(const std::string &option, const std::string &text, double &out) {
+  errno = 0;
+  char *end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || errno || *end || std::isnan(v)) {
+    userError(option + " takes a number, got '" + text + "'");
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+int parseRunArgs(const Args &a, const std::vector<std::string> &valueOptions,
+                 const std::vector<std::string> &flagOptions, RunArgs &out, const char *help) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string v;
+    bool missing = false, matched = false;
+    if (flagValue(a, i, "--input", v, missing) || flagValue(a, i, "-i", v, missing)) {
+      addInputArg(v, out.files);
+      matched = true;
+    } else if (flagValue(a, i, "--shape", v, missing)) {
+      if (!missing && !addShapeArg(v, out.shapes))
+        return kUserError;
+      matched = true;
+    } else if (flagValue(a, i, "--threads", v, missing)) {
+      if (!missing && !parseCount("--threads", v, 1, out.threads))
+        return kUserError;
+      matched = true;
+    }
+    for (size_t k = 0; !matched && k < valueOptions.size(); ++k)
+      if (flagValue(a, i, ("--" + valueOptions[k]).c_str(), v, missing)) {
+        out.values[valueOptions[k]] = v;
+        matched = true;
+      }
+    for (size_t k = 0; !matched && k < flagOptions.size(); ++k)
+      if (a[i] == "--" + flagOptions[k]) {
+        out.flags.insert(flagOptions[k]);
+        matched = true;
+      }
+    if (matched) {
+      if (missing)
+        return userError("option '" + a[i] + "' needs a value");
+    } else if (!a[i].empty() && a[i][0] == '-') {
+      return userError("unknown option '" + a[i] + "'\n" + help);
+    } else if (out.model.empty()) {
+      out.model = a[i];
+    } else {
+      return userError("unexpected argument '" + a[i] + "'");
+    }
+  }
+  return kOk;
+}
+
+int loadModel(const std::string &path, LoadedModel &m) {
+  if (path.empty())
+    return userError("no compiled model given");
+  if (endsWith(path, ".onnx"))
+    return userError("'" + path + "' is an ONNX model; compile it first: mlc compile " + path +
+                     " -o model.so");
+  mlc_status s = mlc_model_load(path.c_str(), &m.model);
+  if (s != MLC_OK)
+    return userError(mlc_last_error());
+  return kOk;
+}
+
+int createSession(const mlc_model *model, int threads, SessionHandle &s) {
+  if (mlc_session_create(model, &s.session) != MLC_OK)
+    return userError(mlc_last_error());
+  if (threads > 0 && mlc_session_set_num_threads(s.session, threads) != MLC_OK)
+    return userError(mlc_last_error());
+  return kOk;
+}
+
+int gatherInputs(const mlc_model *model, const std::map<std::string, std::string> &files,
+                 const std::map<std::string, std::vector<int64_t>> &shapes, bool randomFill,
+                 std::vector<HostTensor> &inputs) {
+  size_t n = mlc_model_num_inputs(model);
+  std::map<std::string, std::string> byName = files;
+  if (byName.count("") && n == 1) {
+    mlc_tensor_info info;
+    mlc_model_input_info(model, 0, &info);
+    byName[info.name] = byName[""];
+    byName.erase("");
+  } else if (byName.count("")) {
+    return userError("the model has " + std::to_string(n) + " inputs; name each with --input NAME=FILE");
+  }
+  std::mt19937 rng(0);
+  std::vector<std::string> known;
+  for (size_t i = 0; i < n; ++i) {
+    mlc_tensor_info info;
+    mlc_model_input_info(model, i, &info);
+    known.push_back(info.name);
+    HostTensor t;
+    auto f = byName.find(info.name);
+    if (f != byName.end()) {
+      std::string err;
+      if (!readTensorFile(f->second, t, err))
+        return userError(err);
+    } else if (randomFill) {
+      t.dtype = info.dtype;
+      for (int32_t d = 0; d < info.rank; ++d) {
+        int64_t v = info.dims[d];
+        if (v < 0) {
+          auto s = shapes.find(info.name);
+          auto byDim = shapes.find(info.dim_names[d]);
+          if (s != shapes.end() && (size_t)d < s->second.size())
+            v = s->second[d];
+          else if (byDim != shapes.end())
+            v = byDim->second[0];
+          else
+            return userError(std::string("input '") + info.name + "' dim " + std::to_string(d) +
+                             " ('" + info.dim_names[d] + "') is symbolic; give it with --shape " +
+                             (*info.dim_names[d] ? info.dim_names[d] : info.name) + "=N");
+        }
+        t.shape.push_back(v);
+      }
+      t.data.resize(t.elements() * mlc_dtype_size(t.dtype));
+      if (t.dtype == MLC_DTYPE_F32) {
+        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+        auto *p = reinterpret_cast<float *>(t.data.data());
+        for (size_t e = 0; e < t.elements(); ++e)
+          p[e] = u(rng);
+      }
+    } else {
+      return userError(std::string("missing input '") + info.name + "' (give it with --input " +
+                       info.name + "=FILE.npy)");
+    }
+    inputs.push_back(std::move(t));
+  }
+  for (const auto &[name, _] : byName)
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      return userError("the model has no input named '" + name + "'");
+  return kOk;
+}
+
+int runOnce(mlc_session *session, const mlc_model *model, const std::vector<HostTensor> &inputs,
+            std::vector<mlc_tensor> &outs) {
+  std::vector<mlc_tensor> in;
+  for (const HostTensor &t : inputs)
+    in.push_back(t.view());
+  outs.assign(mlc_model_num_outputs(model), mlc_tensor{});
+  mlc_status s = mlc_session_run(session, in.data(), in.size(), outs.data(), outs.size());
+  if (s != MLC_OK) {
+    for (auto &o : outs)
+      mlc_tensor_release(&o);
+    if (s == MLC_ERROR_INVALID_ARGUMENT)
+      return userError(mlc_last_error());
+    std::fprintf(stderr, "mlc: error: %s\n", mlc_last_error());
+    return kInternalError;
+  }
+  return kOk;
+}
+
+int runToHost(const mlc_model *model, int threads, const std::vector<HostTensor> &inputs,
+              std::vector<HostTensor> &outputs) {
+  SessionHandle session;
+  if (int rc = createSession(model, threads, session))
+    return rc;
+  std::vector<mlc_tensor> outs;
+  if (int rc = runOnce(session.session, model, inputs, outs))
+    return rc;
+  for (mlc_tensor &o : outs) {
+    HostTensor t;
+    t.dtype = o.dtype;
+    t.shape.assign(o.shape, o.shape + o.rank);
+    t.data.assign((char *)o.data, (char *)o.data + o.size_bytes);
+    mlc_tensor_release(&o);
+    outputs.push_back(std::move(t));
+  }
+  return kOk;
+}
+
+} // namespace mlc::tools

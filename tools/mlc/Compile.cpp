@@ -1,0 +1,91 @@
+//===- Compile.cpp - mlc compile -----------------------------------------===//
+#include "compiler/driver/Pipeline.h"
+#include "tools/mlc/Common.h"
+
+#include <cstdio>
+
+namespace mlc::tools {
+
+static const char *kCompileHelp =
+    "usage: mlc compile MODEL.onnx -o OUTPUT [options]\n"
+    "\n"
+    "  -o FILE             output file (model.so by default: MODEL with .so)\n"
+    "  --target cpu        code generation target (default: cpu)\n"
+    "  --cpu NAME          CPU to generate code for (default: this machine's),\n"
+    "                      e.g. x86-64-v2, x86-64-v3, skylake-avx512, znver4\n"
+    "  --emit KIND         so (default) | mlir (mlc dialect) | linalg (after\n"
+    "                      fusion/tiling decisions) | llvm | asm | obj\n"
+    "  -O0 .. -O3          optimisation level (default: -O3)\n"
+    "  --shape NAME=DIMS   fix an input's shape (NAME=1x3x224x224) or one\n"
+    "                      symbolic dim (batch=1); repeatable\n"
+    "  -v, --verbose       print each compiler stage and its time to stderr\n";
+
+int cmdCompile(const Args &a) {
+  if (wantsHelp(a)) {
+    std::printf("%s", kCompileHelp);
+    return kOk;
+  }
+  CompileOptions o;
+  std::string emit = "so";
+  for (size_t i = 0; i < a.size(); ++i) {
+    std::string v;
+    bool missing = false;
+    if (flagValue(a, i, "-o", v, missing) || flagValue(a, i, "--output", v, missing)) {
+      o.output = v;
+    } else if (flagValue(a, i, "--target", v, missing)) {
+      o.target = v;
+    } else if (flagValue(a, i, "--cpu", v, missing)) {
+      o.cpu = v;
+    } else if (flagValue(a, i, "--emit", v, missing)) {
+      emit = v;
+    } else if (flagValue(a, i, "--shape", v, missing)) {
+      if (!missing && !addShapeArg(v, o.shapes))
+        return kUserError;
+    } else if (a[i] == "-v" || a[i] == "--verbose") {
+      o.verbose = true;
+    } else if (a[i].size() == 3 && a[i].rfind("-O", 0) == 0 && a[i][2] >= '0' &&
+               a[i][2] <= '3') {
+      o.optLevel = a[i][2] - '0';
+    } else if (!a[i].empty() && a[i][0] == '-') {
+      return userError("unknown option '" + a[i] + "' (see mlc compile --help)");
+    } else if (o.input.empty()) {
+      o.input = a[i];
+    } else {
+      return userError("more than one model given ('" + o.input + "', '" + a[i] + "')");
+    }
+    if (missing)
+      return userError("option '" + a[i] + "' needs a value");
+  }
+  if (o.input.empty())
+    return userError("no model given (usage: mlc compile MODEL.onnx -o MODEL.so)");
+  static const std::map<std::string, EmitKind> kinds = {
+      {"so", EmitKind::SharedLibrary}, {"mlir", EmitKind::Mlir},
+      {"linalg", EmitKind::Linalg},    {"llvm", EmitKind::LLVM},
+      {"asm", EmitKind::Asm},          {"obj", EmitKind::Object}};
+  auto k = kinds.find(emit);
+  if (k == kinds.end())
+    return userError("--emit takes so, mlir, linalg, llvm, asm or obj");
+  o.emit = k->second;
+  if (o.output.empty()) {
+    static const std::map<EmitKind, std::string> ext = {
+        {EmitKind::SharedLibrary, ".so"}, {EmitKind::Mlir, ".mlir"},
+        {EmitKind::Linalg, ".linalg.mlir"}, {EmitKind::LLVM, ".ll"},
+        {EmitKind::Asm, ".s"}, {EmitKind::Object, ".o"}};
+    std::string base = o.input;
+    if (endsWith(base, ".onnx"))
+      base = base.substr(0, base.size() - 5);
+    o.output = base + ext.at(o.emit);
+  }
+  absl::Status s = compileModel(o);
+  if (!s.ok()) {
+    bool internal = s.code() == absl::StatusCode::kInternal;
+    std::fprintf(stderr, "mlc: %s: %s\n", internal ? "internal error" : "error",
+                 std::string(s.message()).c_str());
+    if (internal)
+      std::fprintf(stderr, "mlc: this is a bug in mlc; please report it with the model\n");
+    return internal ? kInternalError : kUserError;
+  }
+  return kOk;
+}
+
+} // namespace mlc::tools
