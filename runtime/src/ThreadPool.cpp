@@ -7,6 +7,12 @@
 // theirs), so one of them always sees the other and no wake-up is lost. The
 // caller waits for `pending_` to reach zero the same way.
 //
+// Claims: worker w's chunk of job s is run by whoever first raises
+// `claimed` from below s to s: the worker when it sees the post, or the
+// caller when it steals. Sequences only grow, so a worker that wakes late
+// with an old s finds its chunk claimed and touches nothing of the job:
+// the caller never waits for a thread that has nothing left to do.
+//
 //===----------------------------------------------------------------------===//
 #include "ThreadPool.h"
 
@@ -53,8 +59,21 @@ template <typename Ready> bool spinUntil(Ready ready) {
   }
 }
 
+/// How long the caller, done with its own chunk, leaves unclaimed chunks to
+/// their workers before running them itself.
+constexpr std::chrono::microseconds kStealAfter{10};
+
 /// Set while this thread runs a chunk: a nested parallel_for runs inline.
 thread_local bool inTask = false;
+
+/// Claims a chunk for job `sequence`; true if this thread is to run it.
+bool claim(std::atomic<uint64_t> &claimed, uint64_t sequence) {
+  uint64_t v = claimed.load(std::memory_order_relaxed);
+  while (v < sequence)
+    if (claimed.compare_exchange_weak(v, sequence, std::memory_order_acq_rel))
+      return true;
+  return false;
+}
 
 } // namespace
 
@@ -145,6 +164,8 @@ void ThreadPool::workerLoop(int index) {
     seen = w.posted.load(std::memory_order_acquire);
     if (stopping_)
       return;
+    if (!claim(w.claimed, seen))
+      continue; // the caller ran it
     runChunk(index + 1);
     if (pending_.fetch_sub(1) == 1 && callerSleeping_.load()) {
       std::lock_guard<std::mutex> lock(callerMutex_);
@@ -153,8 +174,21 @@ void ThreadPool::workerLoop(int index) {
   }
 }
 
-void ThreadPool::waitForWorkers() {
-  if (spinUntil([&] { return pending_.load(std::memory_order_acquire) == 0; }))
+void ThreadPool::waitForWorkers(int64_t chunks) {
+  auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  auto start = std::chrono::steady_clock::now();
+  while (!done()) {
+    if (std::chrono::steady_clock::now() - start > kStealAfter) {
+      for (int64_t c = 1; c < chunks; ++c)
+        if (claim(workers_[c - 1]->claimed, sequence_)) {
+          runChunk(c);
+          pending_.fetch_sub(1);
+        }
+      break;
+    }
+    cpuRelax();
+  }
+  if (spinUntil(done))
     return;
   std::unique_lock<std::mutex> lock(callerMutex_);
   callerSleeping_.store(true);
@@ -202,7 +236,7 @@ void ThreadPool::parallelFor(int64_t n, mlc_task_fn fn, void *closure) noexcept 
     }
   }
   runChunk(0);
-  waitForWorkers();
+  waitForWorkers(chunks);
   busy_.store(false, std::memory_order_release);
 }
 

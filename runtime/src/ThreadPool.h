@@ -3,9 +3,13 @@
 // Internal to the runtime (and its unit test). A pool of n-1 workers plus
 // the calling thread runs one parallel_for at a time: [0, n) is split into
 // min(threads, n) contiguous chunks of near-equal size, chunk 0 on the
-// caller and chunk c on worker c-1. Only the workers a dispatch needs are
-// woken. Idle workers spin for a short bound and then sleep on a condition
-// variable, so an idle pool costs no CPU.
+// caller and chunk c on worker c-1 (the same chunk on the same thread from
+// one kernel to the next, for cache reuse). Only the workers a dispatch
+// needs are woken. A worker that has not claimed its chunk shortly after
+// the caller finished its own (asleep, or not scheduled on a busy machine)
+// loses it to the caller, so a dispatch never waits for a thread to be
+// scheduled just to start. Idle workers spin for a short bound and then
+// sleep on a condition variable, so an idle pool costs no CPU.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MLC_RUNTIME_THREADPOOL_H
@@ -55,7 +59,8 @@ public:
 
 private:
   struct alignas(64) Worker {
-    std::atomic<uint64_t> posted{0}; // sequence number of the last job posted
+    std::atomic<uint64_t> posted{0};  // sequence number of the last job posted
+    std::atomic<uint64_t> claimed{0}; // sequence of the last job whose chunk was claimed
     std::atomic<bool> sleeping{false};
     std::mutex mutex;
     std::condition_variable wake;
@@ -66,7 +71,7 @@ private:
   void workerLoop(int index);
   void runChunk(int64_t chunk) noexcept;
   void recordError(const char *what) noexcept;
-  void waitForWorkers();
+  void waitForWorkers(int64_t chunks);
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> busy_{false};
