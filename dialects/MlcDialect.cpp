@@ -7,13 +7,40 @@
 using namespace mlir;
 using namespace mlc;
 
+#include "mlir/IR/DialectImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
+
 #include "dialects/MlcDialect.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/MlcAttrs.cpp.inc"
 
 void MlcDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
 #include "dialects/MlcOps.cpp.inc"
       >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/MlcAttrs.cpp.inc"
+      >();
+}
+
+LoweringConfigAttr mlc::getLoweringConfig(Operation *op) {
+  return op->getAttrOfType<LoweringConfigAttr>(kLoweringConfigAttr);
+}
+
+void mlc::setLoweringConfig(Operation *op, ArrayRef<int64_t> distribution,
+                            ArrayRef<int64_t> reduction, ArrayRef<int64_t> vector) {
+  MLIRContext *ctx = op->getContext();
+  LoweringConfigAttr old = getLoweringConfig(op);
+  auto pick = [&](ArrayRef<int64_t> given, DenseI64ArrayAttr kept) {
+    return given.empty() ? kept : DenseI64ArrayAttr::get(ctx, given);
+  };
+  op->setAttr(kLoweringConfigAttr,
+              LoweringConfigAttr::get(ctx, pick(distribution, old ? old.getDistribution() : nullptr),
+                                      pick(reduction, old ? old.getReduction() : nullptr),
+                                      pick(vector, old ? old.getVector() : nullptr)));
 }
 
 #define GET_OP_CLASSES

@@ -11,6 +11,9 @@
 
 #include "dialects/MlcDialect.h.inc"
 
+#define GET_ATTRDEF_CLASSES
+#include "dialects/MlcAttrs.h.inc"
+
 #define GET_OP_CLASSES
 #include "dialects/MlcOps.h.inc"
 
@@ -18,6 +21,14 @@ namespace mlc {
 /// Refines the result types of `op` (an mlc op) from its operand types and
 /// constant operands. Emits an error on `op` and fails on inconsistent input.
 mlir::LogicalResult inferShapes(mlir::Operation *op);
+
+/// The op's lowering config (`mlc.lowering_config`), or null.
+LoweringConfigAttr getLoweringConfig(mlir::Operation *op);
+/// Sets the given levels of `op`'s lowering config, keeping the others.
+/// An empty ArrayRef leaves that level as it is.
+void setLoweringConfig(mlir::Operation *op, llvm::ArrayRef<int64_t> distribution,
+                       llvm::ArrayRef<int64_t> reduction, llvm::ArrayRef<int64_t> vector);
+inline constexpr const char *kLoweringConfigAttr = "mlc.lowering_config";
 
 /// The ONNX node name recorded in `loc` at import, or "" if none.
 std::string nodeNameOf(mlir::Location loc);

@@ -18,6 +18,39 @@ def Mlc_Dialect : Dialect {
   let cppNamespace = "::mlc";
   let summary = "Graph-level ONNX semantics on tensors";
   let hasConstantMaterializer = 0;
+  let useDefaultAttributePrinterParser = 1;
+}
+
+//===-- Decisions ----------------------------------------------------------===//
+
+def Mlc_LoweringConfigAttr : AttrDef<Mlc_Dialect, "LoweringConfig"> {
+  let mnemonic = "lowering_config";
+  let summary = "The tiling decisions for one op of a kernel";
+  let description = [{
+    Tile sizes per loop of the op (0 = that loop is not tiled at this
+    level); a level that is absent was not decided.
+    - distribution: the loops cut into the kernel's scf.forall, whose
+      iterations the runtime splits across threads (for a contraction this
+      is also its cache tile);
+    - reduction: the blocking of a contraction's reduction loop;
+    - vector: the register tile that is then vectorised.
+  }];
+  let parameters = (ins
+    OptionalParameter<"::mlir::DenseI64ArrayAttr">:$distribution,
+    OptionalParameter<"::mlir::DenseI64ArrayAttr">:$reduction,
+    OptionalParameter<"::mlir::DenseI64ArrayAttr">:$vector);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let extraClassDeclaration = [{
+    ::llvm::ArrayRef<int64_t> distributionTiles() const {
+      return getDistribution() ? getDistribution().asArrayRef() : ::llvm::ArrayRef<int64_t>();
+    }
+    ::llvm::ArrayRef<int64_t> reductionTiles() const {
+      return getReduction() ? getReduction().asArrayRef() : ::llvm::ArrayRef<int64_t>();
+    }
+    ::llvm::ArrayRef<int64_t> vectorTiles() const {
+      return getVector() ? getVector().asArrayRef() : ::llvm::ArrayRef<int64_t>();
+    }
+  }];
 }
 
 class Mlc_Op<string mnemonic, list<Trait> traits = []>

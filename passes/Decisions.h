@@ -12,13 +12,9 @@ namespace mlc::attr {
 inline constexpr const char *kFusionGroup = "mlc.fusion_group";
 /// string: "root" | "producer" | "consumer" | "single".
 inline constexpr const char *kFusionRole = "mlc.fusion_role";
-/// dense i64 array on a group's anchor (its last op): cache-level tile
-/// sizes of its loops; the group's producers are fused into this nest.
-inline constexpr const char *kTileSizes = "mlc.tile_sizes";
-/// dense i64 array on a contraction root: tile of the reduction loop.
-inline constexpr const char *kReductionTile = "mlc.reduction_tile";
-/// dense i64 array: register-level tile that is then vectorised.
-inline constexpr const char *kVectorTile = "mlc.vector_tile";
+// Tile sizes are one typed attribute per op, #mlc.lowering_config
+// (dialects/MlcOps.td), read and written through getLoweringConfig /
+// setLoweringConfig.
 /// unit, on a func.func: a kernel outlined from one fusion group.
 inline constexpr const char *kKernel = "mlc.kernel";
 /// string, on a kernel: readable name for profiles (ONNX node, op kind).

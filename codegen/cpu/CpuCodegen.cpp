@@ -1,5 +1,6 @@
 //===- CpuCodegen.cpp - tile, vectorise, bufferise, lower to LLVM --------===//
 #include "codegen/cpu/CpuCodegen.h"
+#include "dialects/MlcDialect.h"
 #include "passes/Decisions.h"
 
 #include "mlir/Conversion/Passes.h"
@@ -262,14 +263,14 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
   // runtime splits across threads; same-group producers fuse in.
   SmallVector<Operation *> anchors;
   f.walk([&](Operation *op) {
-    if (op->hasAttr(attr::kTileSizes))
+    if (auto c = getLoweringConfig(op); c && !c.distributionTiles().empty())
       anchors.push_back(op);
   });
   for (Operation *anchor : anchors) {
-    auto sizes = anchor->getAttrOfType<DenseI64ArrayAttr>(attr::kTileSizes);
+    ArrayRef<int64_t> sizes = getLoweringConfig(anchor).distributionTiles();
     auto group = anchor->getAttrOfType<IntegerAttr>(attr::kFusionGroup);
     scf::SCFTileAndFuseOptions opts;
-    opts.tilingOptions.setTileSizes(tileSizesFor(rw, anchor, sizes.asArrayRef()));
+    opts.tilingOptions.setTileSizes(tileSizesFor(rw, anchor, sizes));
     opts.tilingOptions.setLoopType(scf::SCFTilingOptions::LoopType::ForallOp);
     opts.setFusionControlFn([group](tensor::ExtractSliceOp, OpResult producer,
                                     bool) -> std::tuple<bool, bool> {
@@ -290,24 +291,27 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
   // 2. Reduction blocking of contraction roots.
   SmallVector<Operation *> roots;
   f.walk([&](Operation *op) {
-    if (op->hasAttr(attr::kReductionTile))
+    if (auto c = getLoweringConfig(op); c && !c.reductionTiles().empty())
       roots.push_back(op);
   });
   for (Operation *op : roots) {
-    auto sizes = op->getAttrOfType<DenseI64ArrayAttr>(attr::kReductionTile);
-    op->removeAttr(attr::kReductionTile);
-    (void)tileOp(rw, op, sizes.asArrayRef());
+    LoweringConfigAttr c = getLoweringConfig(op);
+    SmallVector<int64_t> sizes(c.reductionTiles());
+    // Done: the tiled op must not be blocked again.
+    op->setAttr(kLoweringConfigAttr,
+                LoweringConfigAttr::get(ctx, c.getDistribution(), nullptr, c.getVector()));
+    (void)tileOp(rw, op, sizes);
   }
 
   // 3. Register tiles.
   SmallVector<Operation *> regs;
   f.walk([&](Operation *op) {
-    if (op->hasAttr(attr::kVectorTile))
+    if (auto c = getLoweringConfig(op); c && !c.vectorTiles().empty())
       regs.push_back(op);
   });
   for (Operation *op : regs) {
-    auto sizes = op->getAttrOfType<DenseI64ArrayAttr>(attr::kVectorTile);
-    auto loops = tileOp(rw, op, sizes.asArrayRef());
+    SmallVector<int64_t> sizes(getLoweringConfig(op).vectorTiles());
+    auto loops = tileOp(rw, op, sizes);
     if (succeeded(loops))
       for (scf::ForOp l : *loops)
         l->setAttr("mlc.peel", rw.getUnitAttr());
@@ -343,7 +347,8 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
   // 5. Vectorise every static-shaped op that was register-tiled.
   SmallVector<linalg::LinalgOp> toVectorize;
   f.walk([&](linalg::LinalgOp op) {
-    if (!op->hasAttr(attr::kVectorTile) || op.hasDynamicShape())
+    auto config = getLoweringConfig(op);
+    if (!config || config.vectorTiles().empty() || op.hasDynamicShape())
       return;
     int64_t elems = 1;
     for (int64_t s : op.getStaticLoopRanges())
@@ -435,6 +440,7 @@ LogicalResult cpu::bufferize(ModuleOp m) {
   };
   if (failed(bufferization::runOneShotModuleBufferize(m, opts)))
     return failure();
+
   PassManager pm2(m.getContext());
   // A kernel result is its destination argument: the host uses the
   // argument's buffer instead, so the memory plan sees one buffer.
@@ -442,7 +448,15 @@ LogicalResult cpu::bufferize(ModuleOp m) {
   pm2.addPass(bufferization::createDropEquivalentBufferResultsPass());
   pm2.addPass(createCanonicalizerPass());
   pm2.addPass(createCSEPass());
-  return pm2.run(m);
+  if (failed(pm2.run(m)))
+    return failure();
+  // An in-place insert_slice leaves a copy of a buffer onto itself (once
+  // CSE has merged the two subviews).
+  m.walk([](linalg::CopyOp copy) {
+    if (copy.getInputs()[0] == copy.getOutputs()[0])
+      copy.erase();
+  });
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

@@ -157,7 +157,6 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   if (!imported.ok())
     return imported.status();
   ModuleOp m = imported->get();
-  setTargetAttr(m, *target);
   timer.done("import");
 
   // Graph level.
@@ -200,7 +199,9 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
         return absl::InvalidArgumentError("input/output '" + t.name +
                                           "' has an unsupported element type");
 
-  // Lowering, fusion and tiling decisions, kernel outlining.
+  // Lowering, fusion and tiling decisions (for the module's target),
+  // kernel outlining.
+  setTargetAttr(m, *target);
   {
     PassManager pm(&ctx);
     pm.addPass(createLowerToLinalgPass());

@@ -4,6 +4,7 @@
 // Decisions.h). Nothing is transformed here: codegen applies the sizes.
 //
 //===----------------------------------------------------------------------===//
+#include "dialects/MlcDialect.h"
 #include "passes/Decisions.h"
 #include "passes/Passes.h"
 
@@ -150,21 +151,20 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
         reg[n - 3] = mt.mr;
         reg[n - 2] = mt.nr;
         red[n - 1] = mt.kc;
-        anchorOp->setAttr(attr::kTileSizes, b.getDenseI64ArrayAttr(outer));
-        rootOp->setAttr(attr::kReductionTile, b.getDenseI64ArrayAttr(red));
-        rootOp->setAttr(attr::kVectorTile, b.getDenseI64ArrayAttr(reg));
+        setLoweringConfig(anchorOp, outer, {}, {});
+        setLoweringConfig(rootOp, {}, red, reg);
       } else if (auto tiles = chooseDistributionTiles(anchorOp, target); !tiles.empty()) {
-        anchorOp->setAttr(attr::kTileSizes, b.getDenseI64ArrayAttr(tiles));
+        setLoweringConfig(anchorOp, tiles, {}, {});
       }
     }
     // Every elementwise op (alone or consuming a root) is vectorised in
     // register-sized tiles.
     f.walk([&](linalg::LinalgOp op) {
       if (op.getNumReductionLoops() == 0 && !op->hasAttr("mlc.im2col") &&
-          !op->hasAttr(attr::kVectorTile) && op.getNumLoops() > 0 &&
+          (!getLoweringConfig(op) || getLoweringConfig(op).vectorTiles().empty()) &&
+          op.getNumLoops() > 0 &&
           (isa<linalg::GenericOp, linalg::FillOp>(op)))
-        op->setAttr(attr::kVectorTile,
-                    b.getDenseI64ArrayAttr(elementwiseVectorTile(op.getNumLoops(), target)));
+        setLoweringConfig(op, {}, {}, elementwiseVectorTile(op.getNumLoops(), target));
     });
   }
 };
