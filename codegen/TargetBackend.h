@@ -17,6 +17,7 @@
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,8 @@ struct TargetOptions {
   std::string cpu;        // "" = this machine
   int optLevel = 3;
   unsigned threads = 1;   // compile threads
+  /// Called when a step of serialize() is done (for `mlc compile -v`).
+  std::function<void(const char *step)> stepDone = [](const char *) {};
 };
 
 /// What serialize() produces.

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -53,20 +54,19 @@ struct DispatchPass : PassWrapper<DispatchPass, OperationPass<ModuleOp>> {
   }
 };
 
-struct LowerToLLVMPass : PassWrapper<LowerToLLVMPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(LowerToLLVMPass)
-  StringRef getArgument() const override { return "mlc-cpu-to-llvm"; }
-  StringRef getDescription() const override { return "Lower the module to the LLVM dialect"; }
+struct PrepareHostPass : PassWrapper<PrepareHostPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PrepareHostPass)
+  StringRef getArgument() const override { return "mlc-cpu-prepare-host"; }
+  StringRef getDescription() const override {
+    return "Name the host schedule and give it a C interface";
+  }
   void runOnOperation() override {
-    ModuleOp m = getOperation();
-    func::FuncOp host = hostFunction(m);
+    func::FuncOp host = hostFunction(getOperation());
     if (!host)
       return signalPassFailure();
     // Named apart from C's main; only its C interface is called.
     host.setName(cpu::kHostSymbol);
     host->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
-    if (failed(cpu::lowerToLLVMDialect(m)))
-      signalPassFailure();
   }
 };
 
@@ -87,7 +87,8 @@ public:
     pm.addNestedPass<func::FuncOp>(cpu::createTileVectorizePass());
     pm.addPass(cpu::createBufferizePlanPass());
     pm.addPass(std::make_unique<DispatchPass>());
-    pm.addPass(std::make_unique<LowerToLLVMPass>());
+    pm.addPass(std::make_unique<PrepareHostPass>());
+    cpu::addLowerToLLVMPasses(pm);
   }
 
   absl::Status serialize(ModuleOp m, const TargetInfo &t, const TargetOptions &opts,
@@ -111,14 +112,14 @@ public:
     auto module = cpu::translateToLLVMIR(m, *llvmCtx, *tm);
     if (!module)
       return absl::InternalError("translation to LLVM IR failed");
+    opts.stepDone("translate to LLVM IR");
     cpu::expandRuntimeCalls(*module, cpu::kHostSymbol, kernelSymbols);
     sig.cpuName = t.cpu;
     sig.cpuFeatures = absl::StrJoin(recordedFeatures(t), ",");
     addEntryTable(*module, sig, std::string("_mlir_ciface_") + cpu::kHostSymbol);
 
     if (kind == SerializeKind::Objects) {
-      if (!cpu::emitObjectsInParallel(std::move(module), t, opts.optLevel, opts.threads, out,
-                                      err))
+      if (!cpu::emitObjectsInParallel(std::move(module), t, opts, out, err))
         return absl::InternalError(err);
       return absl::OkStatus();
     }
@@ -140,7 +141,9 @@ public:
 void mlc::cpu::registerCpuBackendPasses() {
   PassRegistration<RecordKernelsPass>();
   PassRegistration<DispatchPass>();
-  PassRegistration<LowerToLLVMPass>();
+  PassRegistration<PrepareHostPass>();
+  PassPipelineRegistration<>("mlc-cpu-to-llvm", "Lower the module to the LLVM dialect",
+                             [](OpPassManager &pm) { cpu::addLowerToLLVMPasses(pm); });
 }
 
 void mlc::registerBuiltinTargetBackends() {

@@ -32,7 +32,9 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "mlir/Transforms/LoopInvariantCodeMotionUtils.h"
 #include "mlir/Transforms/Passes.h"
+#include "mlir/Rewrite/FrozenRewritePatternSet.h"
 
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -162,15 +164,25 @@ static FailureOr<SmallVector<scf::ForOp>> tileOp(RewriterBase &rw, Operation *op
   return loops;
 }
 
-static void canonicalize(Operation *root) {
-  MLIRContext *ctx = root->getContext();
-  RewritePatternSet p(ctx);
+cpu::TileVectorizePatterns cpu::buildTileVectorizePatterns(MLIRContext *ctx) {
+  RewritePatternSet canonical(ctx);
   for (Dialect *d : ctx->getLoadedDialects())
-    d->getCanonicalizationPatterns(p);
+    d->getCanonicalizationPatterns(canonical);
   for (RegisteredOperationName n : ctx->getRegisteredOperations())
-    n.getCanonicalizationPatterns(p, ctx);
-  scf::populateSCFForLoopCanonicalizationPatterns(p);
-  (void)applyPatternsAndFoldGreedily(root, std::move(p));
+    n.getCanonicalizationPatterns(canonical, ctx);
+  scf::populateSCFForLoopCanonicalizationPatterns(canonical);
+  RewritePatternSet cleanup(ctx);
+  vector::populateVectorReductionToContractPatterns(cleanup);
+  vector::populateCastAwayVectorLeadingOneDimPatterns(cleanup);
+  vector::populateVectorTransferDropUnitDimsPatterns(cleanup);
+  vector::TransferReadOp::getCanonicalizationPatterns(cleanup, ctx);
+  vector::TransferWriteOp::getCanonicalizationPatterns(cleanup, ctx);
+  return {FrozenRewritePatternSet(std::move(canonical)),
+          FrozenRewritePatternSet(std::move(cleanup))};
+}
+
+static void canonicalize(Operation *root, const FrozenRewritePatternSet &patterns) {
+  (void)applyPatternsAndFoldGreedily(root, patterns);
 }
 
 /// The register tile of a matmul-like root, as an outer-product
@@ -255,7 +267,7 @@ static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op)
   return success();
 }
 
-LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
+LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns &patterns) {
   MLIRContext *ctx = f.getContext();
   IRRewriter rw(ctx);
 
@@ -286,7 +298,7 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
       rw.replaceAllUsesWith(r, res->replacements.lookup(r));
     rw.eraseOp(anchor);
   }
-  canonicalize(f);
+  canonicalize(f, patterns.canonical);
 
   // 2. Reduction blocking of contraction roots.
   SmallVector<Operation *> roots;
@@ -316,7 +328,7 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
       for (scf::ForOp l : *loops)
         l->setAttr("mlc.peel", rw.getUnitAttr());
   }
-  canonicalize(f);
+  canonicalize(f, patterns.canonical);
 
   // 4. Peel partial tiles, innermost loops first, so that every full tile
   // has a static shape. Loops are found again by a marker attribute because
@@ -342,7 +354,7 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
     if (succeeded(scf::peelForLoopAndSimplifyBounds(rw, l, partial)) && partial)
       partial->removeAttr("mlc.peel");
   }
-  canonicalize(f);
+  canonicalize(f, patterns.canonical);
 
   // 5. Vectorise every static-shaped op that was register-tiled.
   SmallVector<linalg::LinalgOp> toVectorize;
@@ -374,22 +386,13 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f) {
       continue;
     (void)linalg::vectorize(rw, op);
   }
-  {
-    RewritePatternSet p(ctx);
-    vector::populateVectorReductionToContractPatterns(p);
-    vector::populateCastAwayVectorLeadingOneDimPatterns(p);
-    vector::populateVectorTransferDropUnitDimsPatterns(p);
-    vector::TransferReadOp::getCanonicalizationPatterns(p, ctx);
-    vector::TransferWriteOp::getCanonicalizationPatterns(p, ctx);
-    (void)applyPatternsAndFoldGreedily(f, std::move(p));
-  }
-  canonicalize(f);
+  canonicalize(f, patterns.vectorCleanup);
+  canonicalize(f, patterns.canonical);
   // Keep each accumulator tile in registers across the reduction loop.
-  PassManager pm(ctx, func::FuncOp::getOperationName());
-  pm.addPass(createLoopInvariantCodeMotionPass());
-  pm.addPass(createLoopInvariantSubsetHoistingPass());
-  pm.addPass(createCanonicalizerPass());
-  return pm.run(f);
+  f->walk([](LoopLikeOpInterface loop) { moveLoopInvariantCode(loop); });
+  f->walk([&](LoopLikeOpInterface loop) { (void)hoistLoopInvariantSubsets(rw, loop); });
+  canonicalize(f, patterns.canonical);
+  return success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -463,21 +466,13 @@ LogicalResult cpu::bufferize(ModuleOp m) {
 // Lowering to the LLVM dialect
 //===----------------------------------------------------------------------===//
 
-LogicalResult cpu::lowerToLLVMDialect(ModuleOp m) {
-  MLIRContext *ctx = m.getContext();
-  m.walk([](memref::CopyOp copy) {
-    OpBuilder b(copy);
-    b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(), copy.getTarget());
-    copy.erase();
-  });
-  {
-    PassManager pm(ctx);
-    pm.addPass(createLoopInvariantCodeMotionPass());
-    if (failed(pm.run(m)))
-      return failure();
-  }
-  m.walk([](func::FuncOp f) { linalg::hoistRedundantVectorTransfers(f); });
-  {
+namespace {
+/// Per function, before conversion to LLVM: copies as loops, invariant code
+/// and vector transfers hoisted, vector ops lowered to what the LLVM
+/// conversion takes. A function pass, so functions are prepared in parallel.
+struct PrepareForLLVMPass : PassWrapper<PrepareForLLVMPass, OperationPass<func::FuncOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PrepareForLLVMPass)
+  LogicalResult initialize(MLIRContext *ctx) override {
     RewritePatternSet p(ctx);
     vector::populateVectorContractLoweringPatterns(
         p, vector::VectorTransformsOptions().setVectorTransformsOptions(
@@ -486,37 +481,59 @@ LogicalResult cpu::lowerToLLVMDialect(ModuleOp m) {
     vector::populateVectorMultiReductionLoweringPatterns(
         p, vector::VectorMultiReductionLowering::InnerParallel);
     vector::populateVectorTransferPermutationMapLoweringPatterns(p);
-    vector::populateVectorTransposeLoweringPatterns(
-        p, vector::VectorTransformsOptions());
+    vector::populateVectorTransposeLoweringPatterns(p, vector::VectorTransformsOptions());
     vector::populateVectorBroadcastLoweringPatterns(p);
     vector::populateVectorShapeCastLoweringPatterns(p);
     vector::populateCastAwayVectorLeadingOneDimPatterns(p);
     populateMathPolynomialApproximationPatterns(p);
-    if (failed(applyPatternsAndFoldGreedily(m, std::move(p))))
-      return failure();
+    patterns = FrozenRewritePatternSet(std::move(p));
+    return success();
   }
-  PassManager pm(ctx);
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
-  // ceildivsi, floordivsi, max/min on floats: arith ops with no LLVM twin.
-  pm.addPass(arith::createArithExpandOpsPass());
-  pm.addPass(createCanonicalizerPass());
-  pm.addNestedPass<func::FuncOp>(createConvertVectorToSCFPass(
-      VectorTransferToSCFOptions().enableFullUnroll()));
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createConvertSCFToCFPass());
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
+  void runOnOperation() override {
+    func::FuncOp f = getOperation();
+    f.walk([](memref::CopyOp copy) {
+      OpBuilder b(copy);
+      b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(), copy.getTarget());
+      copy.erase();
+    });
+    f->walk([](LoopLikeOpInterface loop) { moveLoopInvariantCode(loop); });
+    linalg::hoistRedundantVectorTransfers(f);
+    if (failed(applyPatternsAndFoldGreedily(f, patterns)))
+      signalPassFailure();
+  }
+  FrozenRewritePatternSet patterns;
+};
+} // namespace
+
+void cpu::addLowerToLLVMPasses(OpPassManager &pm) {
+  // Function-level passes are nested so they run on every core; the ones
+  // that create or rewrite functions run on the module.
+  {
+    OpPassManager &fpm = pm.nest<func::FuncOp>();
+    fpm.addPass(std::make_unique<PrepareForLLVMPass>());
+    fpm.addPass(createConvertLinalgToLoopsPass());
+    // ceildivsi, floordivsi, max/min on floats: arith ops with no LLVM twin.
+    fpm.addPass(arith::createArithExpandOpsPass());
+    fpm.addPass(createCanonicalizerPass());
+    fpm.addPass(createConvertVectorToSCFPass(VectorTransferToSCFOptions().enableFullUnroll()));
+    fpm.addPass(createLowerAffinePass());
+    fpm.addPass(createConvertSCFToCFPass());
+    fpm.addPass(memref::createExpandStridedMetadataPass());
+    fpm.addPass(createLowerAffinePass());
+  }
   pm.addPass(createConvertMathToFuncs());
-  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addNestedPass<func::FuncOp>(createConvertVectorToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
-  pm.addPass(createArithToLLVMConversionPass());
-  pm.addPass(createConvertMathToLLVMPass());
+  {
+    OpPassManager &fpm = pm.nest<func::FuncOp>();
+    fpm.addPass(createArithToLLVMConversionPass());
+    fpm.addPass(createConvertMathToLLVMPass());
+  }
   pm.addPass(createConvertMathToLibmPass());
-  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addNestedPass<func::FuncOp>(createConvertIndexToLLVMPass());
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
-  return pm.run(m);
 }
 
 //===----------------------------------------------------------------------===//
@@ -605,10 +622,15 @@ struct TileVectorizePass
   void getDependentDialects(DialectRegistry &r) const override {
     r.insert<scf::SCFDialect, vector::VectorDialect, affine::AffineDialect>();
   }
+  LogicalResult initialize(MLIRContext *ctx) override {
+    patterns = std::make_shared<cpu::TileVectorizePatterns>(cpu::buildTileVectorizePatterns(ctx));
+    return success();
+  }
   void runOnOperation() override {
-    if (failed(cpu::tileAndVectorize(getOperation())))
+    if (failed(cpu::tileAndVectorize(getOperation(), *patterns)))
       signalPassFailure();
   }
+  std::shared_ptr<cpu::TileVectorizePatterns> patterns;
 };
 
 struct BufferizePlanPass : PassWrapper<BufferizePlanPass, OperationPass<ModuleOp>> {

@@ -2,10 +2,12 @@
 #ifndef MLC_CODEGEN_CPU_CPUCODEGEN_H
 #define MLC_CODEGEN_CPU_CPUCODEGEN_H
 
+#include "codegen/TargetBackend.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Rewrite/FrozenRewritePatternSet.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Target/TargetMachine.h"
 
@@ -22,8 +24,16 @@ mlir::FailureOr<TargetInfo> resolveTarget(const std::string &cpu,
 /// The instruction-set features the generated code may use (x86 names).
 std::vector<std::string> requiredFeatures(const TargetInfo &t);
 
+/// The rewrite patterns tileAndVectorize applies, built (and frozen) once
+/// per pass rather than per function.
+struct TileVectorizePatterns {
+  mlir::FrozenRewritePatternSet canonical;     // every op's canonicalisations
+  mlir::FrozenRewritePatternSet vectorCleanup; // after vectorisation
+};
+TileVectorizePatterns buildTileVectorizePatterns(mlir::MLIRContext *ctx);
 /// Applies the recorded tiling/fusion decisions and vectorises.
-mlir::LogicalResult tileAndVectorize(mlir::func::FuncOp f);
+mlir::LogicalResult tileAndVectorize(mlir::func::FuncOp f,
+                                     const TileVectorizePatterns &patterns);
 /// Makes every returned tensor a fresh buffer, then one-shot bufferizes.
 mlir::LogicalResult bufferize(mlir::ModuleOp m);
 /// Static intermediate buffers move into one arena (a trailing memref<?xi8>
@@ -36,8 +46,9 @@ mlir::LogicalResult planMemory(mlir::ModuleOp m);
 mlir::LogicalResult outlineDistributionLoops(mlir::ModuleOp m);
 /// Name prefix of the dispatch stubs: kDispatchPrefix + tile function.
 inline constexpr const char *kDispatchPrefix = "mlc_dispatch__";
-/// Vector/scf/memref/arith/math -> LLVM dialect.
-mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp m);
+/// Vector/scf/memref/arith/math -> LLVM dialect, as passes appended to a
+/// module pass manager.
+void addLowerToLLVMPasses(mlir::OpPassManager &pm);
 
 /// Registers the codegen steps as passes for mlc-opt.
 void registerCpuCodegenPasses();
@@ -63,8 +74,8 @@ void expandRuntimeCalls(llvm::Module &m, llvm::StringRef hostName,
 /// Splits `m` by function into a fixed number of parts, optimises and
 /// emits them on up to `threads` threads; appends one object per part.
 bool emitObjectsInParallel(std::unique_ptr<llvm::Module> m, const TargetInfo &target,
-                           int optLevel, unsigned threads,
-                           std::vector<std::string> &objects, std::string &err);
+                           const TargetOptions &opts, std::vector<std::string> &objects,
+                           std::string &err);
 /// Emits object code (or assembly) for `m` into `out`.
 bool emitMachineCode(llvm::Module &m, llvm::TargetMachine &tm, bool assembly,
                      std::string &out, std::string &err);

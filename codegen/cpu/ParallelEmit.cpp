@@ -13,6 +13,8 @@
 
 #include "llvm/Bitcode/BitcodeReader.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/GlobalVariable.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
@@ -36,11 +38,54 @@ size_t instructionCount(const Function &f) {
   return n;
 }
 
+/// The bytes of a constant made of arrays of plain data, as memory holds
+/// them; false for anything else (pointers, structs).
+bool appendRawBytes(const Constant *c, const DataLayout &dl, std::string &out) {
+  if (auto *data = dyn_cast<ConstantDataSequential>(c)) {
+    out += data->getRawDataValues();
+    return true;
+  }
+  if (isa<ConstantAggregateZero>(c)) {
+    out.append(dl.getTypeAllocSize(c->getType()), '\0');
+    return true;
+  }
+  if (auto *array = dyn_cast<ConstantArray>(c)) {
+    for (const Use &u : array->operands())
+      if (!appendRawBytes(cast<Constant>(u.get()), dl, out))
+        return false;
+    return true;
+  }
+  return false;
+}
+
 } // namespace
 
 bool cpu::emitObjectsInParallel(std::unique_ptr<Module> m, const TargetInfo &target,
-                                int optLevel, unsigned threads,
-                                std::vector<std::string> &objects, std::string &err) {
+                                const TargetOptions &opts, std::vector<std::string> &objects,
+                                std::string &err) {
+  int optLevel = opts.optLevel;
+  unsigned threads = opts.threads;
+  // Weights as raw bytes: the assembly printer writes an i8 array in one
+  // piece, but a float array, or MLIR's nested arrays for an N-d tensor,
+  // element by element (3 s of BERT-base's 340 MB on one core).
+  SmallVector<GlobalVariable *> arrays;
+  for (GlobalVariable &g : m->globals())
+    if (g.hasInitializer() && isa<ArrayType>(g.getValueType()))
+      arrays.push_back(&g);
+  for (GlobalVariable *g : arrays) {
+    std::string raw;
+    if (!appendRawBytes(g->getInitializer(), m->getDataLayout(), raw))
+      continue;
+    auto *bytes = ConstantDataArray::get(
+        m->getContext(), ArrayRef<uint8_t>((const uint8_t *)raw.data(), raw.size()));
+    auto *replacement = new GlobalVariable(*m, bytes->getType(), g->isConstant(), g->getLinkage(),
+                                           bytes, "", g, g->getThreadLocalMode());
+    replacement->copyAttributesFrom(g);
+    replacement->setAlignment(m->getDataLayout().getPreferredAlign(g));
+    replacement->takeName(g);
+    g->replaceAllUsesWith(replacement);
+    g->eraseFromParent();
+  }
   // Everything becomes visible to the other parts, hidden outside the .so.
   for (GlobalValue &gv : m->global_values()) {
     if (gv.isDeclaration() || !gv.hasLocalLinkage())
@@ -90,6 +135,7 @@ bool cpu::emitObjectsInParallel(std::unique_ptr<Module> m, const TargetInfo &tar
     f->deleteBody();
     f->setLinkage(GlobalValue::ExternalLinkage);
   }
+  opts.stepDone("split into parts");
 
   std::vector<std::string> partObjects(numParts), partErrors(numParts);
   std::atomic<unsigned> next{0};
@@ -119,6 +165,7 @@ bool cpu::emitObjectsInParallel(std::unique_ptr<Module> m, const TargetInfo &tar
   worker();
   for (std::thread &t : pool)
     t.join();
+  opts.stepDone("optimise and emit parts");
   if (!ok)
     return false;
   objects.push_back(std::move(dataObject));

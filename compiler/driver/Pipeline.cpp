@@ -142,6 +142,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   if (failed(target))
     return absl::InvalidArgumentError(err);
   StageTimer timer(opts.verbose);
+  topts.stepDone = [&timer](const char *step) { timer.done(step); };
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -230,6 +231,8 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   ctx.enableMultithreading(true);
   {
     PassManager pm(&ctx);
+    if (std::getenv("MLC_PASS_TIMING"))
+      pm.enableTiming();
     backend->buildKernelPipeline(pm, *target);
     if (failed(pm.run(m)))
       return fail(false, "code generation failed", diags);
@@ -246,7 +249,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   std::vector<std::string> parts;
   if (auto s = backend->serialize(m, *target, topts, kind, sig, parts); !s.ok())
     return fail(false, std::string(s.message()), diags);
-  timer.done("LLVM optimise and emit");
+  timer.done("serialise");
   if (kind != SerializeKind::Objects)
     return writeFile(opts.output, parts.front());
 

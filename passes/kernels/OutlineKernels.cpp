@@ -23,6 +23,8 @@
 #include "mlir/Transforms/RegionUtils.h"
 #include "llvm/ADT/MapVector.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 using namespace mlc;
@@ -215,6 +217,49 @@ private:
   Block *home;
 };
 
+/// A kernel's identity: its signature and body as text, with the group id
+/// (which differs between otherwise identical layers) normalised away.
+std::string fingerprintOf(func::FuncOp fn) {
+  Builder b(fn.getContext());
+  for (Operation &op : fn.getBody().front())
+    if (op.hasAttr(attr::kFusionGroup))
+      op.setAttr(attr::kFusionGroup, b.getI64IntegerAttr(0));
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << fn.getFunctionType();
+  if (ArrayAttr args = fn.getAllArgAttrs())
+    os << args;
+  OpPrintingFlags flags;
+  flags.useLocalScope();
+  for (Operation &op : fn.getBody().front()) {
+    op.print(os, flags);
+    os << "\n";
+  }
+  return text;
+}
+
+/// Repeated layers (a transformer's blocks) give kernels that differ only
+/// in the weights they are passed: keep one of each, so code is generated
+/// once and a profile counts its calls.
+void deduplicateKernels(ModuleOp m, func::FuncOp host) {
+  llvm::StringMap<func::FuncOp> first;
+  llvm::DenseMap<StringAttr, func::FuncOp> replacement;
+  for (auto fn : llvm::make_early_inc_range(m.getOps<func::FuncOp>())) {
+    if (!fn->hasAttr(attr::kKernel))
+      continue;
+    auto [it, fresh] = first.try_emplace(fingerprintOf(fn), fn);
+    if (!fresh)
+      replacement[fn.getSymNameAttr()] = it->second;
+  }
+  host.walk([&](func::CallOp call) {
+    if (auto it = replacement.find(call.getCalleeAttr().getAttr()); it != replacement.end())
+      call.setCalleeAttr(FlatSymbolRefAttr::get(it->second.getSymNameAttr()));
+  });
+  for (auto &[name, keep] : replacement)
+    if (auto dead = m.lookupSymbol<func::FuncOp>(name))
+      dead.erase();
+}
+
 struct OutlineKernelsPass : PassWrapper<OutlineKernelsPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(OutlineKernelsPass)
   StringRef getArgument() const override { return "mlc-outline-kernels"; }
@@ -240,6 +285,7 @@ struct OutlineKernelsPass : PassWrapper<OutlineKernelsPass, OperationPass<Module
     for (auto &[id, ops] : groups)
       if (succeeded(outliner.outline(ops, index)))
         ++index;
+    deduplicateKernels(m, host);
   }
 };
 
