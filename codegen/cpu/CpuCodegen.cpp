@@ -399,6 +399,27 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns 
 // Bufferization
 //===----------------------------------------------------------------------===//
 
+/// Whether `v` is a kernel result written into a buffer made for it alone
+/// (a tensor.empty of the host used only by that call), which can then be
+/// handed to the caller as an output without a copy.
+static bool writesFreshBuffer(Value v) {
+  auto call = v.getDefiningOp<func::CallOp>();
+  if (!call)
+    return false;
+  auto kernel = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(call, call.getCalleeAttr());
+  if (!kernel || kernel.isExternal())
+    return false;
+  Value inner = kernel.getBody().front().getTerminator()->getOperand(
+      cast<OpResult>(v).getResultNumber());
+  while (auto dps = inner.getDefiningOp<DestinationStyleOpInterface>())
+    inner = dps.getTiedOpOperand(cast<OpResult>(inner))->get();
+  auto arg = dyn_cast<BlockArgument>(inner);
+  if (!arg || arg.getOwner()->getParentOp() != kernel)
+    return false;
+  Value dest = call.getOperand(arg.getArgNumber());
+  return dest.getDefiningOp<tensor::EmptyOp>() && dest.hasOneUse();
+}
+
 LogicalResult cpu::bufferize(ModuleOp m) {
   func::FuncOp host = hostFunction(m);
   if (!host)
@@ -406,10 +427,13 @@ LogicalResult cpu::bufferize(ModuleOp m) {
   // Each output must be a buffer the caller can take: copy results that
   // alias an input or a constant. Kernels return their destination
   // arguments, which the host owns.
-  host.walk([](func::ReturnOp ret) {
+  host.walk([&](func::ReturnOp ret) {
     OpBuilder b(ret);
+    llvm::SmallPtrSet<Value, 4> taken;
     for (OpOperand &o : ret->getOpOperands()) {
       Value v = o.get();
+      if (writesFreshBuffer(v) && v.hasOneUse() && taken.insert(v).second)
+        continue; // the kernel writes straight into the caller's buffer
       auto t = cast<RankedTensorType>(v.getType());
       SmallVector<OpFoldResult> dims;
       for (int64_t i = 0; i < t.getRank(); ++i)

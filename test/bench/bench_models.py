@@ -1,5 +1,7 @@
 """mlc against onnxruntime (and OpenVINO where installed), measured in one
-process, interleaved, at 1 and 2 threads.
+process, interleaved, at 1 and 2 threads (onnxruntime with idle spinning
+off, so that its idle workers do not take the cores of the engine timed
+next).
 
 Not a test: prints, per model and thread count, the median latency of each
 engine, the ratio mlc / onnxruntime (below 1 means mlc is faster), mlc's
@@ -125,6 +127,10 @@ def main():
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1
+            # Interleaved runs: an engine whose idle workers spin steals the
+            # other engine's cores, so onnxruntime's workers sleep when idle
+            # (as mlc's do after a short bounded spin).
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             ref = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
             named = {i.name: f for i, f in zip(ref.get_inputs(), feeds)}
             sess = mlc_ctypes.Session(rt, so, threads=threads)

@@ -182,8 +182,10 @@ def main():
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1
             ref = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
-            sess = mlc_ctypes.Session(rt, so)
-            for shapes in sizes:
+            # One thread and two (the kernels' distribution loops split
+            # across the session's pool) must both match.
+            sessions = [mlc_ctypes.Session(rt, so, threads=t) for t in (1, 2)]
+            for shapes, sess in ((s, x) for s in sizes for x in sessions):
                 feeds = make_inputs(kind, shapes, np.random.default_rng(SEED))
                 want = ref.run(None, {i.name: f for i, f in zip(ref.get_inputs(), feeds)})
                 got = sess.run(*feeds)
@@ -192,11 +194,13 @@ def main():
                     abs_err = float(np.max(np.abs(g - w))) if g.shape == w.shape else float("inf")
                     rel_err = (float(np.max(np.abs(g - w) / (np.abs(w) + 1e-6)))
                                if g.shape == w.shape else float("inf"))
-                    print("%s size %s output %s: max abs %.3g, max rel %.3g, compile %.1f s: %s"
-                          % (tag, "x".join(map(str, shapes[0])), o.name, abs_err, rel_err,
-                             compile_s, "ok" if good else "MISMATCH"))
+                    print("%s size %s threads %d output %s: max abs %.3g, max rel %.3g, "
+                          "compile %.1f s: %s"
+                          % (tag, "x".join(map(str, shapes[0])), sess.threads, o.name, abs_err,
+                             rel_err, compile_s, "ok" if good else "MISMATCH"))
                     ok &= good
-            sess.close()
+            for sess in sessions:
+                sess.close()
             passed += ok
             failed += not ok
     print("%d passed, %d failed" % (passed, failed))
