@@ -17,6 +17,7 @@ NOTES = {
     "Unsqueeze": "axes must be constant",
     "Gather": "negative indices wrap; out-of-range indices are clamped",
     "Constant": "value, value_float, value_int, value_ints",
+    "ConstantOfShape": "shape known at import (an initializer or a constant); a run-time shape is reported as unsupported",
     "Add": "float and signed integer types, numpy broadcasting",
     "Sub": "float and signed integer types, numpy broadcasting",
     "Mul": "float and signed integer types, numpy broadcasting",

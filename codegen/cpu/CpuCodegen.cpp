@@ -399,9 +399,9 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns 
 // Bufferization
 //===----------------------------------------------------------------------===//
 
-/// Whether `v` is a kernel result written into a buffer made for it alone
-/// (a tensor.empty of the host used only by that call), which can then be
-/// handed to the caller as an output without a copy.
+/// Whether `v` is a kernel result written into a fresh buffer (a
+/// tensor.empty of the host), which can then be handed to the caller as an
+/// output without a copy.
 static bool writesFreshBuffer(Value v) {
   auto call = v.getDefiningOp<func::CallOp>();
   if (!call)
@@ -416,8 +416,9 @@ static bool writesFreshBuffer(Value v) {
   auto arg = dyn_cast<BlockArgument>(inner);
   if (!arg || arg.getOwner()->getParentOp() != kernel)
     return false;
-  Value dest = call.getOperand(arg.getArgNumber());
-  return dest.getDefiningOp<tensor::EmptyOp>() && dest.hasOneUse();
+  // An empty tensor is fresh memory for each use (bufferization gives uses
+  // that would conflict buffers of their own), never an input or constant.
+  return call.getOperand(arg.getArgNumber()).getDefiningOp<tensor::EmptyOp>();
 }
 
 LogicalResult cpu::bufferize(ModuleOp m) {
@@ -450,10 +451,10 @@ LogicalResult cpu::bufferize(ModuleOp m) {
   for (unsigned i = 0; i < host.getNumArguments(); ++i)
     host.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
                     BoolAttr::get(m.getContext(), false));
-  PassManager pm(m.getContext());
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
-  if (failed(pm.run(m)))
-    return failure();
+  // Empty-tensor elimination is not run: it would make a kernel write into
+  // a slice of a larger buffer (a Concat's), a strided view that a kernel
+  // boundary with identity layouts cannot take (DenseNet). The host copies
+  // such results into place instead.
   bufferization::OneShotBufferizationOptions opts;
   opts.bufferizeFunctionBoundaries = true;
   opts.setFunctionBoundaryTypeConversion(

@@ -38,6 +38,31 @@ LogicalResult constant(NodeBinder &b) {
   return success();
 }
 
+/// ConstantOfShape whose shape is known at import (an initializer or a
+/// constant: what exporters write for weights and masks of fixed size)
+/// becomes a splat constant; a shape computed at run time is reported.
+LogicalResult constantOfShape(NodeBinder &b) {
+  SmallVector<int64_t> dims;
+  DenseElementsAttr value;
+  if (b.constInts(0, dims))
+    return failure();
+  if (b.has("value")) {
+    if (b.attr("value", value))
+      return failure();
+    if (value.getNumElements() != 1)
+      return b.error("'value' must hold exactly one element"), failure();
+  }
+  for (int64_t d : dims)
+    if (d < 0)
+      return b.error("the shape has a negative dim"), failure();
+  Type elem = value ? value.getElementType() : b.builder.getF32Type();
+  auto type = RankedTensorType::get(dims, elem);
+  Attribute scalar = value ? *value.getValues<Attribute>().begin()
+                           : b.builder.getZeroAttr(elem);
+  b.setResults({b.constant(DenseElementsAttr::get(type, scalar))});
+  return success();
+}
+
 LogicalResult flatten(NodeBinder &b) {
   Value x;
   int64_t axis, rank;
@@ -288,6 +313,7 @@ void registerTensorConverters() {
   registerConverter("Expand", 8, expand);
   registerConverter("Range", 11, range);
   registerConverter("Constant", 1, constant);
+  registerConverter("ConstantOfShape", 9, constantOfShape);
   registerConverter("Flatten", 1, flatten);
   registerConverter("Reshape", 5, reshape);
   registerConverter("Transpose", 1, transpose);

@@ -59,7 +59,24 @@ def case_external(out, location="weights.bin", size=None):
     onnx.save(model(nodes, [vi("x", [1, 2])], [vi("y", [1, 3])], [t]), out)
 
 
+def case_constant_of_shape(out, dynamic=False):
+    # Weights made by ConstantOfShape from an initializer shape (as the
+    # "light" zoo models are written), or from a run-time shape.
+    shape = numpy_helper.from_array(np.array([4, 3], np.int64), "wshape")
+    value = numpy_helper.from_array(np.array([0.25], np.float32), "value")
+    nodes = [helper.make_node("ConstantOfShape", ["wshape"], ["w"], name="cos", value=value),
+             helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")]
+    outputs = [vi("y", ["batch", 3])]
+    if dynamic:
+        nodes += [helper.make_node("Shape", ["x"], ["xs"], name="shape"),
+                  helper.make_node("ConstantOfShape", ["xs"], ["z"], name="dynamic_cos")]
+        outputs.append(vi("z", None))
+    onnx.save(model(nodes, [vi("x", ["batch", 4])], outputs, [shape], opset=9), out)
+
+
 CASES = {
+    "constant_of_shape": case_constant_of_shape,
+    "constant_of_shape_dynamic": lambda o: case_constant_of_shape(o, dynamic=True),
     "mlp": case_mlp,
     "unsupported": case_unsupported,
     "external": case_external,

@@ -41,3 +41,17 @@ func.func @distribute(%x: tensor<8x64x256xf32>, %y: tensor<4x64xf32>) -> (tensor
   return %0, %1 : tensor<8x64x256xf32>, tensor<4x64xf32>
 }
 }
+
+// -----
+
+// Distribution tiles cut a dim into near-equal tiles (a multiple of the
+// register tile), so an even split of tiles across threads is an even split
+// of work: N = 784 becomes 4 x 208 (last 160), not 3 x 256 + 16.
+// CHECK-LABEL: func.func @balanced
+// CHECK: lowering_config<distribution = [64, 208]
+module attributes {mlc.target = {backend = "cpu", cpu = "haswell", features = "+avx2,+fma", vector_bits = 256 : i64, vector_registers = 16 : i64}} {
+func.func @balanced(%a: tensor<64x64xf32>, %w: tensor<64x784xf32>) -> tensor<64x784xf32> {
+  %0 = mlc.matmul %a, %w : (tensor<64x64xf32>, tensor<64x784xf32>) -> tensor<64x784xf32>
+  return %0 : tensor<64x784xf32>
+}
+}
