@@ -191,8 +191,13 @@ public:
     SmallVector<Operation *> body(cloned.begin(), cloned.end());
     body.append(ops.begin(), ops.end());
     llvm::stable_sort(body, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
-    for (Operation *op : body)
-      b.clone(*op, map);
+    // A kernel holds one group: its ops say group 0, so that kernels of
+    // identical layers are identical (deduplicateKernels).
+    for (Operation *op : body) {
+      Operation *copy = b.clone(*op, map);
+      if (copy->hasAttr(attr::kFusionGroup))
+        copy->setAttr(attr::kFusionGroup, b.getI64IntegerAttr(0));
+    }
     SmallVector<Value> returned;
     for (Value v : results)
       returned.push_back(map.lookup(v));
@@ -217,13 +222,9 @@ private:
   Block *home;
 };
 
-/// A kernel's identity: its signature and body as text, with the group id
-/// (which differs between otherwise identical layers) normalised away.
+/// A kernel's identity: its signature and body as text (group ids are 0
+/// in every kernel, see outline()).
 std::string fingerprintOf(func::FuncOp fn) {
-  Builder b(fn.getContext());
-  for (Operation &op : fn.getBody().front())
-    if (op.hasAttr(attr::kFusionGroup))
-      op.setAttr(attr::kFusionGroup, b.getI64IntegerAttr(0));
   std::string text;
   llvm::raw_string_ostream os(text);
   os << fn.getFunctionType();

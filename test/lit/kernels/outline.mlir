@@ -30,16 +30,17 @@ func.func @main(%a: tensor<64x64xf32>, %w: tensor<64x64xf32>, %w2: tensor<64x64x
 
 // Every op of a fusion group (the accumulator's fill, the contraction and
 // its add/relu consumers, merged into one generic) lands in one kernel,
-// which carries the group's decisions; the im2col of the convolution is a
-// kernel of its own.
+// which carries the group's decisions (its one group numbered 0); the
+// im2col of the convolution is a kernel of its own.
 // CHECK-LABEL: func.func private @mlc_k0
-// CHECK: mlc.im2col
-// CHECK-NOT: mlc.fusion_group = 0
+// CHECK: linalg.generic {{.*}}mlc.fusion_group = 0 : i64, mlc.fusion_role = "single", mlc.im2col
+// CHECK-NEXT: ^bb0
+// CHECK-NOT: linalg.generic
 // CHECK: return
 // CHECK-LABEL: func.func private @mlc_k1
-// CHECK: linalg.generic {{.*}}mlc.fusion_group = [[G:[0-9]+]] : i64, mlc.fusion_role = "producer"
-// CHECK: linalg.generic {{.*}}"reduction"{{.*}}mlc.fusion_group = [[G]] : i64, mlc.fusion_role = "root"
-// CHECK: linalg.generic {{.*}}mlc.fusion_group = [[G]] : i64, mlc.fusion_role = "consumer"{{.*}}distribution = [1, 64, 256]
+// CHECK: linalg.generic {{.*}}mlc.fusion_group = 0 : i64, mlc.fusion_role = "producer"
+// CHECK: linalg.generic {{.*}}"reduction"{{.*}}mlc.fusion_group = 0 : i64, mlc.fusion_role = "root"
+// CHECK: linalg.generic {{.*}}mlc.fusion_group = 0 : i64, mlc.fusion_role = "consumer"{{.*}}distribution = [1, 64, 256]
 // CHECK: arith.addf
 // CHECK: arith.maximumf
 // CHECK: return
