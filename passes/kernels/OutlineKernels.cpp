@@ -130,7 +130,8 @@ public:
     }
 
     // Values the group reads from outside: passed as arguments, or cloned
-    // into the kernel (scalar constants, and buffers only the group uses).
+    // into the kernel (scalar constants, slices, and buffers only the group
+    // uses).
     llvm::SetVector<Value> arguments;
     llvm::SetVector<Operation *> cloned;
     SmallVector<Value> work;
@@ -150,7 +151,10 @@ public:
       bool onlyGroup = def && llvm::all_of(v.getUsers(), [&](Operation *u) {
                          return inGroup(u) || cloned.contains(u);
                        });
-      if (def && (isClonedConstant(def) ||
+      // A slice is taken inside the kernel, from its source: passed in, it
+      // would be a strided view that the kernel's identity-layout buffer
+      // arguments cannot take (a causal mask sliced from a larger one).
+      if (def && (isClonedConstant(def) || isa<tensor::ExtractSliceOp>(def) ||
                   (isa<tensor::EmptyOp>(def) && !destinations.contains(v) && onlyGroup))) {
         cloned.insert(def);
         work.append(def->getOperands().begin(), def->getOperands().end());
