@@ -137,12 +137,13 @@ LogicalResult cpu::outlineDistributionLoops(ModuleOp m) {
   // Every function with a body takes the context first; calls pass it on.
   for (func::FuncOp f : functions)
     f.insertArgument(0, ctxType, {}, f.getLoc());
+  SymbolTable symbols(m);
   for (func::FuncOp f : functions) {
     Value fctx = f.getArgument(0);
     SmallVector<func::CallOp> calls;
     f.walk([&](func::CallOp c) { calls.push_back(c); });
     for (func::CallOp c : calls) {
-      auto callee = m.lookupSymbol<func::FuncOp>(c.getCallee());
+      auto callee = symbols.lookup<func::FuncOp>(c.getCallee());
       if (!callee || callee.isExternal())
         continue;
       SmallVector<Value> args = {fctx};

@@ -21,7 +21,6 @@
 #include "llvm/Transforms/Utils/Cloning.h"
 
 #include <atomic>
-#include <mutex>
 #include <thread>
 
 using namespace llvm;
