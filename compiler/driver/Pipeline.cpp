@@ -99,7 +99,6 @@ absl::Status writeFile(const std::string &path, StringRef data) {
   return absl::OkStatus();
 }
 
-
 /// Prints each stage and its time to stderr when asked (-v).
 class StageTimer {
 public:
@@ -113,12 +112,30 @@ public:
     last = now;
   }
   void total() {
-    if (enabled)
-      std::fprintf(stderr, "mlc: %-28s %8.3f s\n", "total",
-                   std::chrono::duration<double>(Clock::now() - start).count());
+    if (!enabled)
+      return;
+    std::fprintf(stderr, "mlc: %-28s %8.3f s\n", "total",
+                 std::chrono::duration<double>(Clock::now() - start).count());
+    if (long kb = peakResidentKiB(); kb > 0)
+      std::fprintf(stderr, "mlc: %-28s %8.0f MB\n", "peak memory", kb / 1024.0);
   }
 
 private:
+  /// VmHWM of this process image: unlike getrusage's ru_maxrss it does not
+  /// include the image of the parent that forked the compiler.
+  static long peakResidentKiB() {
+    std::FILE *f = std::fopen("/proc/self/status", "r");
+    if (!f)
+      return 0;
+    char line[256];
+    long kb = 0;
+    while (std::fgets(line, sizeof line, f))
+      if (std::sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+        break;
+    std::fclose(f);
+    return kb;
+  }
+
   using Clock = std::chrono::steady_clock;
   bool enabled;
   Clock::time_point start, last;
