@@ -27,10 +27,13 @@ namespace mlc::runtime {
 namespace {
 
 /// How long a waiting thread spins before it sleeps: pause-spin first, then
-/// yield the core to others, then block. Short enough that an idle pool
-/// costs nothing measurable, long enough to stay warm between the kernels
-/// of one run.
-constexpr std::chrono::microseconds kPauseSpin{20}, kTotalSpin{100};
+/// yield the core to others, then block. Long enough to stay warm across
+/// the gaps of one run (serial host copies and small kernels between
+/// distributed ones: MobileNetV2 at 2 threads, median 34-43 ms with a
+/// 100 us bound against 25-30 ms with 2 ms, `mlc bench --threads 2`, same
+/// machine, alternated), and bounded, so that an idle pool costs nothing
+/// measurable once a run is over.
+constexpr std::chrono::microseconds kPauseSpin{50}, kTotalSpin{2000};
 
 inline void cpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
