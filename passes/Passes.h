@@ -2,6 +2,7 @@
 #ifndef MLC_PASSES_PASSES_H
 #define MLC_PASSES_PASSES_H
 
+#include "mlir/IR/Value.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Support/LogicalResult.h"
 #include <memory>
@@ -22,8 +23,6 @@ struct TargetInfo {
   std::string features = "";     // LLVM feature string
   int vectorBits = 256;          // widest vector register in bits
   int numVectorRegisters = 16;
-  static TargetInfo hostCpu();
-  static TargetInfo forCpu(const std::string &cpu);
 };
 
 /// The target as a module attribute (`mlc.target`: a dictionary with
@@ -45,6 +44,10 @@ std::unique_ptr<mlir::Pass> createFusionPass();
 std::unique_ptr<mlir::Pass> createTilingPass(const TargetInfo &target);
 // passes/kernels
 std::unique_ptr<mlir::Pass> createOutlineKernelsPass();
+/// The value whose buffer `v` is written into: `v` followed back through
+/// the destination (init) operands of the destination-style ops producing
+/// it, as long as `follow(op)` holds for the op.
+mlir::Value writtenInto(mlir::Value v, llvm::function_ref<bool(mlir::Operation *)> follow);
 /// The model's entry function (the public one with a body): @main before
 /// code generation, the host schedule after kernel outlining.
 mlir::func::FuncOp hostFunction(mlir::ModuleOp m);

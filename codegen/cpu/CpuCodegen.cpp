@@ -409,10 +409,9 @@ static bool writesFreshBuffer(Value v) {
   auto kernel = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(call, call.getCalleeAttr());
   if (!kernel || kernel.isExternal())
     return false;
-  Value inner = kernel.getBody().front().getTerminator()->getOperand(
-      cast<OpResult>(v).getResultNumber());
-  while (auto dps = inner.getDefiningOp<DestinationStyleOpInterface>())
-    inner = dps.getTiedOpOperand(cast<OpResult>(inner))->get();
+  Value inner = writtenInto(kernel.getBody().front().getTerminator()->getOperand(
+                                cast<OpResult>(v).getResultNumber()),
+                            [](Operation *) { return true; });
   auto arg = dyn_cast<BlockArgument>(inner);
   if (!arg || arg.getOwner()->getParentOp() != kernel)
     return false;

@@ -119,12 +119,7 @@ public:
     // through its group's destination operands to a tensor.empty.
     llvm::DenseSet<Value> destinations;
     for (Value r : results) {
-      Value v = r;
-      while (auto dps = v.getDefiningOp<DestinationStyleOpInterface>()) {
-        if (!members.contains(dps.getOperation()))
-          break;
-        v = dps.getTiedOpOperand(cast<OpResult>(v))->get();
-      }
+      Value v = writtenInto(r, [&](Operation *op) { return members.contains(op); });
       if (v.getDefiningOp<tensor::EmptyOp>())
         destinations.insert(v);
     }
@@ -249,7 +244,7 @@ std::string fingerprintOf(func::FuncOp fn) {
 void deduplicateKernels(ModuleOp m, func::FuncOp host) {
   llvm::StringMap<func::FuncOp> first;
   llvm::DenseMap<StringAttr, func::FuncOp> replacement;
-  for (auto fn : llvm::make_early_inc_range(m.getOps<func::FuncOp>())) {
+  for (auto fn : m.getOps<func::FuncOp>()) {
     if (!fn->hasAttr(attr::kKernel))
       continue;
     auto [it, fresh] = first.try_emplace(fingerprintOf(fn), fn);
@@ -295,6 +290,15 @@ struct OutlineKernelsPass : PassWrapper<OutlineKernelsPass, OperationPass<Module
 };
 
 } // namespace
+
+Value mlc::writtenInto(Value v, function_ref<bool(Operation *)> follow) {
+  while (auto dps = v.getDefiningOp<DestinationStyleOpInterface>()) {
+    if (!follow(dps))
+      break;
+    v = dps.getTiedOpOperand(cast<OpResult>(v))->get();
+  }
+  return v;
+}
 
 func::FuncOp mlc::hostFunction(ModuleOp m) {
   for (auto f : m.getOps<func::FuncOp>())

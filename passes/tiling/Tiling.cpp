@@ -10,20 +10,9 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "llvm/TargetParser/Host.h"
 
 using namespace mlir;
 using namespace mlc;
-
-TargetInfo TargetInfo::hostCpu() {
-  return forCpu(llvm::sys::getHostCPUName().str());
-}
-
-TargetInfo TargetInfo::forCpu(const std::string &cpu) {
-  TargetInfo t;
-  t.cpu = cpu;
-  return t; // vector width is set by the code generator from the features
-}
 
 namespace {
 
