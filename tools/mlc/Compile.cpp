@@ -3,6 +3,8 @@
 #include "tools/mlc/Common.h"
 
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace mlc::tools {
 
@@ -18,7 +20,37 @@ static const char *kCompileHelp =
     "  -O0 .. -O3          optimisation level (default: -O3)\n"
     "  --shape NAME=DIMS   fix an input's shape (NAME=1x3x224x224) or one\n"
     "                      symbolic dim (batch=1); repeatable\n"
-    "  -v, --verbose       print each compiler stage and its time to stderr\n";
+    "  -v, --verbose       print each compiler stage and its time to stderr\n"
+    "  --batch LIST        compile many models in this one process: LIST has one\n"
+    "                      'MODEL.onnx OUTPUT' pair per line; prints one line per\n"
+    "                      model ('ok', 'error' or 'internal', the model, the\n"
+    "                      message); exit 0 when every model was attempted\n";
+
+// One line per model of a --batch list, flushed as it is written so that a
+// driver reading the output knows which model a crash happened in ("begin").
+static int compileBatch(const CompileOptions &base, const std::string &list) {
+  std::ifstream in(list);
+  if (!in)
+    return userError("cannot read batch list '" + list + "'");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    CompileOptions o = base;
+    if (!(ls >> o.input >> o.output))
+      continue;
+    std::printf("begin %s\n", o.input.c_str());
+    std::fflush(stdout);
+    absl::Status s = compileModel(o);
+    std::string msg(s.message());
+    for (char &c : msg)
+      if (c == '\n')
+        c = ' ';
+    const char *kind = s.ok() ? "ok" : s.code() == absl::StatusCode::kInternal ? "internal" : "error";
+    std::printf("%s %s %s\n", kind, o.input.c_str(), msg.c_str());
+    std::fflush(stdout);
+  }
+  return kOk;
+}
 
 int cmdCompile(const Args &a) {
   if (wantsHelp(a)) {
@@ -26,7 +58,7 @@ int cmdCompile(const Args &a) {
     return kOk;
   }
   CompileOptions o;
-  std::string emit = "so";
+  std::string emit = "so", batch;
   for (size_t i = 0; i < a.size(); ++i) {
     std::string v;
     bool missing = false;
@@ -36,6 +68,8 @@ int cmdCompile(const Args &a) {
       o.target = v;
     } else if (flagValue(a, i, "--cpu", v, missing)) {
       o.cpu = v;
+    } else if (flagValue(a, i, "--batch", v, missing)) {
+      batch = v;
     } else if (flagValue(a, i, "--emit", v, missing)) {
       emit = v;
     } else if (flagValue(a, i, "--shape", v, missing)) {
@@ -56,8 +90,6 @@ int cmdCompile(const Args &a) {
     if (missing)
       return userError("option '" + a[i] + "' needs a value");
   }
-  if (o.input.empty())
-    return userError("no model given (usage: mlc compile MODEL.onnx -o MODEL.so)");
   static const std::map<std::string, EmitKind> kinds = {
       {"so", EmitKind::SharedLibrary}, {"mlir", EmitKind::Mlir},
       {"linalg", EmitKind::Linalg},    {"llvm", EmitKind::LLVM},
@@ -66,6 +98,13 @@ int cmdCompile(const Args &a) {
   if (k == kinds.end())
     return userError("--emit takes so, mlir, linalg, llvm, asm or obj");
   o.emit = k->second;
+  if (!batch.empty()) {
+    if (!o.input.empty() || !o.output.empty())
+      return userError("--batch takes its models and outputs from the list, not the command line");
+    return compileBatch(o, batch);
+  }
+  if (o.input.empty())
+    return userError("no model given (usage: mlc compile MODEL.onnx -o MODEL.so)");
   if (o.output.empty()) {
     static const std::map<EmitKind, std::string> ext = {
         {EmitKind::SharedLibrary, ".so"}, {EmitKind::Mlir, ".mlir"},
