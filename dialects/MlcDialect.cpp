@@ -11,6 +11,7 @@ using namespace mlc;
 #include "llvm/ADT/TypeSwitch.h"
 
 #include "dialects/MlcDialect.cpp.inc"
+#include "dialects/MlcEnums.cpp.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "dialects/MlcAttrs.cpp.inc"

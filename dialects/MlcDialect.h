@@ -10,6 +10,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialects/MlcDialect.h.inc"
+#include "dialects/MlcEnums.h.inc"
 
 #define GET_ATTRDEF_CLASSES
 #include "dialects/MlcAttrs.h.inc"

@@ -11,6 +11,7 @@
 
 include "mlir/IR/OpBase.td"
 include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def Mlc_Dialect : Dialect {
@@ -88,6 +89,38 @@ def Mlc_ReciprocalOp : Mlc_UnaryOp<"reciprocal">;
 def Mlc_NotOp : Mlc_UnaryOp<"not">;
 def Mlc_HardSwishOp : Mlc_UnaryOp<"hard_swish">;
 
+// The elementwise math family: one op, the function picked by an enum.
+// alpha/beta carry the function's parameters where it has some (Elu alpha,
+// Selu alpha/gamma, LeakyRelu alpha, Shrink lambd/bias, IsInf detect
+// positive/negative, Gelu: beta 1 for the tanh approximation).
+def Mlc_MathKind : I32EnumAttr<"MathKind", "an elementwise math function", [
+    I32EnumAttrCase<"Sin", 0, "sin">, I32EnumAttrCase<"Cos", 1, "cos">,
+    I32EnumAttrCase<"Tan", 2, "tan">, I32EnumAttrCase<"Asin", 3, "asin">,
+    I32EnumAttrCase<"Acos", 4, "acos">, I32EnumAttrCase<"Atan", 5, "atan">,
+    I32EnumAttrCase<"Sinh", 6, "sinh">, I32EnumAttrCase<"Cosh", 7, "cosh">,
+    I32EnumAttrCase<"Asinh", 8, "asinh">, I32EnumAttrCase<"Acosh", 9, "acosh">,
+    I32EnumAttrCase<"Atanh", 10, "atanh">, I32EnumAttrCase<"Floor", 11, "floor">,
+    I32EnumAttrCase<"Ceil", 12, "ceil">, I32EnumAttrCase<"Round", 13, "round">,
+    I32EnumAttrCase<"Sign", 14, "sign">, I32EnumAttrCase<"Softplus", 15, "softplus">,
+    I32EnumAttrCase<"Softsign", 16, "softsign">, I32EnumAttrCase<"IsNaN", 17, "isnan">,
+    I32EnumAttrCase<"IsInf", 18, "isinf">, I32EnumAttrCase<"Elu", 19, "elu">,
+    I32EnumAttrCase<"Selu", 20, "selu">, I32EnumAttrCase<"LeakyRelu", 21, "leaky_relu">,
+    I32EnumAttrCase<"ThresholdedRelu", 22, "thresholded_relu">,
+    I32EnumAttrCase<"Celu", 23, "celu">, I32EnumAttrCase<"Mish", 24, "mish">,
+    I32EnumAttrCase<"Gelu", 25, "gelu">, I32EnumAttrCase<"Swish", 26, "swish">,
+    I32EnumAttrCase<"Shrink", 27, "shrink">]> {
+  let cppNamespace = "::mlc";
+  let genSpecializedAttr = 0;
+}
+def Mlc_MathKindAttr : EnumAttr<Mlc_Dialect, Mlc_MathKind, "math_kind">;
+
+def Mlc_MathOp : Mlc_Op<"math"> {
+  let arguments = (ins AnyTensor:$input, Mlc_MathKindAttr:$kind,
+                   DefaultValuedAttr<F64Attr, "0.0">:$alpha,
+                   DefaultValuedAttr<F64Attr, "0.0">:$beta);
+  let results = (outs AnyTensor:$result);
+}
+
 // Clip with constant bounds (±inf when absent).
 def Mlc_ClipOp : Mlc_Op<"clip"> {
   let arguments = (ins AnyTensor:$input, F64Attr:$min, F64Attr:$max);
@@ -108,8 +141,18 @@ def Mlc_CastOp : Mlc_Op<"cast"> {
 def Mlc_PowOp : Mlc_BinaryOp<"pow">;
 def Mlc_MaxOp : Mlc_BinaryOp<"max">;
 def Mlc_MinOp : Mlc_BinaryOp<"min">;
+// And/Or/Xor: logical on bool tensors, bitwise on integer tensors.
 def Mlc_AndOp : Mlc_BinaryOp<"and">;
 def Mlc_OrOp : Mlc_BinaryOp<"or">;
+def Mlc_XorOp : Mlc_BinaryOp<"xor">;
+// Mod: the remainder takes the divisor's sign (ONNX fmod=0, integers);
+// FMod: it takes the dividend's sign (C fmod).
+def Mlc_ModOp : Mlc_BinaryOp<"mod">;
+def Mlc_FModOp : Mlc_BinaryOp<"fmod">;
+// PRelu: x < 0 ? slope * x : x, slope broadcast to x.
+def Mlc_PReluOp : Mlc_BinaryOp<"prelu">;
+def Mlc_ShlOp : Mlc_BinaryOp<"shl">;
+def Mlc_ShrOp : Mlc_BinaryOp<"shr">;
 
 // Comparisons produce i1 tensors. predicate: "eq" | "lt" | "le" | "gt" | "ge".
 def Mlc_CompareOp : Mlc_Op<"compare"> {
@@ -177,7 +220,8 @@ def Mlc_BatchNormOp : Mlc_Op<"batch_norm"> {
 // Softmax over `axis` (opset >= 13). With `coerce_2d` (opset < 13) the input
 // is viewed as 2-D at `axis` and the normalisation runs over all trailing dims.
 def Mlc_SoftmaxOp : Mlc_Op<"softmax"> {
-  let arguments = (ins AnyTensor:$input, I64Attr:$axis, BoolAttr:$coerce_2d);
+  // log: LogSoftmax (x - max - log(sum(exp(x - max)))).
+  let arguments = (ins AnyTensor:$input, I64Attr:$axis, BoolAttr:$coerce_2d, BoolAttr:$log);
   let results = (outs AnyTensor:$result);
 }
 

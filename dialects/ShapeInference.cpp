@@ -338,9 +338,10 @@ struct Inferrer {
           return out;
         })
         .Case<SqrtOp, ErfOp, ExpOp, LogOp, NegOp, AbsOp, ReciprocalOp, NotOp,
-              HardSwishOp, ClipOp, HardSigmoidOp, CastOp, LayerNormOp>(
+              HardSwishOp, ClipOp, HardSigmoidOp, CastOp, LayerNormOp, MathOp>(
             [&](auto op) { return dimsOf(op->getOperand(0)); })
-        .Case<PowOp, MaxOp, MinOp, AndOp, OrOp, CompareOp, WhereOp>(
+        .Case<PowOp, MaxOp, MinOp, AndOp, OrOp, XorOp, ModOp, FModOp, PReluOp, ShlOp,
+              ShrOp, CompareOp, WhereOp>(
             [&](Operation *op) -> std::optional<SDims> {
               SmallVector<SDims> shapes;
               for (Value v : op->getOperands()) {
@@ -428,6 +429,9 @@ static Type resultElementType(Operation *op) {
     return IntegerType::get(op->getContext(), 64);
   if (isa<CompareOp>(op))
     return IntegerType::get(op->getContext(), 1);
+  if (auto m = dyn_cast<MathOp>(op))
+    if (m.getKind() == MathKind::IsNaN || m.getKind() == MathKind::IsInf)
+      return IntegerType::get(op->getContext(), 1);
   if (auto c = dyn_cast<CastOp>(op))
     return c.getTo();
   if (isa<WhereOp>(op))

@@ -76,14 +76,28 @@ FailureOr<VDims> broadcastDims(OpBuilder &b, Location loc, Operation *op,
   return out;
 }
 
+/// Integer division by zero is undefined in ONNX; never trap on it: a zero
+/// divisor becomes 1.
+Value safeDivisor(OpBuilder &b, Location l, Value y) {
+  Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(y.getType()));
+  Value one = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), 1));
+  Value isZero = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, y, zero);
+  return b.create<arith::SelectOp>(l, isZero, one, y);
+}
+
 template <typename OpT>
 struct BinaryLowering : MlcPattern<OpT> {
   using MlcPattern<OpT>::MlcPattern;
   LogicalResult lower(OpT op, typename OpT::Adaptor a, ConversionPatternRewriter &rw,
                       RankedTensorType type) const override {
     Type elem = type.getElementType();
-    bool logical = std::is_same_v<OpT, AndOp> || std::is_same_v<OpT, OrOp>;
-    if (!elem.isIntOrFloat() || elem.isInteger(1) != logical)
+    constexpr bool bitwise = std::is_same_v<OpT, AndOp> || std::is_same_v<OpT, OrOp> ||
+                             std::is_same_v<OpT, XorOp> || std::is_same_v<OpT, ShlOp> ||
+                             std::is_same_v<OpT, ShrOp>;
+    bool ok = elem.isIntOrFloat() && (bitwise ? isa<IntegerType>(elem) : !elem.isInteger(1));
+    if (std::is_same_v<OpT, PReluOp>)
+      ok = isa<FloatType>(elem);
+    if (!ok)
       return op->emitError("element type ") << elem << " is not supported";
     Location loc = op.getLoc();
     SmallVector<Value> ins = {a.getLhs(), a.getRhs()};
@@ -129,15 +143,50 @@ struct BinaryLowering : MlcPattern<OpT> {
       return b.create<arith::AndIOp>(l, x, y);
     if constexpr (std::is_same_v<OpT, OrOp>)
       return b.create<arith::OrIOp>(l, x, y);
+    if constexpr (std::is_same_v<OpT, XorOp>)
+      return b.create<arith::XOrIOp>(l, x, y);
+    if constexpr (std::is_same_v<OpT, ShlOp> || std::is_same_v<OpT, ShrOp>) {
+      // Shifting by the bit width or more gives 0 (LLVM would give poison).
+      unsigned w = x.getType().getIntOrFloatBitWidth();
+      Value width = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), w));
+      Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(x.getType()));
+      Value big = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::uge, y, width);
+      Value r = std::is_same_v<OpT, ShlOp> ? b.create<arith::ShLIOp>(l, x, y).getResult()
+                                           : b.create<arith::ShRUIOp>(l, x, y).getResult();
+      return b.create<arith::SelectOp>(l, big, zero, r);
+    }
+    if constexpr (std::is_same_v<OpT, PReluOp>) {
+      Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(x.getType()));
+      Value neg = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, x, zero);
+      return b.create<arith::SelectOp>(l, neg, b.create<arith::MulFOp>(l, x, y), x);
+    }
+    if constexpr (std::is_same_v<OpT, FModOp>) {
+      if (f)
+        return b.create<arith::RemFOp>(l, x, y);
+      return b.create<arith::RemSIOp>(l, x, safeDivisor(b, l, y));
+    }
+    if constexpr (std::is_same_v<OpT, ModOp>) {
+      if (f) { // fmod=0 on floats: the divisor's sign (numpy mod)
+        Value r = b.create<arith::RemFOp>(l, x, y);
+        Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(x.getType()));
+        Value rNeg = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, r, zero);
+        Value yNeg = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, y, zero);
+        Value rNz = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::ONE, r, zero);
+        Value fix = b.create<arith::AndIOp>(l, rNz, b.create<arith::XOrIOp>(l, rNeg, yNeg));
+        return b.create<arith::SelectOp>(l, fix, b.create<arith::AddFOp>(l, r, y), r);
+      }
+      Value r = b.create<arith::RemSIOp>(l, x, safeDivisor(b, l, y));
+      Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(x.getType()));
+      Value rNeg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, r, zero);
+      Value yNeg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, y, zero);
+      Value rNz = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ne, r, zero);
+      Value fix = b.create<arith::AndIOp>(l, rNz, b.create<arith::XOrIOp>(l, rNeg, yNeg));
+      return b.create<arith::SelectOp>(l, fix, b.create<arith::AddIOp>(l, r, y), r);
+    }
     if constexpr (std::is_same_v<OpT, DivOp>) {
       if (f)
         return b.create<arith::DivFOp>(l, x, y);
-      // Integer division by zero is undefined in ONNX; never trap on it.
-      Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(y.getType()));
-      Value one = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), 1));
-      Value isZero = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, y, zero);
-      Value safe = b.create<arith::SelectOp>(l, isZero, one, y);
-      return b.create<arith::DivSIOp>(l, x, safe);
+      return b.create<arith::DivSIOp>(l, x, safeDivisor(b, l, y));
     }
   }
 };
@@ -203,16 +252,140 @@ struct UnaryLowering : MlcPattern<OpT> {
   }
 };
 
+/// The mlc.math family: one scalar body per kind.
+struct MathLowering : MlcPattern<MathOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(MathOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Type in = cast<ShapedType>(a.getInput().getType()).getElementType();
+    if (op.getKind() != MathKind::Sign && failed(requireFloat(op, a.getInput())))
+      return failure();
+    if (!in.isIntOrFloat() || in.isInteger(1))
+      return op->emitError("element type ") << in << " is not supported";
+    Location loc = op.getLoc();
+    MathKind kind = op.getKind();
+    double alpha = op.getAlpha().convertToDouble(), beta = op.getBeta().convertToDouble();
+    Value r = elementwise(rw, loc, a.getInput(), dimsOf(rw, loc, a.getInput()),
+                          type.getElementType(), [&](OpBuilder &b, Location l, ValueRange v) {
+                            return body(b, l, kind, v[0], alpha, beta);
+                          });
+    rw.replaceOp(op, r);
+    return success();
+  }
+  static Value body(OpBuilder &b, Location l, MathKind kind, Value x, double alpha,
+                    double beta) {
+    Type t = x.getType();
+    auto c = [&](double v) -> Value {
+      if (isa<FloatType>(t))
+        return b.create<arith::ConstantOp>(l, b.getFloatAttr(t, v));
+      return b.create<arith::ConstantOp>(l, b.getIntegerAttr(t, (int64_t)v));
+    };
+    auto add = [&](Value p, Value q) { return b.create<arith::AddFOp>(l, p, q).getResult(); };
+    auto sub = [&](Value p, Value q) { return b.create<arith::SubFOp>(l, p, q).getResult(); };
+    auto mul = [&](Value p, Value q) { return b.create<arith::MulFOp>(l, p, q).getResult(); };
+    auto div = [&](Value p, Value q) { return b.create<arith::DivFOp>(l, p, q).getResult(); };
+    auto lt = [&](Value p, Value q) {
+      return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, p, q).getResult();
+    };
+    auto sel = [&](Value k, Value p, Value q) {
+      return b.create<arith::SelectOp>(l, k, p, q).getResult();
+    };
+    auto exp = [&](Value p) { return b.create<math::ExpOp>(l, p).getResult(); };
+    // log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)
+    auto softplus = [&](Value p) {
+      Value m = b.create<arith::MaximumFOp>(l, p, c(0));
+      Value e = exp(b.create<arith::NegFOp>(l, b.create<math::AbsFOp>(l, p)));
+      return add(m, b.create<math::Log1pOp>(l, e));
+    };
+    switch (kind) {
+    case MathKind::Sin: return b.create<math::SinOp>(l, x);
+    case MathKind::Cos: return b.create<math::CosOp>(l, x);
+    case MathKind::Tan: return b.create<math::TanOp>(l, x);
+    case MathKind::Asin: return b.create<math::AsinOp>(l, x);
+    case MathKind::Acos: return b.create<math::AcosOp>(l, x);
+    case MathKind::Atan: return b.create<math::AtanOp>(l, x);
+    case MathKind::Sinh: return b.create<math::SinhOp>(l, x);
+    case MathKind::Cosh: return b.create<math::CoshOp>(l, x);
+    case MathKind::Asinh: return b.create<math::AsinhOp>(l, x);
+    case MathKind::Acosh: return b.create<math::AcoshOp>(l, x);
+    case MathKind::Atanh: return b.create<math::AtanhOp>(l, x);
+    case MathKind::Floor: return b.create<math::FloorOp>(l, x);
+    case MathKind::Ceil: return b.create<math::CeilOp>(l, x);
+    case MathKind::Round: return b.create<math::RoundEvenOp>(l, x);
+    case MathKind::Sign: {
+      Value zero = c(0), one = c(1), minus = c(-1);
+      if (isa<FloatType>(t)) {
+        Value pos = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, x, zero);
+        return sel(pos, one, sel(lt(x, zero), minus, zero));
+      }
+      bool u = t.isUnsignedInteger();
+      Value pos = b.create<arith::CmpIOp>(l, u ? arith::CmpIPredicate::ugt
+                                                : arith::CmpIPredicate::sgt, x, zero);
+      Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, x, zero);
+      return sel(pos, one, u ? zero : sel(neg, minus, zero));
+    }
+    case MathKind::Softplus: return softplus(x);
+    case MathKind::Softsign: return div(x, add(c(1), b.create<math::AbsFOp>(l, x)));
+    case MathKind::IsNaN:
+      return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNO, x, x);
+    case MathKind::IsInf: {
+      Value inf = c(INFINITY), r = b.create<arith::ConstantOp>(l, b.getBoolAttr(false));
+      auto eq = [&](Value p) {
+        return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, x, p).getResult();
+      };
+      if (alpha != 0)
+        r = b.create<arith::OrIOp>(l, r, eq(inf));
+      if (beta != 0)
+        r = b.create<arith::OrIOp>(l, r, eq(c(-INFINITY)));
+      return r;
+    }
+    case MathKind::Elu:
+      return sel(lt(x, c(0)), mul(c(alpha), sub(exp(x), c(1))), x);
+    case MathKind::Selu:
+      return mul(c(beta), sel(b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLE, x, c(0)),
+                              sub(mul(c(alpha), exp(x)), c(alpha)), x));
+    case MathKind::LeakyRelu: return sel(lt(x, c(0)), mul(c(alpha), x), x);
+    case MathKind::ThresholdedRelu: return sel(lt(c(alpha), x), x, c(0));
+    case MathKind::Celu: {
+      Value e = mul(c(alpha), sub(exp(div(x, c(alpha))), c(1)));
+      return add(b.create<arith::MaximumFOp>(l, x, c(0)),
+                 b.create<arith::MinimumFOp>(l, e, c(0)));
+    }
+    case MathKind::Mish: return mul(x, b.create<math::TanhOp>(l, softplus(x)));
+    case MathKind::Gelu: {
+      Value inner;
+      if (beta != 0) { // tanh approximation
+        Value x3 = mul(mul(x, x), x);
+        inner = b.create<math::TanhOp>(
+            l, mul(c(std::sqrt(2.0 / M_PI)), add(x, mul(c(0.044715), x3))));
+      } else {
+        inner = b.create<math::ErfOp>(l, mul(x, c(M_SQRT1_2)));
+      }
+      return mul(mul(c(0.5), x), add(c(1), inner));
+    }
+    case MathKind::Swish: {
+      Value s = div(c(1), add(c(1), exp(b.create<arith::NegFOp>(l, mul(c(alpha), x)))));
+      return mul(x, s);
+    }
+    case MathKind::Shrink:
+      return sel(lt(x, c(-alpha)), add(x, c(beta)),
+                 sel(lt(c(alpha), x), sub(x, c(beta)), c(0)));
+    }
+    return x;
+  }
+};
+
 struct NotLowering : MlcPattern<NotOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(NotOp op, OpAdaptor a, ConversionPatternRewriter &rw,
                       RankedTensorType type) const override {
-    if (!type.getElementType().isInteger(1))
-      return op->emitError("Not takes a bool tensor");
+    if (!isa<IntegerType>(type.getElementType()))
+      return op->emitError("Not takes a bool or integer tensor");
     Location loc = op.getLoc();
     Value r = elementwise(rw, loc, a.getInput(), dimsOf(rw, loc, a.getInput()),
                           type.getElementType(), [](OpBuilder &b, Location l, ValueRange v) {
-                            Value t = b.create<arith::ConstantOp>(l, b.getBoolAttr(true));
+                            Value t = b.create<arith::ConstantOp>(
+                                l, b.getIntegerAttr(v[0].getType(), -1));
                             return b.create<arith::XOrIOp>(l, v[0], t).getResult();
                           });
     rw.replaceOp(op, r);
@@ -364,6 +537,7 @@ struct SoftmaxLowering : MlcPattern<SoftmaxOp, /*FloatOnly=*/true> {
     MLIRContext *ctx = rw.getContext();
     unsigned rank = type.getRank();
     int64_t axis = op.getAxis();
+    bool logSoftmax = op.getLog();
     auto isReduced = [&](unsigned d) {
       return op.getCoerce_2d() ? (int64_t)d >= axis : (int64_t)d == axis;
     };
@@ -410,8 +584,13 @@ struct SoftmaxLowering : MlcPattern<SoftmaxOp, /*FloatOnly=*/true> {
                     loc, init.getType(), ValueRange{x, mx, sum}, init,
                     ArrayRef<AffineMap>{id, red, red, id}, par,
                     [&](OpBuilder &b, Location l, ValueRange v) {
-                      Value e = b.create<math::ExpOp>(
-                          l, b.create<arith::SubFOp>(l, v[0], v[1]));
+                      Value d = b.create<arith::SubFOp>(l, v[0], v[1]);
+                      if (logSoftmax) {
+                        Value ls = b.create<math::LogOp>(l, v[2]);
+                        b.create<linalg::YieldOp>(l, b.create<arith::SubFOp>(l, d, ls).getResult());
+                        return;
+                      }
+                      Value e = b.create<math::ExpOp>(l, d);
                       b.create<linalg::YieldOp>(
                           l, b.create<arith::DivFOp>(l, e, v[2]).getResult());
                     })
@@ -427,10 +606,12 @@ void lower::populateElementwisePatterns(RewritePatternSet &p) {
   p.add<BinaryLowering<AddOp>, BinaryLowering<SubOp>, BinaryLowering<MulOp>,
         BinaryLowering<DivOp>, BinaryLowering<PowOp>, BinaryLowering<MaxOp>,
         BinaryLowering<MinOp>, BinaryLowering<AndOp>, BinaryLowering<OrOp>,
+        BinaryLowering<XorOp>, BinaryLowering<ModOp>, BinaryLowering<FModOp>,
+        BinaryLowering<PReluOp>, BinaryLowering<ShlOp>, BinaryLowering<ShrOp>,
         UnaryLowering<ReluOp>, UnaryLowering<SigmoidOp>, UnaryLowering<TanhOp>,
         UnaryLowering<IdentityOp>, UnaryLowering<SqrtOp>, UnaryLowering<ErfOp>,
         UnaryLowering<ExpOp>, UnaryLowering<LogOp>, UnaryLowering<NegOp>,
         UnaryLowering<AbsOp>, UnaryLowering<ReciprocalOp>, UnaryLowering<HardSwishOp>,
-        NotLowering, ClampLowering<ClipOp>, ClampLowering<HardSigmoidOp>, CastLowering,
+        NotLowering, MathLowering, ClampLowering<ClipOp>, ClampLowering<HardSigmoidOp>, CastLowering,
         CompareLowering, WhereLowering, BatchNormLowering, SoftmaxLowering>(p.getContext());
 }

@@ -29,6 +29,106 @@ template <typename OpT> LogicalResult unary(NodeBinder &b) {
   return success();
 }
 
+/// The mlc.math family; `params` names the attributes that fill alpha and
+/// beta, with their defaults.
+template <MathKind Kind> LogicalResult math(NodeBinder &b) {
+  Value x;
+  if (b.tensors(x))
+    return failure();
+  float alpha = 0, beta = 0;
+  int64_t pos = 1, neg = 1;
+  std::string approx;
+  bool bad = false;
+  switch (Kind) {
+  case MathKind::Elu: bad = b.attr("alpha", alpha, 1.0f); break;
+  case MathKind::Celu: bad = b.attr("alpha", alpha, 1.0f); break;
+  case MathKind::Selu:
+    bad = b.attr("alpha", alpha, 1.67326319217681884765625f) ||
+          b.attr("gamma", beta, 1.05070102214813232421875f);
+    break;
+  case MathKind::LeakyRelu: bad = b.attr("alpha", alpha, 0.01f); break;
+  case MathKind::ThresholdedRelu: bad = b.attr("alpha", alpha, 1.0f); break;
+  case MathKind::Swish: bad = b.attr("alpha", alpha, 1.0f); break;
+  case MathKind::Shrink: bad = b.attr("lambd", alpha, 0.5f) || b.attr("bias", beta, 0.0f); break;
+  case MathKind::IsInf:
+    bad = b.attr("detect_positive", pos, 1) || b.attr("detect_negative", neg, 1);
+    alpha = pos != 0;
+    beta = neg != 0;
+    break;
+  case MathKind::Gelu:
+    bad = b.attr("approximate", approx, std::string("none"));
+    if (!bad && approx != "none" && approx != "tanh")
+      return b.error("approximate must be 'none' or 'tanh'"), failure();
+    beta = approx == "tanh";
+    break;
+  default: break;
+  }
+  if (bad)
+    return failure();
+  b.ignore("consumed_inputs");
+  auto &B = b.builder;
+  b.setResults({b.create<MathOp>(x, MathKindAttr::get(B.getContext(), Kind),
+                                 B.getF64FloatAttr(alpha), B.getF64FloatAttr(beta))});
+  return success();
+}
+
+LogicalResult castLike(NodeBinder &b) {
+  Value x, like;
+  if (b.tensors(x, like))
+    return failure();
+  b.ignore("saturate");
+  auto t = dyn_cast<ShapedType>(like.getType());
+  if (!t)
+    return b.error("the type of input #1 is not known"), failure();
+  b.setResults({b.create<CastOp>(x, TypeAttr::get(t.getElementType()))});
+  return success();
+}
+
+LogicalResult mod(NodeBinder &b) {
+  Value x, y;
+  int64_t fmod;
+  if (b.tensors(x, y) || b.attr("fmod", fmod, 0))
+    return failure();
+  Type elem = mlir::cast<ShapedType>(x.getType()).getElementType();
+  if (isa<FloatType>(elem) && !fmod)
+    return b.error("fmod must be 1 for floating-point inputs"), failure();
+  b.setResults({fmod ? b.create<FModOp>(x, y).getResult() : b.create<ModOp>(x, y).getResult()});
+  return success();
+}
+
+LogicalResult bitShift(NodeBinder &b) {
+  Value x, y;
+  std::string dir;
+  if (b.tensors(x, y) || b.attr("direction", dir))
+    return failure();
+  if (dir != "LEFT" && dir != "RIGHT")
+    return b.error("direction must be LEFT or RIGHT"), failure();
+  b.setResults({dir == "LEFT" ? b.create<ShlOp>(x, y).getResult()
+                              : b.create<ShrOp>(x, y).getResult()});
+  return success();
+}
+
+/// Size: the product of the input's dims, as an int64 scalar.
+LogicalResult size(NodeBinder &b) {
+  Value x;
+  if (b.tensors(x))
+    return failure();
+  auto &B = b.builder;
+  auto t = dyn_cast<RankedTensorType>(x.getType());
+  if (t && t.hasStaticShape()) {
+    auto st = RankedTensorType::get({}, B.getI64Type());
+    b.setResults({b.constant(DenseElementsAttr::get(st, B.getI64IntegerAttr(t.getNumElements())))});
+    return success();
+  }
+  int64_t rank;
+  if (b.rank(x, rank))
+    return failure();
+  Value shape = b.create<ShapeOp>(x, B.getI64IntegerAttr(0), B.getI64IntegerAttr(rank));
+  b.setResults({b.create<ReduceOp>(shape, B.getDenseI64ArrayAttr({0}), B.getBoolAttr(false),
+                                   B.getStringAttr("prod"))});
+  return success();
+}
+
 LogicalResult matmul(NodeBinder &b) {
   Value x, y;
   if (b.tensors(x, y))
@@ -54,7 +154,7 @@ LogicalResult gemm(NodeBinder &b) {
   return success();
 }
 
-LogicalResult softmax(NodeBinder &b) {
+template <bool Log> LogicalResult softmax(NodeBinder &b) {
   Value x;
   int64_t axis, rank;
   bool legacy = b.opset < 13;
@@ -62,8 +162,8 @@ LogicalResult softmax(NodeBinder &b) {
       b.axis(axis, rank))
     return failure();
   auto &B = b.builder;
-  b.setResults({b.create<SoftmaxOp>(x, B.getI64IntegerAttr(axis),
-                                    B.getBoolAttr(legacy))});
+  b.setResults({b.create<SoftmaxOp>(x, B.getI64IntegerAttr(axis), B.getBoolAttr(legacy),
+                                    B.getBoolAttr(Log))});
   return success();
 }
 
@@ -134,6 +234,19 @@ template <typename OpT> LogicalResult variadic(NodeBinder &b) {
     acc = b.create<OpT>(acc, v);
   }
   b.setResults({acc});
+  return success();
+}
+
+/// Mean: a pairwise sum divided by the number of inputs.
+LogicalResult mean(NodeBinder &b) {
+  if (failed(variadic<AddOp>(b)))
+    return failure();
+  Value sum = b.results[0];
+  auto t = mlir::cast<ShapedType>(sum.getType());
+  auto st = RankedTensorType::get({}, t.getElementType());
+  Value n = b.constant(DenseElementsAttr::get(
+      st, b.builder.getFloatAttr(t.getElementType(), (double)b.numInputs())));
+  b.setResults({b.create<DivOp>(sum, n)});
   return success();
 }
 
@@ -269,5 +382,45 @@ void registerMathConverters() {
   registerConverter("Identity", 1, unary<IdentityOp>);
   registerConverter("MatMul", 1, matmul);
   registerConverter("Gemm", 1, gemm);
-  registerConverter("Softmax", 1, softmax);
+  registerConverter("Softmax", 1, softmax<false>);
+  registerConverter("Sin", 7, math<MathKind::Sin>);
+  registerConverter("Cos", 7, math<MathKind::Cos>);
+  registerConverter("Tan", 7, math<MathKind::Tan>);
+  registerConverter("Asin", 7, math<MathKind::Asin>);
+  registerConverter("Acos", 7, math<MathKind::Acos>);
+  registerConverter("Atan", 7, math<MathKind::Atan>);
+  registerConverter("Sinh", 9, math<MathKind::Sinh>);
+  registerConverter("Cosh", 9, math<MathKind::Cosh>);
+  registerConverter("Asinh", 9, math<MathKind::Asinh>);
+  registerConverter("Acosh", 9, math<MathKind::Acosh>);
+  registerConverter("Atanh", 9, math<MathKind::Atanh>);
+  registerConverter("Floor", 1, math<MathKind::Floor>);
+  registerConverter("Ceil", 1, math<MathKind::Ceil>);
+  registerConverter("Round", 11, math<MathKind::Round>);
+  registerConverter("Sign", 9, math<MathKind::Sign>);
+  registerConverter("Softplus", 1, math<MathKind::Softplus>);
+  registerConverter("Softsign", 1, math<MathKind::Softsign>);
+  registerConverter("IsNaN", 9, math<MathKind::IsNaN>);
+  registerConverter("IsInf", 10, math<MathKind::IsInf>);
+  registerConverter("Elu", 1, math<MathKind::Elu>);
+  registerConverter("Selu", 1, math<MathKind::Selu>);
+  registerConverter("LeakyRelu", 1, math<MathKind::LeakyRelu>);
+  registerConverter("ThresholdedRelu", 10, math<MathKind::ThresholdedRelu>);
+  registerConverter("Celu", 12, math<MathKind::Celu>);
+  registerConverter("Mish", 18, math<MathKind::Mish>);
+  registerConverter("Gelu", 20, math<MathKind::Gelu>);
+  registerConverter("Swish", 24, math<MathKind::Swish>);
+  registerConverter("Shrink", 9, math<MathKind::Shrink>);
+  registerConverter("CastLike", 15, castLike);
+  registerConverter("Mod", 10, mod);
+  registerConverter("BitShift", 11, bitShift);
+  registerConverter("Xor", 1, binary<XorOp>);
+  registerConverter("BitwiseAnd", 18, binary<AndOp>);
+  registerConverter("BitwiseOr", 18, binary<OrOp>);
+  registerConverter("BitwiseXor", 18, binary<XorOp>);
+  registerConverter("BitwiseNot", 18, unary<NotOp>);
+  registerConverter("PRelu", 1, binary<PReluOp>);
+  registerConverter("Size", 1, size);
+  registerConverter("Mean", 1, mean);
+  registerConverter("LogSoftmax", 1, softmax<true>);
 }
