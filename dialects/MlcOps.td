@@ -226,10 +226,23 @@ def Mlc_SoftmaxOp : Mlc_Op<"softmax"> {
 }
 
 // Reduction over `axes` (sorted, non-negative). kind: "sum" | "mean" | "max"
+// | "l1" | "l2" | "sum_square" | "log_sum" | "log_sum_exp"
 // | "min" | "prod".
+// ArgMax (max = true) / ArgMin along one axis: int64 indices.
+def Mlc_ArgReduceOp : Mlc_Op<"arg_reduce"> {
+  let arguments = (ins AnyTensor:$input, I64Attr:$axis, BoolAttr:$keepdims,
+                   BoolAttr:$select_last_index, BoolAttr:$max);
+  let results = (outs AnyTensor:$result);
+}
+
+// With `axes_input` (a run-time 1-D int64 tensor) the axes are known only
+// at run time: `axes` is then empty, and `noop_empty` says whether an empty
+// axes tensor leaves the input as it is (noop_with_empty_axes) or reduces
+// every dim.
 def Mlc_ReduceOp : Mlc_Op<"reduce"> {
-  let arguments = (ins AnyTensor:$input, DenseI64ArrayAttr:$axes,
-                   BoolAttr:$keepdims, StrAttr:$kind);
+  let arguments = (ins AnyTensor:$input, Optional<AnyTensor>:$axes_input,
+                   DenseI64ArrayAttr:$axes, BoolAttr:$keepdims, StrAttr:$kind,
+                   DefaultValuedAttr<BoolAttr, "false">:$noop_empty);
   let results = (outs AnyTensor:$result);
 }
 

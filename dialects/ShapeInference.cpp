@@ -355,11 +355,36 @@ struct Inferrer {
                 return fail(e);
               return out;
             })
+        .Case([&](ArgReduceOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          SDims out;
+          for (int64_t i = 0; i < (int64_t)x->size(); ++i) {
+            if (i != op.getAxis())
+              out.push_back((*x)[i]);
+            else if (op.getKeepdims())
+              out.push_back(1);
+          }
+          return out;
+        })
         .Case([&](ReduceOp op) -> std::optional<SDims> {
           auto x = dimsOf(op.getInput());
           if (!x)
             return std::nullopt;
           SDims out;
+          if (Value ax = op.getAxesInput()) {
+            if (op.getKeepdims()) {
+              for (int64_t d : *x)
+                out.push_back(d == 1 ? 1 : ShapedType::kDynamic);
+              return out;
+            }
+            auto at = dyn_cast<RankedTensorType>(ax.getType());
+            if (!at || at.getRank() != 1 || at.isDynamicDim(0) || at.getDimSize(0) == 0 ||
+                at.getDimSize(0) > (int64_t)x->size())
+              return std::nullopt;
+            return SDims(x->size() - at.getDimSize(0), ShapedType::kDynamic);
+          }
           for (size_t i = 0; i < x->size(); ++i) {
             if (!llvm::is_contained(op.getAxes(), (int64_t)i))
               out.push_back((*x)[i]);
@@ -425,7 +450,7 @@ struct Inferrer {
 } // namespace
 
 static Type resultElementType(Operation *op) {
-  if (isa<ShapeOp>(op))
+  if (isa<ShapeOp, ArgReduceOp>(op))
     return IntegerType::get(op->getContext(), 64);
   if (isa<CompareOp>(op))
     return IntegerType::get(op->getContext(), 1);

@@ -9,6 +9,39 @@ namespace {
 
 using utils::IteratorType;
 
+/// The start value of a sum/max/min/prod (bool max/min: or/and).
+TypedAttr identityOf(OpBuilder &b, Type elem, StringRef kind) {
+  if (elem.isInteger(1) && (kind == "max" || kind == "min"))
+    return b.getBoolAttr(kind == "min");
+  if (kind == "max")
+    return lowerAttr(b, elem, false);
+  if (kind == "min")
+    return lowerAttr(b, elem, true);
+  if (kind == "prod")
+    return isa<FloatType>(elem) ? TypedAttr(b.getFloatAttr(elem, 1.0))
+                                : TypedAttr(b.getIntegerAttr(elem, 1));
+  return zeroAttr(b, elem);
+}
+
+/// One step of a sum/max/min/prod.
+Value combine(OpBuilder &b, Location l, StringRef kind, Value in, Value acc) {
+  bool f = isa<FloatType>(in.getType());
+  if (in.getType().isInteger(1) && (kind == "max" || kind == "min"))
+    return kind == "max" ? b.create<arith::OrIOp>(l, in, acc).getResult()
+                         : b.create<arith::AndIOp>(l, in, acc).getResult();
+  if (kind == "max")
+    return f ? b.create<arith::MaximumFOp>(l, in, acc).getResult()
+             : b.create<arith::MaxSIOp>(l, in, acc).getResult();
+  if (kind == "min")
+    return f ? b.create<arith::MinimumFOp>(l, in, acc).getResult()
+             : b.create<arith::MinSIOp>(l, in, acc).getResult();
+  if (kind == "prod")
+    return f ? b.create<arith::MulFOp>(l, in, acc).getResult()
+             : b.create<arith::MulIOp>(l, in, acc).getResult();
+  return f ? b.create<arith::AddFOp>(l, in, acc).getResult()
+           : b.create<arith::AddIOp>(l, in, acc).getResult();
+}
+
 /// Sums (or max/min/prod) `x` over the dims where `reduced` is true into a
 /// tensor of the kept dims.
 Value reduceInto(OpBuilder &b, Location loc, Value x, ArrayRef<bool> reduced,
@@ -29,12 +62,7 @@ Value reduceInto(OpBuilder &b, Location loc, Value x, ArrayRef<bool> reduced,
       keptExprs.push_back(getAffineDimExpr(d, ctx));
     }
   }
-  bool isFloat = isa<FloatType>(elem);
-  TypedAttr init = kind == "max"   ? lowerAttr(b, elem, false)
-                   : kind == "min" ? lowerAttr(b, elem, true)
-                   : kind == "prod" ? (isFloat ? TypedAttr(b.getFloatAttr(elem, 1.0))
-                                               : TypedAttr(b.getIntegerAttr(elem, 1)))
-                                    : zeroAttr(b, elem);
+  TypedAttr init = identityOf(b, elem, kind);
   Value acc = filledTensor(b, loc, kept, elem, init);
   auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
   auto red = AffineMap::get(rank, 0, keptExprs, ctx);
@@ -49,20 +77,7 @@ Value reduceInto(OpBuilder &b, Location loc, Value x, ArrayRef<bool> reduced,
               loc, acc.getType(), ins, acc, maps, iters,
               [&](OpBuilder &nb, Location l, ValueRange v) {
                 Value in = pre ? pre(nb, l, v[0], extra ? v[1] : Value()) : v[0];
-                Value a = v.back(), r;
-                if (kind == "max")
-                  r = isFloat ? nb.create<arith::MaximumFOp>(l, in, a).getResult()
-                              : nb.create<arith::MaxSIOp>(l, in, a).getResult();
-                else if (kind == "min")
-                  r = isFloat ? nb.create<arith::MinimumFOp>(l, in, a).getResult()
-                              : nb.create<arith::MinSIOp>(l, in, a).getResult();
-                else if (kind == "prod")
-                  r = isFloat ? nb.create<arith::MulFOp>(l, in, a).getResult()
-                              : nb.create<arith::MulIOp>(l, in, a).getResult();
-                else
-                  r = isFloat ? nb.create<arith::AddFOp>(l, in, a).getResult()
-                              : nb.create<arith::AddIOp>(l, in, a).getResult();
-                nb.create<linalg::YieldOp>(l, r);
+                nb.create<linalg::YieldOp>(l, combine(nb, l, kind, in, v.back()));
               })
       .getResult(0);
 }
@@ -95,6 +110,92 @@ Value mapTensor(OpBuilder &b, Location loc, Value in, Type elem,
       .getResult(0);
 }
 
+/// A reduction over axes known only at run time: `masked[d]` (i1) says
+/// whether dim d is reduced. One generic over (i_0..i_r-1, r_0..r_r-1)
+/// reads x[i_d + r_d]: a reduced dim has i_d in [0, 1) and r_d in [0, n_d),
+/// a kept one i_d in [0, n_d) and r_d in [0, 1). The result keeps every dim
+/// (size 1 where reduced).
+Value reduceMasked(OpBuilder &b, Location loc, Value x, ArrayRef<Value> masked,
+                   StringRef kind, Value extra = nullptr,
+                   function_ref<Value(OpBuilder &, Location, Value, Value)> pre = nullptr) {
+  MLIRContext *ctx = b.getContext();
+  auto t = cast<RankedTensorType>(x.getType());
+  Type elem = t.getElementType();
+  unsigned rank = t.getRank();
+  VDims xd = dimsOf(b, loc, x);
+  Value one = b.create<arith::ConstantIndexOp>(loc, 1);
+  SmallVector<OpFoldResult> outDims, redDims;
+  SmallVector<AffineExpr> xExprs, outExprs, redExprs;
+  for (unsigned d = 0; d < rank; ++d) {
+    Value n = getValueOrCreateConstantIndexOp(b, loc, xd[d]);
+    outDims.push_back(b.create<arith::SelectOp>(loc, masked[d], one, n).getResult());
+    redDims.push_back(b.create<arith::SelectOp>(loc, masked[d], n, one).getResult());
+    outExprs.push_back(getAffineDimExpr(d, ctx));
+    redExprs.push_back(getAffineDimExpr(rank + d, ctx));
+    xExprs.push_back(getAffineDimExpr(d, ctx) + getAffineDimExpr(rank + d, ctx));
+  }
+  TypedAttr init = identityOf(b, elem, kind);
+  Value acc = filledTensor(b, loc, outDims, elem, init);
+  // Carries the reduced loops' sizes; its contents are never read.
+  Value sizes = emptyTensor(b, loc, redDims, b.getI8Type());
+  auto outMap = AffineMap::get(2 * rank, 0, outExprs, ctx);
+  SmallVector<Value> ins = {x, sizes};
+  SmallVector<AffineMap> maps = {AffineMap::get(2 * rank, 0, xExprs, ctx),
+                                 AffineMap::get(2 * rank, 0, redExprs, ctx)};
+  if (extra) {
+    ins.push_back(extra);
+    maps.push_back(outMap);
+  }
+  maps.push_back(outMap);
+  SmallVector<IteratorType> iters(rank, IteratorType::parallel);
+  iters.append(rank, IteratorType::reduction);
+  return b.create<linalg::GenericOp>(
+              loc, acc.getType(), ins, acc, maps, iters,
+              [&](OpBuilder &nb, Location l, ValueRange v) {
+                Value in = pre ? pre(nb, l, v[0], extra ? v[2] : Value()) : v[0];
+                nb.create<linalg::YieldOp>(l, combine(nb, l, kind, in, v.back()));
+              })
+      .getResult(0);
+}
+
+/// Which dims a run-time axes tensor reduces (negative axes wrap; an empty
+/// tensor reduces every dim unless `noopEmpty`).
+SmallVector<Value> axesMask(OpBuilder &b, Location loc, Value axes, unsigned rank,
+                            bool noopEmpty) {
+  MLIRContext *ctx = b.getContext();
+  Value mask = filledTensor(b, loc, {b.getIndexAttr(rank)}, b.getI1Type(), b.getBoolAttr(false));
+  auto g = b.create<linalg::GenericOp>(
+      loc, mask.getType(), axes, mask,
+      ArrayRef<AffineMap>{AffineMap::get(2, 0, getAffineDimExpr(1, ctx)),
+                          AffineMap::get(2, 0, getAffineDimExpr(0, ctx))},
+      ArrayRef<IteratorType>{IteratorType::parallel, IteratorType::reduction},
+      [&](OpBuilder &nb, Location l, ValueRange v) {
+        Value d = nb.create<arith::IndexCastOp>(l, nb.getI64Type(),
+                                                nb.create<linalg::IndexOp>(l, 0));
+        Value a = v[0];
+        if (a.getType() != nb.getI64Type())
+          a = nb.create<arith::ExtSIOp>(l, nb.getI64Type(), a);
+        Value r = nb.create<arith::ConstantOp>(l, nb.getI64IntegerAttr(rank));
+        Value hit = nb.create<arith::OrIOp>(
+            l, nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, a, d),
+            nb.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, a,
+                                     nb.create<arith::SubIOp>(l, d, r)));
+        nb.create<linalg::YieldOp>(l, nb.create<arith::OrIOp>(l, v[1], hit).getResult());
+      });
+  Value k = b.create<tensor::DimOp>(loc, axes, 0);
+  Value zero = b.create<arith::ConstantIndexOp>(loc, 0);
+  Value all = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, k, zero);
+  if (noopEmpty)
+    all = b.create<arith::ConstantOp>(loc, b.getBoolAttr(false));
+  SmallVector<Value> out;
+  for (unsigned d = 0; d < rank; ++d) {
+    Value i = b.create<arith::ConstantIndexOp>(loc, d);
+    Value m = b.create<tensor::ExtractOp>(loc, g.getResult(0), ValueRange{i});
+    out.push_back(b.create<arith::OrIOp>(loc, m, all));
+  }
+  return out;
+}
+
 struct ReduceLowering : MlcPattern<ReduceOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(ReduceOp op, OpAdaptor a, ConversionPatternRewriter &rw,
@@ -104,17 +205,76 @@ struct ReduceLowering : MlcPattern<ReduceOp> {
     auto xt = cast<RankedTensorType>(x.getType());
     Type elem = xt.getElementType();
     StringRef kind = op.getKind();
-    if (kind == "mean" && !isa<FloatType>(elem))
-      return op->emitError("ReduceMean needs a float input");
+    bool isFloat = isa<FloatType>(elem);
+    bool floatOnly = kind == "mean" || kind == "l2" || kind == "log_sum" ||
+                     kind == "log_sum_exp";
+    if (floatOnly && !isFloat)
+      return op->emitError("this reduction needs a float input");
+    if (a.getAxesInput())
+      return lowerRuntimeAxes(op, a, rw, type);
     SmallVector<bool> reduced(xt.getRank(), false);
     for (int64_t ax : op.getAxes())
       reduced[ax] = true;
-    Value r = reduceInto(rw, loc, x, reduced, kind == "mean" ? "sum" : kind);
-    if (kind == "mean") {
-      Value n = countOf(rw, loc, x, reduced, elem);
-      r = mapTensor(rw, loc, r, elem, [&](OpBuilder &b, Location l, Value v) {
-        return b.create<arith::DivFOp>(l, v, n).getResult();
+    // A map applied to each element before summing, and one to the result.
+    auto square = [&](OpBuilder &b, Location l, Value v, Value) -> Value {
+      return isFloat ? b.create<arith::MulFOp>(l, v, v).getResult()
+                     : b.create<arith::MulIOp>(l, v, v).getResult();
+    };
+    auto post = [&](Value r, function_ref<Value(OpBuilder &, Location, Value)> fn) {
+      return mapTensor(rw, loc, r, elem, fn);
+    };
+    Value r;
+    if (kind == "l1") {
+      r = reduceInto(rw, loc, x, reduced, "sum", nullptr,
+                     [&](OpBuilder &b, Location l, Value v, Value) -> Value {
+                       return isFloat ? b.create<math::AbsFOp>(l, v).getResult()
+                                      : b.create<math::AbsIOp>(l, v).getResult();
+                     });
+    } else if (kind == "l2" || kind == "sum_square") {
+      r = reduceInto(rw, loc, x, reduced, "sum", nullptr, square);
+      if (kind == "l2")
+        r = post(r, [](OpBuilder &b, Location l, Value v) {
+          return b.create<math::SqrtOp>(l, v).getResult();
+        });
+    } else if (kind == "log_sum_exp") {
+      // max + log(sum(exp(x - max))), with a max of -inf (no or only -inf
+      // elements) taken as 0 inside the exp.
+      Value mx = reduceInto(rw, loc, x, reduced, "max");
+      mx = post(mx, [&](OpBuilder &b, Location l, Value v) {
+        Value inf = b.create<arith::ConstantOp>(l, lowestAttr(b, elem));
+        Value zero = b.create<arith::ConstantOp>(l, zeroAttr(b, elem));
+        Value isInf = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, v, inf);
+        return b.create<arith::SelectOp>(l, isInf, zero, v).getResult();
       });
+      Value s = reduceInto(rw, loc, x, reduced, "sum", mx,
+                           [](OpBuilder &b, Location l, Value v, Value m) {
+                             return b.create<math::ExpOp>(l, b.create<arith::SubFOp>(l, v, m))
+                                 .getResult();
+                           });
+      unsigned kr = cast<RankedTensorType>(s.getType()).getRank();
+      auto id = AffineMap::getMultiDimIdentityMap(kr, rw.getContext());
+      Value out = emptyTensor(rw, loc, dimsOf(rw, loc, s), elem);
+      r = rw.create<linalg::GenericOp>(
+                loc, out.getType(), ValueRange{s, mx}, out,
+                ArrayRef<AffineMap>{id, id, id}, SmallVector<IteratorType>(kr, IteratorType::parallel),
+                [](OpBuilder &b, Location l, ValueRange v) {
+                  Value lg = b.create<math::LogOp>(l, v[0]);
+                  b.create<linalg::YieldOp>(l, b.create<arith::AddFOp>(l, lg, v[1]).getResult());
+                })
+              .getResult(0);
+    } else {
+      r = reduceInto(rw, loc, x, reduced,
+                     kind == "mean" || kind == "log_sum" ? StringRef("sum") : kind);
+      if (kind == "mean") {
+        Value n = countOf(rw, loc, x, reduced, elem);
+        r = post(r, [&](OpBuilder &b, Location l, Value v) {
+          return b.create<arith::DivFOp>(l, v, n).getResult();
+        });
+      } else if (kind == "log_sum") {
+        r = post(r, [](OpBuilder &b, Location l, Value v) {
+          return b.create<math::LogOp>(l, v).getResult();
+        });
+      }
     }
     if (op.getKeepdims()) {
       ValueDims s{rw, loc};
@@ -122,6 +282,181 @@ struct ReduceLowering : MlcPattern<ReduceOp> {
       SmallVector<OpFoldResult> dims;
       for (size_t d = 0; d < reduced.size(); ++d)
         dims.push_back(reduced[d] ? s.cst(1) : xd[d]);
+      r = reshapeTo(rw, loc, r, type, dims);
+    }
+    rw.replaceOp(op, r);
+    return success();
+  }
+  LogicalResult lowerRuntimeAxes(ReduceOp op, ReduceOp::Adaptor a, ConversionPatternRewriter &rw,
+                                 RankedTensorType type) const;
+};
+
+LogicalResult ReduceLowering::lowerRuntimeAxes(ReduceOp op, ReduceOp::Adaptor a,
+                                               ConversionPatternRewriter &rw,
+                                               RankedTensorType type) const {
+  Location loc = op.getLoc();
+  Value x = a.getInput();
+  auto xt = cast<RankedTensorType>(x.getType());
+  Type elem = xt.getElementType();
+  unsigned rank = xt.getRank();
+  StringRef kind = op.getKind();
+  bool isFloat = isa<FloatType>(elem);
+  SmallVector<Value> m = axesMask(rw, loc, a.getAxesInput(), rank, op.getNoopEmpty());
+  auto map = [&](Value r, function_ref<Value(OpBuilder &, Location, Value)> fn) {
+    return mapTensor(rw, loc, r, elem, fn);
+  };
+  auto square = [&](OpBuilder &b, Location l, Value v, Value) -> Value {
+    return isFloat ? b.create<arith::MulFOp>(l, v, v).getResult()
+                   : b.create<arith::MulIOp>(l, v, v).getResult();
+  };
+  Value r;
+  if (kind == "l1") {
+    r = reduceMasked(rw, loc, x, m, "sum", nullptr,
+                     [&](OpBuilder &b, Location l, Value v, Value) -> Value {
+                       return isFloat ? b.create<math::AbsFOp>(l, v).getResult()
+                                      : b.create<math::AbsIOp>(l, v).getResult();
+                     });
+  } else if (kind == "l2" || kind == "sum_square") {
+    r = reduceMasked(rw, loc, x, m, "sum", nullptr, square);
+    if (kind == "l2")
+      r = map(r, [](OpBuilder &b, Location l, Value v) {
+        return b.create<math::SqrtOp>(l, v).getResult();
+      });
+  } else if (kind == "log_sum_exp") {
+    Value mx = map(reduceMasked(rw, loc, x, m, "max"), [&](OpBuilder &b, Location l, Value v) {
+      Value inf = b.create<arith::ConstantOp>(l, lowestAttr(b, elem));
+      Value zero = b.create<arith::ConstantOp>(l, zeroAttr(b, elem));
+      Value isInf = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, v, inf);
+      return b.create<arith::SelectOp>(l, isInf, zero, v).getResult();
+    });
+    Value s = reduceMasked(rw, loc, x, m, "sum", mx, [](OpBuilder &b, Location l, Value v, Value mv) {
+      return b.create<math::ExpOp>(l, b.create<arith::SubFOp>(l, v, mv)).getResult();
+    });
+    auto id = AffineMap::getMultiDimIdentityMap(rank, rw.getContext());
+    Value out = emptyTensor(rw, loc, dimsOf(rw, loc, s), elem);
+    r = rw.create<linalg::GenericOp>(
+              loc, out.getType(), ValueRange{s, mx}, out, ArrayRef<AffineMap>{id, id, id},
+              SmallVector<IteratorType>(rank, IteratorType::parallel),
+              [](OpBuilder &b, Location l, ValueRange v) {
+                Value lg = b.create<math::LogOp>(l, v[0]);
+                b.create<linalg::YieldOp>(l, b.create<arith::AddFOp>(l, lg, v[1]).getResult());
+              })
+            .getResult(0);
+  } else {
+    r = reduceMasked(rw, loc, x, m, kind == "mean" || kind == "log_sum" ? StringRef("sum") : kind);
+    if (kind == "mean") {
+      // count = product of the reduced dims
+      VDims xd = dimsOf(rw, loc, x);
+      Value n = rw.create<arith::ConstantIndexOp>(loc, 1);
+      Value one = n;
+      for (unsigned d = 0; d < rank; ++d) {
+        Value nd = getValueOrCreateConstantIndexOp(rw, loc, xd[d]);
+        n = rw.create<arith::MulIOp>(loc, n, rw.create<arith::SelectOp>(loc, m[d], nd, one));
+      }
+      Value nf = rw.create<arith::SIToFPOp>(
+          loc, elem, rw.create<arith::IndexCastOp>(loc, rw.getI64Type(), n));
+      r = map(r, [&](OpBuilder &b, Location l, Value v) {
+        return b.create<arith::DivFOp>(l, v, nf).getResult();
+      });
+    } else if (kind == "log_sum") {
+      r = map(r, [](OpBuilder &b, Location l, Value v) {
+        return b.create<math::LogOp>(l, v).getResult();
+      });
+    }
+  }
+  if (op.getKeepdims()) {
+    rw.replaceOp(op, castTo(rw, loc, r, type));
+    return success();
+  }
+  // keepdims = 0: the kept dims, in order. Output dim i is the dim d that is
+  // the i-th kept one.
+  VDims xd = dimsOf(rw, loc, x);
+  Value zero = rw.create<arith::ConstantIndexOp>(loc, 0), one = rw.create<arith::ConstantIndexOp>(loc, 1);
+  SmallVector<Value> pos; // kept dims before d
+  Value count = zero;
+  for (unsigned d = 0; d < rank; ++d) {
+    pos.push_back(count);
+    count = rw.create<arith::AddIOp>(loc, count, rw.create<arith::SelectOp>(loc, m[d], zero, one));
+  }
+  SmallVector<OpFoldResult> dims;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    Value di = zero;
+    Value ii = rw.create<arith::ConstantIndexOp>(loc, i);
+    for (unsigned d = 0; d < rank; ++d) {
+      Value here = rw.create<arith::AndIOp>(
+          loc, rw.create<arith::XOrIOp>(loc, m[d], rw.create<arith::ConstantOp>(loc, rw.getBoolAttr(true))),
+          rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, pos[d], ii));
+      di = rw.create<arith::SelectOp>(loc, here, getValueOrCreateConstantIndexOp(rw, loc, xd[d]), di);
+    }
+    dims.push_back(di);
+  }
+  rw.replaceOp(op, reshapeTo(rw, loc, r, type, dims));
+  return success();
+}
+
+/// ArgMax/ArgMin: one generic carrying the best value and its index.
+struct ArgReduceLowering : MlcPattern<ArgReduceOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(ArgReduceOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value x = a.getInput();
+    auto xt = cast<RankedTensorType>(x.getType());
+    Type elem = xt.getElementType();
+    if (!elem.isIntOrFloat() || elem.isInteger(1))
+      return op->emitError("element type ") << elem << " is not supported";
+    unsigned rank = xt.getRank();
+    int64_t axis = op.getAxis();
+    bool isMax = op.getMax(), last = op.getSelectLastIndex(), isFloat = isa<FloatType>(elem);
+    VDims xd = dimsOf(rw, loc, x);
+    SmallVector<OpFoldResult> kept;
+    SmallVector<AffineExpr> keptExprs;
+    SmallVector<IteratorType> iters;
+    for (unsigned d = 0; d < rank; ++d) {
+      iters.push_back((int64_t)d == axis ? IteratorType::reduction : IteratorType::parallel);
+      if ((int64_t)d != axis) {
+        kept.push_back(xd[d]);
+        keptExprs.push_back(getAffineDimExpr(d, ctx));
+      }
+    }
+    Value best = filledTensor(rw, loc, kept, elem, lowerAttr(rw, elem, !isMax));
+    Value idx = filledTensor(rw, loc, kept, rw.getI64Type(), rw.getI64IntegerAttr(-1));
+    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto red = AffineMap::get(rank, 0, keptExprs, ctx);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, TypeRange{best.getType(), idx.getType()}, ValueRange{x}, ValueRange{best, idx},
+        ArrayRef<AffineMap>{id, red, red}, iters, [&](OpBuilder &b, Location l, ValueRange v) {
+          Value i = b.create<arith::IndexCastOp>(l, b.getI64Type(),
+                                                 b.create<linalg::IndexOp>(l, axis));
+          // Strictly better, or equal and (last index wanted or none taken yet).
+          Value better, equal;
+          if (isFloat) {
+            better = b.create<arith::CmpFOp>(l, isMax ? arith::CmpFPredicate::OGT
+                                                      : arith::CmpFPredicate::OLT, v[0], v[1]);
+            equal = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, v[0], v[1]);
+          } else {
+            better = b.create<arith::CmpIOp>(l, isMax ? arith::CmpIPredicate::sgt
+                                                      : arith::CmpIPredicate::slt, v[0], v[1]);
+            equal = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, v[0], v[1]);
+          }
+          Value none = b.create<arith::CmpIOp>(
+              l, arith::CmpIPredicate::slt, v[2],
+              b.create<arith::ConstantOp>(l, b.getI64IntegerAttr(0)));
+          Value takeEq = last ? b.create<arith::ConstantOp>(l, b.getBoolAttr(true)).getResult()
+                              : none;
+          Value take = b.create<arith::OrIOp>(l, better, b.create<arith::AndIOp>(l, equal, takeEq));
+          take = b.create<arith::OrIOp>(l, take, none);
+          b.create<linalg::YieldOp>(
+              l, ValueRange{b.create<arith::SelectOp>(l, take, v[0], v[1]),
+                            b.create<arith::SelectOp>(l, take, i, v[2])});
+        });
+    Value r = g.getResult(1);
+    if (op.getKeepdims()) {
+      ValueDims s{rw, loc};
+      SmallVector<OpFoldResult> dims;
+      for (unsigned d = 0; d < rank; ++d)
+        dims.push_back((int64_t)d == axis ? s.cst(1) : xd[d]);
       r = reshapeTo(rw, loc, r, type, dims);
     }
     rw.replaceOp(op, r);
@@ -205,5 +540,5 @@ struct LayerNormLowering : MlcPattern<LayerNormOp, /*FloatOnly=*/true> {
 } // namespace
 
 void lower::populateReductionPatterns(RewritePatternSet &p) {
-  p.add<ReduceLowering, LayerNormLowering>(p.getContext());
+  p.add<ReduceLowering, ArgReduceLowering, LayerNormLowering>(p.getContext());
 }

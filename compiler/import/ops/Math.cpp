@@ -124,8 +124,9 @@ LogicalResult size(NodeBinder &b) {
   if (b.rank(x, rank))
     return failure();
   Value shape = b.create<ShapeOp>(x, B.getI64IntegerAttr(0), B.getI64IntegerAttr(rank));
-  b.setResults({b.create<ReduceOp>(shape, B.getDenseI64ArrayAttr({0}), B.getBoolAttr(false),
-                                   B.getStringAttr("prod"))});
+  b.setResults({b.create<ReduceOp>(shape, Value(), B.getDenseI64ArrayAttr({0}),
+                                   B.getBoolAttr(false), B.getStringAttr("prod"),
+                                   B.getBoolAttr(false))});
   return success();
 }
 
@@ -277,9 +278,18 @@ template <const char *Kind> LogicalResult reduce(NodeBinder &b) {
       b.attr("noop_with_empty_axes", noopEmpty, 0))
     return failure();
   bool axesInput = (std::string(Kind) == "sum" && b.opset >= 13) || b.opset >= 18;
+  auto &B = b.builder;
   if (axesInput) {
     Value given;
     b.optTensor(1, given);
+    DenseElementsAttr c;
+    if (given && !matchPattern(given, m_Constant(&c))) {
+      // Axes known only at run time.
+      b.setResults({b.create<ReduceOp>(x, given, B.getDenseI64ArrayAttr({}),
+                                       B.getBoolAttr(keep != 0), B.getStringAttr(Kind),
+                                       B.getBoolAttr(noopEmpty != 0))});
+      return success();
+    }
     if (given && b.constInts(1, axes))
       return failure();
   } else if (b.attr("axes", axes, SmallVector<int64_t>{})) {
@@ -298,13 +308,26 @@ template <const char *Kind> LogicalResult reduce(NodeBinder &b) {
       return failure();
   llvm::sort(axes);
   axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
-  auto &B = b.builder;
-  b.setResults({b.create<ReduceOp>(x, B.getDenseI64ArrayAttr(axes), B.getBoolAttr(keep != 0),
-                                   B.getStringAttr(Kind))});
+  b.setResults({b.create<ReduceOp>(x, Value(), B.getDenseI64ArrayAttr(axes),
+                                   B.getBoolAttr(keep != 0), B.getStringAttr(Kind),
+                                   B.getBoolAttr(false))});
   return success();
 }
 constexpr char kSum[] = "sum", kMean[] = "mean", kMax[] = "max", kMin[] = "min",
-               kProd[] = "prod";
+               kProd[] = "prod", kL1[] = "l1", kL2[] = "l2", kSumSquare[] = "sum_square",
+               kLogSum[] = "log_sum", kLogSumExp[] = "log_sum_exp";
+
+template <bool Max> LogicalResult argReduce(NodeBinder &b) {
+  Value x;
+  int64_t axis, keep, last, rank;
+  if (b.tensors(x) || b.rank(x, rank) || b.attr("axis", axis, 0) || b.axis(axis, rank) ||
+      b.attr("keepdims", keep, 1) || b.attr("select_last_index", last, 0))
+    return failure();
+  auto &B = b.builder;
+  b.setResults({b.create<ArgReduceOp>(x, B.getI64IntegerAttr(axis), B.getBoolAttr(keep != 0),
+                                      B.getBoolAttr(last != 0), B.getBoolAttr(Max))});
+  return success();
+}
 
 LogicalResult layerNorm(NodeBinder &b) {
   Value x, scale, bias;
@@ -370,6 +393,13 @@ void registerMathConverters() {
   registerConverter("ReduceMax", 1, reduce<kMax>);
   registerConverter("ReduceMin", 1, reduce<kMin>);
   registerConverter("ReduceProd", 1, reduce<kProd>);
+  registerConverter("ReduceL1", 1, reduce<kL1>);
+  registerConverter("ReduceL2", 1, reduce<kL2>);
+  registerConverter("ReduceSumSquare", 1, reduce<kSumSquare>);
+  registerConverter("ReduceLogSum", 1, reduce<kLogSum>);
+  registerConverter("ReduceLogSumExp", 1, reduce<kLogSumExp>);
+  registerConverter("ArgMax", 1, argReduce<true>);
+  registerConverter("ArgMin", 1, argReduce<false>);
   registerConverter("LayerNormalization", 17, layerNorm);
   registerConverter("Dropout", 1, dropout);
   registerConverter("Add", 1, binary<AddOp>);
