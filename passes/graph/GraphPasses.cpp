@@ -106,6 +106,39 @@ std::optional<DenseElementsAttr> foldOp(Operation *op) {
           llvm::append_range(out, a.getValues<APInt>());
         return DenseElementsAttr::get(resultType, out);
       })
+      .Case([&](ExpandOp) -> std::optional<DenseElementsAttr> {
+        // ConstantOfShape with a shape computed from constants.
+        if (!cs[0].isSplat())
+          return std::nullopt;
+        return DenseElementsAttr::get(resultType, cs[0].getSplatValue<Attribute>());
+      })
+      .Case([&](NegOp) -> std::optional<DenseElementsAttr> {
+        if (!isa<IntegerType>(resultType.getElementType()))
+          return std::nullopt;
+        SmallVector<APInt> out;
+        for (APInt v : cs[0].getValues<APInt>())
+          out.push_back(-v);
+        return DenseElementsAttr::get(resultType, out);
+      })
+      .Case([&](RangeOp) -> std::optional<DenseElementsAttr> {
+        Type elem = resultType.getElementType();
+        int64_t n = resultType.getNumElements();
+        if (isa<IntegerType>(elem)) {
+          APInt v = *cs[0].getValues<APInt>().begin(), d = *cs[2].getValues<APInt>().begin();
+          SmallVector<APInt> out;
+          for (int64_t i = 0; i < n; ++i, v += d)
+            out.push_back(v);
+          return DenseElementsAttr::get(resultType, out);
+        }
+        if (!elem.isF32() && !elem.isF64())
+          return std::nullopt;
+        double v = (*cs[0].getValues<APFloat>().begin()).convertToDouble();
+        double d = (*cs[2].getValues<APFloat>().begin()).convertToDouble();
+        SmallVector<Attribute> out;
+        for (int64_t i = 0; i < n; ++i)
+          out.push_back(FloatAttr::get(elem, v + i * d));
+        return DenseElementsAttr::get(resultType, out);
+      })
       .Case<AddOp, SubOp, MulOp, DivOp>([&](Operation *o) -> std::optional<DenseElementsAttr> {
         // Integer scalar/vector math as found in shape computations.
         if (!isa<IntegerType>(resultType.getElementType()) ||
@@ -129,6 +162,37 @@ std::optional<DenseElementsAttr> foldOp(Operation *op) {
       .Default([](Operation *) { return std::nullopt; });
 }
 
+/// A reduction whose run-time axes turned out constant gets static axes.
+/// Returns the value that replaces it when it reduces nothing (an empty
+/// axes tensor with noop_with_empty_axes).
+Value staticAxes(ReduceOp r) {
+  Value given = r.getAxesInput();
+  auto t = dyn_cast<RankedTensorType>(r.getInput().getType());
+  DenseElementsAttr c = given ? constantOf(given) : DenseElementsAttr();
+  if (!c || !t || !isa<IntegerType>(c.getElementType()))
+    return nullptr;
+  int64_t rank = t.getRank();
+  SmallVector<int64_t> axes;
+  for (APInt v : c.getValues<APInt>()) {
+    int64_t a = v.getSExtValue();
+    if (a < -rank || a >= rank)
+      return nullptr; // left to the run-time path
+    axes.push_back(a < 0 ? a + rank : a);
+  }
+  if (axes.empty()) {
+    if (r.getNoopEmpty())
+      return r.getInput();
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  }
+  llvm::sort(axes);
+  axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+  r.setAxes(axes);
+  r.getAxesInputMutable().clear();
+  (void)inferShapes(r);
+  return nullptr;
+}
+
 struct FoldConstantsPass
     : PassWrapper<FoldConstantsPass, OperationPass<func::FuncOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(FoldConstantsPass)
@@ -140,6 +204,7 @@ struct FoldConstantsPass
     func::FuncOp f = getOperation();
     OpBuilder b(f.getContext());
     SmallVector<Operation *> dead;
+    bool failedInference = false;
     f.walk([&](Operation *op) {
       if (isa<IdentityOp>(op)) {
         op->getResult(0).replaceAllUsesWith(op->getOperand(0));
@@ -148,6 +213,18 @@ struct FoldConstantsPass
       }
       if (!isa_and_nonnull<MlcDialect>(op->getDialect()) || isa<ConstantOp>(op))
         return;
+      // Operands folded earlier in this walk may tell more about the type.
+      if (failed(inferShapes(op))) {
+        failedInference = true;
+        return;
+      }
+      if (auto r = dyn_cast<ReduceOp>(op)) {
+        if (Value replacement = staticAxes(r)) {
+          op->getResult(0).replaceAllUsesWith(replacement);
+          dead.push_back(op);
+          return;
+        }
+      }
       if (auto folded = foldOp(op)) {
         b.setInsertionPoint(op);
         auto c = b.create<ConstantOp>(op->getLoc(), folded->getType(), *folded);
@@ -155,6 +232,8 @@ struct FoldConstantsPass
         dead.push_back(op);
       }
     });
+    if (failedInference)
+      return signalPassFailure();
     for (Operation *op : llvm::reverse(dead))
       op->erase();
     // Drop constants nobody uses any more.
@@ -162,6 +241,8 @@ struct FoldConstantsPass
       if (c->use_empty())
         c->erase();
     });
+    auto ret = cast<func::ReturnOp>(f.getBody().front().getTerminator());
+    f.setType(FunctionType::get(f.getContext(), f.getArgumentTypes(), ret.getOperandTypes()));
   }
 };
 

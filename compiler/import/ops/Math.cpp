@@ -329,19 +329,65 @@ template <bool Max> LogicalResult argReduce(NodeBinder &b) {
   return success();
 }
 
-LogicalResult layerNorm(NodeBinder &b) {
+/// A float scalar constant of `elem`.
+static Value scalarOf(NodeBinder &b, Type elem, double v) {
+  auto st = RankedTensorType::get({}, elem);
+  return b.constant(DenseElementsAttr::get(st, b.builder.getFloatAttr(elem, v)));
+}
+
+/// LayerNormalization and RMSNormalization from mlc ops, for the forms the
+/// fused op does not cover: the Mean/InvStdDev outputs, RMS, and a stash
+/// type wider than the input. Statistics keep the reduced dims as 1s.
+static LogicalResult normalization(NodeBinder &b, bool rms) {
   Value x, scale, bias;
   int64_t axis, rank, stash;
   float eps;
-  if (b.tensors(x, scale) || b.optTensor(2, bias) || b.rank(x, rank) ||
+  if (b.tensors(x, scale) || (!rms && b.optTensor(2, bias)) || b.rank(x, rank) ||
       b.attr("axis", axis, -1) || b.axis(axis, rank) || b.attr("epsilon", eps, 1e-5f) ||
       b.attr("stash_type", stash, 1))
     return failure();
   auto &B = b.builder;
-  b.setResults({b.create<LayerNormOp>(x, scale, bias, B.getI64IntegerAttr(axis),
-                                      B.getF32FloatAttr(eps))});
+  Type elem = mlir::cast<ShapedType>(x.getType()).getElementType();
+  if (!isa<FloatType>(elem))
+    return b.error("the input must be a float tensor"), failure();
+  Type calc = stash == 1 ? B.getF32Type() : elem;
+  auto to = [&](Value v, Type t) -> Value {
+    if (!v || mlir::cast<ShapedType>(v.getType()).getElementType() == t)
+      return v;
+    return b.create<CastOp>(v, TypeAttr::get(t));
+  };
+  bool fused = !rms && b.numOutputs() <= 1 && calc == elem;
+  if (fused) {
+    b.setResults({b.create<LayerNormOp>(x, scale, bias, B.getI64IntegerAttr(axis),
+                                        B.getF32FloatAttr(eps))});
+    return success();
+  }
+  SmallVector<int64_t> axes;
+  for (int64_t i = axis; i < rank; ++i)
+    axes.push_back(i);
+  auto mean = [&](Value v) -> Value {
+    return b.create<ReduceOp>(v, Value(), B.getDenseI64ArrayAttr(axes), B.getBoolAttr(true),
+                              B.getStringAttr("mean"), B.getBoolAttr(false));
+  };
+  Value xc = to(x, calc), centred = xc, mu;
+  if (!rms) {
+    mu = mean(xc);
+    centred = b.create<SubOp>(xc, mu);
+  }
+  Value var = mean(b.create<MulOp>(centred, centred));
+  Value rstd = b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(var, scalarOf(b, calc, eps))));
+  Value y = b.create<MulOp>(to(b.create<MulOp>(centred, rstd), elem), scale);
+  if (bias)
+    y = b.create<AddOp>(y, bias);
+  if (rms)
+    b.setResults({y});
+  else
+    b.setResults({y, mu, rstd});
   return success();
 }
+
+LogicalResult layerNorm(NodeBinder &b) { return normalization(b, false); }
+LogicalResult rmsNorm(NodeBinder &b) { return normalization(b, true); }
 
 /// Dropout at inference is the identity; a training_mode that is not a
 /// constant false is refused.
@@ -401,6 +447,7 @@ void registerMathConverters() {
   registerConverter("ArgMax", 1, argReduce<true>);
   registerConverter("ArgMin", 1, argReduce<false>);
   registerConverter("LayerNormalization", 17, layerNorm);
+  registerConverter("RMSNormalization", 23, rmsNorm);
   registerConverter("Dropout", 1, dropout);
   registerConverter("Add", 1, binary<AddOp>);
   registerConverter("Sub", 1, binary<SubOp>);

@@ -1,6 +1,8 @@
 //===- Tensor.cpp - converters: constants, shapes and data movement ------===//
 #include "compiler/import/NodeBinder.h"
 
+#include "mlir/IR/Matchers.h"
+
 using namespace mlir;
 using namespace mlc;
 
@@ -44,7 +46,8 @@ LogicalResult constant(NodeBinder &b) {
 LogicalResult constantOfShape(NodeBinder &b) {
   SmallVector<int64_t> dims;
   DenseElementsAttr value;
-  if (b.constInts(0, dims))
+  Value shape;
+  if (b.tensors(shape))
     return failure();
   if (b.has("value")) {
     if (b.attr("value", value))
@@ -52,6 +55,19 @@ LogicalResult constantOfShape(NodeBinder &b) {
     if (value.getNumElements() != 1)
       return b.error("'value' must hold exactly one element"), failure();
   }
+  DenseElementsAttr known;
+  if (!matchPattern(shape, m_Constant(&known))) {
+    // A shape known only at run time: the scalar expanded to it.
+    Type elem = value ? value.getElementType() : b.builder.getF32Type();
+    auto st = RankedTensorType::get({}, elem);
+    Attribute scalar = value ? *value.getValues<Attribute>().begin()
+                             : b.builder.getZeroAttr(elem);
+    Value c = b.constant(DenseElementsAttr::get(st, scalar));
+    b.setResults({b.create<ExpandOp>(c, shape)});
+    return success();
+  }
+  if (b.constInts(0, dims))
+    return failure();
   for (int64_t d : dims)
     if (d < 0)
       return b.error("the shape has a negative dim"), failure();
