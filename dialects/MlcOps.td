@@ -315,6 +315,11 @@ def Mlc_SliceOp : Mlc_Op<"slice"> {
 }
 
 // Numpy broadcast of `input` against the 1-D `shape` tensor.
+// out[i] = data[i with i[axis] replaced by indices[i]]; shape of indices.
+def Mlc_GatherElementsOp : Mlc_Op<"gather_elements"> {
+  let arguments = (ins AnyTensor:$data, AnyTensor:$indices, I64Attr:$axis);
+  let results = (outs AnyTensor:$result);
+}
 def Mlc_ExpandOp : Mlc_Op<"expand"> {
   let arguments = (ins AnyTensor:$input, AnyTensor:$shape);
   let results = (outs AnyTensor:$result);

@@ -312,6 +312,7 @@ struct Inferrer {
             return std::nullopt;
           return SDims{op.getEnd() - op.getStart()};
         })
+        .Case([&](GatherElementsOp op) { return dimsOf(op.getIndices()); })
         .Case([&](GatherOp op) -> std::optional<SDims> {
           auto d = dimsOf(op.getData()), i = dimsOf(op.getIndices());
           if (!d || !i)

@@ -509,6 +509,9 @@ struct PrepareForLLVMPass : PassWrapper<PrepareForLLVMPass, OperationPass<func::
     vector::populateVectorBroadcastLoweringPatterns(p);
     vector::populateVectorShapeCastLoweringPatterns(p);
     vector::populateCastAwayVectorLeadingOneDimPatterns(p);
+    // n-D gathers (a table read with 2-D indices) unrolled to 1-D first;
+    // left n-D, they cycle with the leading-unit-dim patterns above.
+    vector::populateVectorGatherLoweringPatterns(p);
     populateMathPolynomialApproximationPatterns(p);
     patterns = FrozenRewritePatternSet(std::move(p));
     return success();

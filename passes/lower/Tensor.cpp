@@ -163,6 +163,17 @@ struct ShapeLowering : MlcPattern<ShapeOp> {
 
 /// out[o.., i.., r..] = data[o.., idx[i..], r..]; indices wrap once for
 /// negatives and are clamped so a bad index never reads out of bounds.
+/// An index read from an indices tensor: negative ones wrap, and the result
+/// is clamped into [0, size) so that a bad index never reads out of bounds.
+Value wrapIndex(OpBuilder &b, Location l, Value v, Value size) {
+  Value i = b.create<arith::IndexCastOp>(l, b.getIndexType(), v);
+  Value zero = b.create<arith::ConstantIndexOp>(l, 0);
+  Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i, zero);
+  i = b.create<arith::SelectOp>(l, neg, b.create<arith::AddIOp>(l, i, size), i);
+  Value hi = b.create<arith::SubIOp>(l, size, b.create<arith::ConstantIndexOp>(l, 1));
+  return b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, i, hi), zero);
+}
+
 struct GatherLowering : MlcPattern<GatherOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(GatherOp op, OpAdaptor a, ConversionPatternRewriter &rw,
@@ -189,18 +200,44 @@ struct GatherLowering : MlcPattern<GatherOp> {
         loc, init.getType(), idx, init,
         ArrayRef<AffineMap>{imap, AffineMap::getMultiDimIdentityMap(rank, ctx)},
         iters, [&](OpBuilder &b, Location l, ValueRange v) {
-          Value i = b.create<arith::IndexCastOp>(l, b.getIndexType(), v[0]);
-          Value zero = b.create<arith::ConstantIndexOp>(l, 0);
-          Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i, zero);
-          i = b.create<arith::SelectOp>(l, neg, b.create<arith::AddIOp>(l, i, axisSize), i);
-          Value hi = b.create<arith::SubIOp>(l, axisSize, b.create<arith::ConstantIndexOp>(l, 1));
-          i = b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, i, hi), zero);
+          Value i = wrapIndex(b, l, v[0], axisSize);
           SmallVector<Value> coords;
           for (int64_t d = 0; d < axis; ++d)
             coords.push_back(b.create<linalg::IndexOp>(l, d));
           coords.push_back(i);
           for (int64_t d = axis + 1; d < dt.getRank(); ++d)
             coords.push_back(b.create<linalg::IndexOp>(l, d - 1 + ir));
+          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, coords).getResult());
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+struct GatherElementsLowering : MlcPattern<GatherElementsOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(GatherElementsOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value data = a.getData(), idx = a.getIndices();
+    auto it = cast<RankedTensorType>(idx.getType());
+    if (!isa<IntegerType>(it.getElementType()))
+      return op->emitError("indices must be integers");
+    if (cast<RankedTensorType>(data.getType()).getRank() != it.getRank())
+      return op->emitError("data and indices must have the same rank");
+    int64_t axis = op.getAxis(), rank = it.getRank();
+    Value axisSize = rw.create<tensor::DimOp>(loc, data, axis);
+    Value init = emptyTensor(rw, loc, dimsOf(rw, loc, idx), type.getElementType());
+    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), idx, init, ArrayRef<AffineMap>{id, id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange v) {
+          SmallVector<Value> coords;
+          for (int64_t d = 0; d < rank; ++d)
+            coords.push_back(d == axis ? wrapIndex(b, l, v[0], axisSize)
+                                       : b.create<linalg::IndexOp>(l, d).getResult());
           b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, coords).getResult());
         });
     rw.replaceOp(op, g.getResult(0));
@@ -348,7 +385,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
 } // namespace
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
-  p.add<SliceLowering, ExpandLowering, RangeLowering>(p.getContext());
+  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,
         ReshapeLikeLowering<SqueezeOp>, TransposeLowering, ConcatLowering,

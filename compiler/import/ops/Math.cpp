@@ -386,6 +386,87 @@ static LogicalResult normalization(NodeBinder &b, bool rms) {
   return success();
 }
 
+/// NegativeLogLikelihoodLoss from mlc ops: the target class's score picked
+/// by GatherElements along dim 1, weighted, ignore_index masked, reduced.
+/// `scores` is the input (N, C, d1..dk); `target` (N, d1..dk).
+static LogicalResult nllLoss(NodeBinder &b, Value scores, Value target, Value weight) {
+  std::string reduction;
+  int64_t ignore = 0, rank;
+  bool hasIgnore = b.has("ignore_index");
+  if (b.attr("reduction", reduction, std::string("mean")) ||
+      (hasIgnore && b.attr("ignore_index", ignore)) || b.rank(scores, rank))
+    return failure();
+  if (reduction != "none" && reduction != "sum" && reduction != "mean")
+    return b.error("reduction must be none, sum or mean"), failure();
+  auto &B = b.builder;
+  Type elem = mlir::cast<ShapedType>(scores.getType()).getElementType();
+  Type ielem = mlir::cast<ShapedType>(target.getType()).getElementType();
+  if (!isa<FloatType>(elem) || !isa<IntegerType>(ielem))
+    return b.error("needs float scores and integer targets"), failure();
+  auto scalarInt = [&](int64_t v) {
+    return b.constant(DenseElementsAttr::get(RankedTensorType::get({}, ielem),
+                                             B.getIntegerAttr(ielem, v)));
+  };
+  Value safe = target, keep;
+  if (hasIgnore) {
+    Value ign = b.create<CompareOp>(target, scalarInt(ignore), B.getStringAttr("eq"));
+    safe = b.create<WhereOp>(ign, scalarInt(0), target);
+    keep = b.create<CastOp>(b.create<NotOp>(ign), TypeAttr::get(elem));
+  }
+  Value picked = b.create<GatherElementsOp>(
+      scores, b.create<UnsqueezeOp>(safe, B.getDenseI64ArrayAttr({1})), B.getI64IntegerAttr(1));
+  Value loss = b.create<NegOp>(b.create<SqueezeOp>(picked, B.getDenseI64ArrayAttr({1})));
+  Value w;
+  if (weight)
+    w = b.create<GatherOp>(weight, safe, B.getI64IntegerAttr(0));
+  if (keep)
+    w = w ? b.create<MulOp>(w, keep).getResult() : keep;
+  if (w)
+    loss = b.create<MulOp>(loss, w);
+  if (reduction == "none") {
+    b.setResults({loss});
+    return success();
+  }
+  SmallVector<int64_t> all;
+  for (int64_t i = 0; i < rank - 1; ++i)
+    all.push_back(i);
+  auto reduce = [&](Value v, const char *kind) -> Value {
+    return b.create<ReduceOp>(v, Value(), B.getDenseI64ArrayAttr(all), B.getBoolAttr(false),
+                              B.getStringAttr(kind), B.getBoolAttr(false));
+  };
+  if (reduction == "sum")
+    loss = reduce(loss, "sum");
+  else if (w)
+    loss = b.create<DivOp>(reduce(loss, "sum"), reduce(w, "sum"));
+  else
+    loss = reduce(loss, "mean");
+  b.setResults({loss});
+  return success();
+}
+
+LogicalResult negativeLogLikelihood(NodeBinder &b) {
+  Value scores, target, weight;
+  if (b.tensors(scores, target) || b.optTensor(2, weight))
+    return failure();
+  return nllLoss(b, scores, target, weight);
+}
+
+/// SoftmaxCrossEntropyLoss: LogSoftmax over dim 1, then the NLL loss; the
+/// second output is the log-probabilities.
+LogicalResult softmaxCrossEntropy(NodeBinder &b) {
+  Value scores, target, weight;
+  int64_t rank;
+  if (b.tensors(scores, target) || b.optTensor(2, weight) || b.rank(scores, rank))
+    return failure();
+  auto &B = b.builder;
+  Value logp = b.create<SoftmaxOp>(scores, B.getI64IntegerAttr(1), B.getBoolAttr(false),
+                                   B.getBoolAttr(true));
+  if (failed(nllLoss(b, logp, target, weight)))
+    return failure();
+  b.setResults({b.results[0], logp});
+  return success();
+}
+
 LogicalResult layerNorm(NodeBinder &b) { return normalization(b, false); }
 LogicalResult rmsNorm(NodeBinder &b) { return normalization(b, true); }
 
@@ -448,6 +529,8 @@ void registerMathConverters() {
   registerConverter("ArgMin", 1, argReduce<false>);
   registerConverter("LayerNormalization", 17, layerNorm);
   registerConverter("RMSNormalization", 23, rmsNorm);
+  registerConverter("NegativeLogLikelihoodLoss", 12, negativeLogLikelihood);
+  registerConverter("SoftmaxCrossEntropyLoss", 12, softmaxCrossEntropy);
   registerConverter("Dropout", 1, dropout);
   registerConverter("Add", 1, binary<AddOp>);
   registerConverter("Sub", 1, binary<SubOp>);

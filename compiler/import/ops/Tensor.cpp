@@ -153,6 +153,16 @@ LogicalResult shapeOf(NodeBinder &b) {
   return success();
 }
 
+LogicalResult gatherElements(NodeBinder &b) {
+  Value data, idx;
+  int64_t axis, rank;
+  if (b.tensors(data, idx) || b.rank(data, rank) || b.attr("axis", axis, 0) ||
+      b.axis(axis, rank))
+    return failure();
+  b.setResults({b.create<GatherElementsOp>(data, idx, b.builder.getI64IntegerAttr(axis))});
+  return success();
+}
+
 LogicalResult gather(NodeBinder &b) {
   Value x, idx;
   int64_t axis, rank;
@@ -336,6 +346,7 @@ void registerTensorConverters() {
   registerConverter("Concat", 1, concat);
   registerConverter("Shape", 1, shapeOf);
   registerConverter("Gather", 1, gather);
+  registerConverter("GatherElements", 11, gatherElements);
   registerConverter("Unsqueeze", 1, unsqueeze);
   registerConverter("Squeeze", 1, squeeze);
 }
