@@ -315,6 +315,22 @@ def Mlc_SliceOp : Mlc_Op<"slice"> {
 }
 
 // Numpy broadcast of `input` against the 1-D `shape` tensor.
+// Pad: `pads` (int64, run-time or constant) holds the begin pads of `axes`
+// then their end pads; negative pads crop. mode: constant (with
+// `value`, a scalar, or 0), reflect, edge or wrap.
+def Mlc_PadMode : I32EnumAttr<"PadMode", "how Pad fills", [
+    I32EnumAttrCase<"Constant", 0, "constant">, I32EnumAttrCase<"Reflect", 1, "reflect">,
+    I32EnumAttrCase<"Edge", 2, "edge">, I32EnumAttrCase<"Wrap", 3, "wrap">]> {
+  let cppNamespace = "::mlc";
+  let genSpecializedAttr = 0;
+}
+def Mlc_PadModeAttr : EnumAttr<Mlc_Dialect, Mlc_PadMode, "pad_mode">;
+def Mlc_PadOp : Mlc_Op<"pad"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$pads, Optional<AnyTensor>:$value,
+                   DenseI64ArrayAttr:$axes, Mlc_PadModeAttr:$mode);
+  let results = (outs AnyTensor:$result);
+}
+
 // out[i] = data[i with i[axis] replaced by indices[i]]; shape of indices.
 def Mlc_GatherElementsOp : Mlc_Op<"gather_elements"> {
   let arguments = (ins AnyTensor:$data, AnyTensor:$indices, I64Attr:$axis);

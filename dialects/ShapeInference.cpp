@@ -313,6 +313,27 @@ struct Inferrer {
           return SDims{op.getEnd() - op.getStart()};
         })
         .Case([&](GatherElementsOp op) { return dimsOf(op.getIndices()); })
+        .Case([&](PadOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          auto pads = partialInts(op.getPads());
+          auto axes = op.getAxes();
+          SDims out = *x;
+          for (size_t k = 0; k < axes.size(); ++k) {
+            int64_t &d = out[axes[k]];
+            if (!pads || pads->size() != 2 * axes.size() || d == ShapedType::kDynamic ||
+                (*pads)[k] == ShapedType::kDynamic ||
+                (*pads)[k + axes.size()] == ShapedType::kDynamic) {
+              d = ShapedType::kDynamic;
+              continue;
+            }
+            d += (*pads)[k] + (*pads)[k + axes.size()];
+            if (d < 0)
+              return fail(shape::ShapeError{"pads make a dim negative"});
+          }
+          return out;
+        })
         .Case([&](GatherOp op) -> std::optional<SDims> {
           auto d = dimsOf(op.getData()), i = dimsOf(op.getIndices());
           if (!d || !i)

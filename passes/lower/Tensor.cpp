@@ -252,6 +252,101 @@ Value indexAt(OpBuilder &b, Location loc, Value t, int64_t i) {
   return b.create<arith::IndexCastOp>(loc, b.getIndexType(), e);
 }
 
+/// Pad as a gather: each output element reads the input element its mode
+/// maps it to (or the constant, outside the input in constant mode).
+struct PadLowering : MlcPattern<PadOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(PadOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value x = a.getInput(), pads = a.getPads();
+    auto xt = cast<RankedTensorType>(x.getType());
+    Type elem = xt.getElementType();
+    int64_t rank = xt.getRank();
+    auto axes = op.getAxes();
+    VDims xd = dimsOf(rw, loc, x);
+    SmallVector<Value> begin(rank), n(rank);
+    SmallVector<OpFoldResult> outDims;
+    Value zero = rw.create<arith::ConstantIndexOp>(loc, 0);
+    for (int64_t d = 0; d < rank; ++d) {
+      n[d] = getValueOrCreateConstantIndexOp(rw, loc, xd[d]);
+      begin[d] = zero;
+      outDims.push_back(xd[d]);
+    }
+    for (size_t k = 0; k < axes.size(); ++k) {
+      int64_t d = axes[k];
+      begin[d] = indexAt(rw, loc, pads, k);
+      Value end = indexAt(rw, loc, pads, k + axes.size());
+      outDims[d] = rw.create<arith::AddIOp>(loc, rw.create<arith::AddIOp>(loc, n[d], begin[d]), end)
+                       .getResult();
+    }
+    for (int64_t d = 0; d < rank; ++d)
+      if (type.getDimSize(d) >= 0)
+        outDims[d] = rw.getIndexAttr(type.getDimSize(d));
+    Value cval;
+    if (a.getValue() && cast<RankedTensorType>(a.getValue().getType()).getNumElements() != 0) {
+      auto vt = cast<RankedTensorType>(a.getValue().getType());
+      SmallVector<Value> at(vt.getRank(), zero);
+      cval = rw.create<tensor::ExtractOp>(loc, a.getValue(), at);
+    } else {
+      cval = rw.create<arith::ConstantOp>(loc, zeroAttr(rw, elem));
+    }
+    PadMode mode = op.getMode();
+    Value init = emptyTensor(rw, loc, outDims, elem);
+    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          Value inside = b.create<arith::ConstantOp>(l, b.getBoolAttr(true));
+          Value one = b.create<arith::ConstantIndexOp>(l, 1), z = b.create<arith::ConstantIndexOp>(l, 0);
+          SmallVector<Value> coords;
+          for (int64_t d = 0; d < rank; ++d) {
+            Value i = b.create<arith::SubIOp>(l, b.create<linalg::IndexOp>(l, d), begin[d]);
+            Value last = b.create<arith::SubIOp>(l, n[d], one);
+            auto clamp = [&](Value v) {
+              return b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, v, last), z).getResult();
+            };
+            auto posMod = [&](Value v, Value m) { // v mod m in [0, m), m > 0
+              Value safe = b.create<arith::MaxSIOp>(l, m, one);
+              Value r = b.create<arith::RemSIOp>(l, v, safe);
+              Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, r, z);
+              return b.create<arith::SelectOp>(l, neg, b.create<arith::AddIOp>(l, r, safe), r)
+                  .getResult();
+            };
+            switch (mode) {
+            case PadMode::Constant: {
+              Value ge = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, i, z);
+              Value lt = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, i, n[d]);
+              inside = b.create<arith::AndIOp>(l, inside, b.create<arith::AndIOp>(l, ge, lt));
+              i = clamp(i);
+              break;
+            }
+            case PadMode::Edge: i = clamp(i); break;
+            case PadMode::Wrap: i = posMod(i, n[d]); break;
+            case PadMode::Reflect: {
+              // period 2(n-1); the second half of a period runs back.
+              Value period = b.create<arith::MulIOp>(l, last, b.create<arith::ConstantIndexOp>(l, 2));
+              Value m = posMod(i, period);
+              Value back = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, m, n[d]);
+              i = clamp(b.create<arith::SelectOp>(l, back, b.create<arith::SubIOp>(l, period, m), m));
+              break;
+            }
+            }
+            coords.push_back(i);
+          }
+          Value v = b.create<tensor::ExtractOp>(l, x, coords);
+          if (mode == PadMode::Constant)
+            v = b.create<arith::SelectOp>(l, inside, v, cval);
+          b.create<linalg::YieldOp>(l, v);
+        });
+    rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+    return success();
+  }
+};
+
+
 /// ONNX Slice with positive steps: starts/ends wrap once when negative and
 /// are clamped to [0, dim]; the size is ceil((end - start) / step) or 0.
 struct SliceLowering : MlcPattern<SliceOp> {
@@ -385,7 +480,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
 } // namespace
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
-  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering>(p.getContext());
+  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, PadLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,
         ReshapeLikeLowering<SqueezeOp>, TransposeLowering, ConcatLowering,

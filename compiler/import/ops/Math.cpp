@@ -168,6 +168,20 @@ template <bool Log> LogicalResult softmax(NodeBinder &b) {
   return success();
 }
 
+/// Clip with bounds known only at run time: max(x, min) then min(., max).
+static LogicalResult clipRuntime(NodeBinder &b, Value x) {
+  Value lo, hi;
+  b.optTensor(1, lo);
+  b.optTensor(2, hi);
+  Value r = x;
+  if (lo)
+    r = b.create<MaxOp>(r, lo);
+  if (hi)
+    r = b.create<MinOp>(r, hi);
+  b.setResults({r});
+  return success();
+}
+
 /// Clip: bounds from attributes (opset < 11) or constant inputs.
 LogicalResult clip(NodeBinder &b) {
   Value x;
@@ -181,6 +195,8 @@ LogicalResult clip(NodeBinder &b) {
     lo = mn;
     hi = mx;
   } else {
+    if (!isa<FloatType>(mlir::cast<ShapedType>(x.getType()).getElementType()))
+      return clipRuntime(b, x); // integer bounds: Max/Min keep the type
     for (size_t i = 1; i < 3; ++i) {
       Value v;
       b.optTensor(i, v);
@@ -188,7 +204,7 @@ LogicalResult clip(NodeBinder &b) {
         continue;
       DenseElementsAttr c;
       if (!matchPattern(v, m_Constant(&c)) || c.getNumElements() != 1)
-        return b.error("min/max must be constant scalars"), failure();
+        return clipRuntime(b, x);
       double d = isa<FloatType>(c.getElementType())
                      ? (*c.getValues<APFloat>().begin()).convertToDouble()
                      : (double)(*c.getValues<APInt>().begin()).getSExtValue();

@@ -153,6 +153,45 @@ LogicalResult shapeOf(NodeBinder &b) {
   return success();
 }
 
+LogicalResult pad(NodeBinder &b) {
+  Value x, pads, value;
+  int64_t rank;
+  std::string modeName;
+  if (b.tensors(x) || b.rank(x, rank) || b.attr("mode", modeName, std::string("constant")))
+    return failure();
+  auto mode = symbolizePadMode(modeName);
+  if (!mode)
+    return b.error("mode must be constant, reflect, edge or wrap"), failure();
+  auto &B = b.builder;
+  SmallVector<int64_t> axes;
+  if (b.opset < 11) {
+    SmallVector<int64_t> p;
+    float v;
+    if (b.attr(b.opset < 2 ? "paddings" : "pads", p) || b.attr("value", v, 0.0f))
+      return failure();
+    auto pt = RankedTensorType::get({(int64_t)p.size()}, B.getI64Type());
+    pads = b.constant(DenseElementsAttr::get(pt, ArrayRef<int64_t>(p)));
+    Type elem = mlir::cast<ShapedType>(x.getType()).getElementType();
+    value = b.constant(DenseElementsAttr::get(RankedTensorType::get({}, elem),
+                                              B.getFloatAttr(elem, v)));
+  } else {
+    Value axesIn;
+    if (b.tensorAt(1, pads) || b.optTensor(2, value) || b.optTensor(3, axesIn))
+      return failure();
+    if (axesIn && b.constInts(3, axes))
+      return failure();
+  }
+  if (axes.empty())
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  for (int64_t &a : axes)
+    if (b.axis(a, rank))
+      return failure();
+  b.setResults({b.create<PadOp>(x, pads, value, B.getDenseI64ArrayAttr(axes),
+                                PadModeAttr::get(B.getContext(), *mode))});
+  return success();
+}
+
 LogicalResult gatherElements(NodeBinder &b) {
   Value data, idx;
   int64_t axis, rank;
@@ -347,6 +386,7 @@ void registerTensorConverters() {
   registerConverter("Shape", 1, shapeOf);
   registerConverter("Gather", 1, gather);
   registerConverter("GatherElements", 11, gatherElements);
+  registerConverter("Pad", 1, pad);
   registerConverter("Unsqueeze", 1, unsqueeze);
   registerConverter("Squeeze", 1, squeeze);
 }
