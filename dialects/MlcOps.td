@@ -331,6 +331,21 @@ def Mlc_PadOp : Mlc_Op<"pad"> {
   let results = (outs AnyTensor:$result);
 }
 
+// Trilu: keeps the upper (j - i >= k) or lower (j - i <= k) triangle of the
+// last two dims; `k` is an optional run-time int64 scalar (0 when absent).
+def Mlc_TriluOp : Mlc_Op<"trilu"> {
+  let arguments = (ins AnyTensor:$input, Optional<AnyTensor>:$k, BoolAttr:$upper);
+  let results = (outs AnyTensor:$result);
+}
+
+// CumSum along `axis` (or, given, the run-time scalar `axis_input`);
+// exclusive leaves out the element itself, reverse sums from the end.
+def Mlc_CumSumOp : Mlc_Op<"cumsum"> {
+  let arguments = (ins AnyTensor:$input, Optional<AnyTensor>:$axis_input, I64Attr:$axis,
+                   BoolAttr:$exclusive, BoolAttr:$reverse);
+  let results = (outs AnyTensor:$result);
+}
+
 // out[i] = data[i with i[axis] replaced by indices[i]]; shape of indices.
 def Mlc_GatherElementsOp : Mlc_Op<"gather_elements"> {
   let arguments = (ins AnyTensor:$data, AnyTensor:$indices, I64Attr:$axis);

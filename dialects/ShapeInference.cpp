@@ -359,6 +359,7 @@ struct Inferrer {
             return fail(e);
           return out;
         })
+        .Case<TriluOp, CumSumOp>([&](auto op) { return dimsOf(op->getOperand(0)); })
         .Case<SqrtOp, ErfOp, ExpOp, LogOp, NegOp, AbsOp, ReciprocalOp, NotOp,
               HardSwishOp, ClipOp, HardSigmoidOp, CastOp, LayerNormOp, MathOp>(
             [&](auto op) { return dimsOf(op->getOperand(0)); })

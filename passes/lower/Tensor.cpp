@@ -252,6 +252,132 @@ Value indexAt(OpBuilder &b, Location loc, Value t, int64_t i) {
   return b.create<arith::IndexCastOp>(loc, b.getIndexType(), e);
 }
 
+struct TriluLowering : MlcPattern<TriluOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(TriluOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value x = a.getInput();
+    int64_t rank = type.getRank();
+    if (rank < 2)
+      return op->emitError("Trilu needs a tensor of rank 2 or more");
+    Value k;
+    if (a.getK()) {
+      auto kt = cast<RankedTensorType>(a.getK().getType());
+      Value zero = rw.create<arith::ConstantIndexOp>(loc, 0);
+      k = rw.create<tensor::ExtractOp>(loc, a.getK(), SmallVector<Value>(kt.getRank(), zero));
+      if (k.getType() != rw.getI64Type())
+        k = rw.create<arith::ExtSIOp>(loc, rw.getI64Type(), k);
+    } else {
+      k = rw.create<arith::ConstantOp>(loc, rw.getI64IntegerAttr(0));
+    }
+    bool upper = op.getUpper();
+    Type elem = type.getElementType();
+    Value init = emptyTensor(rw, loc, dimsOf(rw, loc, x), elem);
+    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), x, init, ArrayRef<AffineMap>{id, id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange v) {
+          auto idx = [&](int64_t d) {
+            return b.create<arith::IndexCastOp>(l, b.getI64Type(), b.create<linalg::IndexOp>(l, d));
+          };
+          Value diff = b.create<arith::SubIOp>(l, idx(rank - 1), idx(rank - 2));
+          Value keep = b.create<arith::CmpIOp>(
+              l, upper ? arith::CmpIPredicate::sge : arith::CmpIPredicate::sle, diff, k);
+          Value zero = b.create<arith::ConstantOp>(l, zeroAttr(b, elem));
+          b.create<linalg::YieldOp>(l, b.create<arith::SelectOp>(l, keep, v[0], zero).getResult());
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+/// CumSum as a masked reduction over a second copy of the axis: out[j] sums
+/// x[k] for k <= j (k < j exclusive; k >= j / k > j reversed).
+struct CumSumLowering : MlcPattern<CumSumOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(CumSumOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value x = a.getInput();
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    Type elem = type.getElementType();
+    if (!elem.isIntOrFloat() || elem.isInteger(1))
+      return op->emitError("element type ") << elem << " is not supported";
+    bool isFloat = isa<FloatType>(elem), excl = op.getExclusive(), rev = op.getReverse();
+    Value init = filledTensor(rw, loc, dimsOf(rw, loc, x), elem, zeroAttr(rw, elem));
+    auto pred = rev ? (excl ? arith::CmpIPredicate::sgt : arith::CmpIPredicate::sge)
+                    : (excl ? arith::CmpIPredicate::slt : arith::CmpIPredicate::sle);
+    auto add = [&](OpBuilder &b, Location l, Value take, Value v, Value acc) {
+      Value zero = b.create<arith::ConstantOp>(l, zeroAttr(b, elem));
+      Value in = b.create<arith::SelectOp>(l, take, v, zero);
+      return isFloat ? b.create<arith::AddFOp>(l, in, acc).getResult()
+                     : b.create<arith::AddIOp>(l, in, acc).getResult();
+    };
+    if (Value axisIn = a.getAxisInput()) {
+      // The axis is known at run time only: a gather per element, with the
+      // reduced loop as long as the axis (a tensor.dim with a run-time index).
+      auto at = cast<RankedTensorType>(axisIn.getType());
+      Value zero = rw.create<arith::ConstantIndexOp>(loc, 0);
+      Value ax = rw.create<arith::IndexCastOp>(
+          loc, rw.getIndexType(),
+          rw.create<tensor::ExtractOp>(loc, axisIn, SmallVector<Value>(at.getRank(), zero)));
+      Value r = rw.create<arith::ConstantIndexOp>(loc, rank);
+      Value neg = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, ax, zero);
+      ax = rw.create<arith::SelectOp>(loc, neg, rw.create<arith::AddIOp>(loc, ax, r), ax);
+      Value len = rw.create<tensor::DimOp>(loc, x, ax);
+      Value sizes = emptyTensor(rw, loc, {OpFoldResult(len)}, rw.getI8Type());
+      SmallVector<AffineExpr> oe;
+      for (int64_t d = 0; d < rank; ++d)
+        oe.push_back(getAffineDimExpr(d, ctx));
+      SmallVector<utils::IteratorType> its(rank, utils::IteratorType::parallel);
+      its.push_back(utils::IteratorType::reduction);
+      auto g = rw.create<linalg::GenericOp>(
+          loc, init.getType(), sizes, init,
+          ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, getAffineDimExpr(rank, ctx)),
+                              AffineMap::get(rank + 1, 0, oe, ctx)},
+          its, [&](OpBuilder &b, Location l, ValueRange v) {
+            Value k = b.create<linalg::IndexOp>(l, rank);
+            SmallVector<Value> coords;
+            Value j = b.create<arith::ConstantIndexOp>(l, 0);
+            for (int64_t d = 0; d < rank; ++d) {
+              Value i = b.create<linalg::IndexOp>(l, d);
+              Value here = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, ax,
+                                                   b.create<arith::ConstantIndexOp>(l, d));
+              coords.push_back(b.create<arith::SelectOp>(l, here, k, i));
+              j = b.create<arith::SelectOp>(l, here, i, j);
+            }
+            Value take = b.create<arith::CmpIOp>(l, pred, k, j);
+            Value e = b.create<tensor::ExtractOp>(l, x, coords);
+            b.create<linalg::YieldOp>(l, add(b, l, take, e, v[1]));
+          });
+      rw.replaceOp(op, g.getResult(0));
+      return success();
+    }
+    SmallVector<AffineExpr> xe, oe;
+    for (int64_t d = 0; d < rank; ++d) {
+      xe.push_back(getAffineDimExpr(d == axis ? rank : d, ctx));
+      oe.push_back(getAffineDimExpr(d, ctx));
+    }
+    SmallVector<utils::IteratorType> iters(rank, utils::IteratorType::parallel);
+    iters.push_back(utils::IteratorType::reduction);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), x, init,
+        ArrayRef<AffineMap>{AffineMap::get(rank + 1, 0, xe, ctx),
+                            AffineMap::get(rank + 1, 0, oe, ctx)},
+        iters, [&](OpBuilder &b, Location l, ValueRange v) {
+          Value take = b.create<arith::CmpIOp>(l, pred, b.create<linalg::IndexOp>(l, rank),
+                                               b.create<linalg::IndexOp>(l, axis));
+          b.create<linalg::YieldOp>(l, add(b, l, take, v[0], v[1]));
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
 /// Pad as a gather: each output element reads the input element its mode
 /// maps it to (or the constant, outside the input in constant mode).
 struct PadLowering : MlcPattern<PadOp> {
@@ -480,7 +606,8 @@ struct RangeLowering : MlcPattern<RangeOp> {
 } // namespace
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
-  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, PadLowering>(p.getContext());
+  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, PadLowering,
+        TriluLowering, CumSumLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,
         ReshapeLikeLowering<SqueezeOp>, TransposeLowering, ConcatLowering,

@@ -192,6 +192,41 @@ LogicalResult pad(NodeBinder &b) {
   return success();
 }
 
+LogicalResult trilu(NodeBinder &b) {
+  Value x, k;
+  int64_t upper;
+  if (b.tensors(x) || b.optTensor(1, k) || b.attr("upper", upper, 1))
+    return failure();
+  b.setResults({b.create<TriluOp>(x, k, b.builder.getBoolAttr(upper != 0))});
+  return success();
+}
+
+LogicalResult cumSum(NodeBinder &b) {
+  Value x, axisIn;
+  SmallVector<int64_t> axisV;
+  int64_t excl, rev, rank;
+  if (b.tensors(x, axisIn) || b.rank(x, rank) || b.attr("exclusive", excl, 0) ||
+      b.attr("reverse", rev, 0))
+    return failure();
+  auto &B = b.builder;
+  DenseElementsAttr c;
+  if (!matchPattern(axisIn, m_Constant(&c))) {
+    b.setResults({b.create<CumSumOp>(x, axisIn, B.getI64IntegerAttr(0), B.getBoolAttr(excl != 0),
+                                     B.getBoolAttr(rev != 0))});
+    return success();
+  }
+  if (b.constInts(1, axisV))
+    return failure();
+  if (axisV.size() != 1)
+    return b.error("axis must be a scalar"), failure();
+  int64_t axis = axisV[0];
+  if (b.axis(axis, rank))
+    return failure();
+  b.setResults({b.create<CumSumOp>(x, Value(), B.getI64IntegerAttr(axis), B.getBoolAttr(excl != 0),
+                                   B.getBoolAttr(rev != 0))});
+  return success();
+}
+
 LogicalResult gatherElements(NodeBinder &b) {
   Value data, idx;
   int64_t axis, rank;
@@ -387,6 +422,8 @@ void registerTensorConverters() {
   registerConverter("Gather", 1, gather);
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("Pad", 1, pad);
+  registerConverter("Trilu", 14, trilu);
+  registerConverter("CumSum", 11, cumSum);
   registerConverter("Unsqueeze", 1, unsqueeze);
   registerConverter("Squeeze", 1, squeeze);
 }
