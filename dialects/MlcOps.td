@@ -331,6 +331,19 @@ def Mlc_PadOp : Mlc_Op<"pad"> {
   let results = (outs AnyTensor:$result);
 }
 
+// Resize/Upsample. Output dims: `sizes` if given, else floor(dim * scale).
+// `scales`/`sizes`/`roi` are run-time or constant tensors over `axes`.
+// mode: nearest | linear; coord: half_pixel | pytorch_half_pixel |
+// align_corners | asymmetric | half_pixel_symmetric | tf_crop_and_resize;
+// nearest: round_prefer_floor | round_prefer_ceil | floor | ceil.
+def Mlc_ResizeOp : Mlc_Op<"resize", [AttrSizedOperandSegments]> {
+  let arguments = (ins AnyTensor:$input, Optional<AnyTensor>:$roi,
+                   Optional<AnyTensor>:$scales, Optional<AnyTensor>:$sizes,
+                   DenseI64ArrayAttr:$axes, StrAttr:$mode, StrAttr:$coord,
+                   StrAttr:$nearest, F64Attr:$extrapolation);
+  let results = (outs AnyTensor:$result);
+}
+
 // Trilu: keeps the upper (j - i >= k) or lower (j - i <= k) triangle of the
 // last two dims; `k` is an optional run-time int64 scalar (0 when absent).
 def Mlc_TriluOp : Mlc_Op<"trilu"> {

@@ -313,6 +313,32 @@ struct Inferrer {
           return SDims{op.getEnd() - op.getStart()};
         })
         .Case([&](GatherElementsOp op) { return dimsOf(op.getIndices()); })
+        .Case([&](ResizeOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          SDims out = *x;
+          auto axes = op.getAxes();
+          std::optional<SmallVector<int64_t>> sizes;
+          DenseElementsAttr scales;
+          if (op.getSizes())
+            sizes = partialInts(op.getSizes());
+          else if (op.getScales())
+            matchPattern(op.getScales(), m_Constant(&scales));
+          for (size_t k = 0; k < axes.size(); ++k) {
+            int64_t &d = out[axes[k]];
+            if (sizes && sizes->size() == axes.size()) {
+              d = (*sizes)[k];
+            } else if (scales && scales.getNumElements() == (int64_t)axes.size() &&
+                       d != ShapedType::kDynamic) {
+              double sc = scales.getValues<APFloat>()[k].convertToDouble();
+              d = (int64_t)std::floor(d * sc);
+            } else {
+              d = ShapedType::kDynamic;
+            }
+          }
+          return out;
+        })
         .Case([&](PadOp op) -> std::optional<SDims> {
           auto x = dimsOf(op.getInput());
           if (!x)

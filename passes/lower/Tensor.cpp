@@ -245,12 +245,193 @@ struct GatherElementsLowering : MlcPattern<GatherElementsOp> {
   }
 };
 
+
 /// Element `i` of a 1-D integer tensor as an index value.
 Value indexAt(OpBuilder &b, Location loc, Value t, int64_t i) {
   Value c = b.create<arith::ConstantIndexOp>(loc, i);
   Value e = b.create<tensor::ExtractOp>(loc, t, ValueRange{c});
   return b.create<arith::IndexCastOp>(loc, b.getIndexType(), e);
 }
+
+/// Resize as a gather: each output element maps its coordinate back into
+/// the input (the coordinate transformation), then reads the nearest
+/// element or blends the 2^k neighbours of the k interpolated dims.
+struct ResizeLowering : MlcPattern<ResizeOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(ResizeOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value x = a.getInput();
+    auto xt = cast<RankedTensorType>(x.getType());
+    Type elem = xt.getElementType();
+    int64_t rank = xt.getRank();
+    StringRef mode = op.getMode(), coord = op.getCoord(), nearest = op.getNearest();
+    bool linear = mode == "linear";
+    if (linear && !elem.isF32())
+      return op->emitError("linear Resize supports float32 only");
+    auto axes = op.getAxes();
+    Type f32 = rw.getF32Type(), f64 = rw.getF64Type();
+    VDims xd = dimsOf(rw, loc, x);
+    auto toF = [&](OpBuilder &b, Location l, Value idx, Type t) {
+      return b.create<arith::SIToFPOp>(l, t, b.create<arith::IndexCastOp>(l, b.getI64Type(), idx))
+          .getResult();
+    };
+    auto readF = [&](Value t, int64_t k) -> Value { // element k of a 1-D float tensor
+      Value e = rw.create<tensor::ExtractOp>(loc, t, ValueRange{rw.create<arith::ConstantIndexOp>(loc, k)});
+      return e.getType() == f32 ? e : rw.create<arith::TruncFOp>(loc, f32, e).getResult();
+    };
+    DenseElementsAttr constScales, constSizes;
+    if (a.getScales())
+      matchPattern(a.getScales(), m_Constant(&constScales));
+    if (a.getSizes())
+      matchPattern(a.getSizes(), m_Constant(&constSizes));
+    SmallVector<Value> in(rank), out(rank), scale(rank), roiS(rank), roiE(rank);
+    SmallVector<bool> resized(rank, false);
+    SmallVector<OpFoldResult> outDims;
+    for (int64_t d = 0; d < rank; ++d) {
+      in[d] = getValueOrCreateConstantIndexOp(rw, loc, xd[d]);
+      out[d] = in[d];
+    }
+    for (size_t k = 0; k < axes.size(); ++k) {
+      int64_t d = axes[k];
+      if (a.getSizes()) {
+        out[d] = indexAt(rw, loc, a.getSizes(), k);
+        scale[d] = rw.create<arith::DivFOp>(loc, toF(rw, loc, out[d], f32), toF(rw, loc, in[d], f32));
+        resized[d] = !(constSizes && xt.getDimSize(d) >= 0 &&
+                       constSizes.getValues<APInt>()[k].getSExtValue() == xt.getDimSize(d));
+      } else {
+        scale[d] = readF(a.getScales(), k);
+        Value prod = rw.create<arith::MulFOp>(loc, toF(rw, loc, in[d], f64),
+                                              rw.create<arith::ExtFOp>(loc, f64, scale[d]));
+        out[d] = rw.create<arith::IndexCastOp>(
+            loc, rw.getIndexType(),
+            rw.create<arith::FPToSIOp>(loc, rw.getI64Type(), rw.create<math::FloorOp>(loc, prod)));
+        resized[d] = !(constScales && constScales.getValues<APFloat>()[k].convertToDouble() == 1.0);
+      }
+      if (coord == "tf_crop_and_resize") {
+        if (!a.getRoi())
+          return op->emitError("tf_crop_and_resize needs roi");
+        roiS[d] = readF(a.getRoi(), k);
+        roiE[d] = readF(a.getRoi(), k + axes.size());
+        resized[d] = true;
+      }
+    }
+    for (int64_t d = 0; d < rank; ++d)
+      outDims.push_back(type.getDimSize(d) >= 0 ? OpFoldResult(rw.getIndexAttr(type.getDimSize(d)))
+                                                : OpFoldResult(out[d]));
+    double extrap = op.getExtrapolation().convertToDouble();
+    Value init = emptyTensor(rw, loc, outDims, elem);
+    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          auto c = [&](double v) { return b.create<arith::ConstantOp>(l, b.getF32FloatAttr(v)).getResult(); };
+          auto add = [&](Value p, Value q) { return b.create<arith::AddFOp>(l, p, q).getResult(); };
+          auto sub = [&](Value p, Value q) { return b.create<arith::SubFOp>(l, p, q).getResult(); };
+          auto mul = [&](Value p, Value q) { return b.create<arith::MulFOp>(l, p, q).getResult(); };
+          auto div = [&](Value p, Value q) { return b.create<arith::DivFOp>(l, p, q).getResult(); };
+          Value zeroI = b.create<arith::ConstantIndexOp>(l, 0), oneI = b.create<arith::ConstantIndexOp>(l, 1);
+          Value inside = b.create<arith::ConstantOp>(l, b.getBoolAttr(true));
+          SmallVector<Value> base(rank), next(rank), w(rank);
+          SmallVector<int64_t> interp;
+          for (int64_t d = 0; d < rank; ++d) {
+            Value i = b.create<linalg::IndexOp>(l, d);
+            if (!resized[d]) {
+              base[d] = i;
+              continue;
+            }
+            // The coordinate maps use the unrounded output width (scale *
+            // input width), as ONNX's reference does; half_pixel_symmetric
+            // also the integer one.
+            Value fi = toF(b, l, i, f32), fin = toF(b, l, in[d], f32);
+            Value fout = mul(scale[d], fin), foutInt = toF(b, l, out[d], f32);
+            Value last = b.create<arith::SubIOp>(l, in[d], oneI);
+            Value xo;
+            if (coord == "asymmetric") {
+              xo = div(fi, scale[d]);
+            } else if (coord == "align_corners") {
+              Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, c(1));
+              xo = b.create<arith::SelectOp>(l, one, c(0), div(mul(fi, sub(fin, c(1))), sub(fout, c(1))));
+            } else if (coord == "tf_crop_and_resize") {
+              Value span = sub(fin, c(1));
+              Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, c(1));
+              Value many = add(mul(roiS[d], span), div(mul(mul(fi, sub(roiE[d], roiS[d])), span), sub(fout, c(1))));
+              Value single = mul(mul(c(0.5), add(roiS[d], roiE[d])), span);
+              xo = b.create<arith::SelectOp>(l, one, single, many);
+              Value lo = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGE, xo, c(0));
+              Value hi = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLE, xo, span);
+              inside = b.create<arith::AndIOp>(l, inside, b.create<arith::AndIOp>(l, lo, hi));
+            } else if (coord == "half_pixel_symmetric") {
+              Value adj = div(foutInt, fout);
+              Value off = mul(mul(fin, c(0.5)), sub(c(1), adj));
+              xo = add(off, sub(div(add(fi, c(0.5)), scale[d]), c(0.5)));
+            } else if (coord == "tf_half_pixel_for_nn") {
+              xo = div(add(fi, c(0.5)), scale[d]);
+            } else { // half_pixel, pytorch_half_pixel
+              xo = sub(div(add(fi, c(0.5)), scale[d]), c(0.5));
+              if (coord == "pytorch_half_pixel") {
+                Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, c(1));
+                xo = b.create<arith::SelectOp>(l, one, c(-0.5), xo);
+              }
+            }
+            auto toIdx = [&](Value f) {
+              return b.create<arith::IndexCastOp>(
+                  l, b.getIndexType(), b.create<arith::FPToSIOp>(l, b.getI64Type(), f)).getResult();
+            };
+            auto clampI = [&](Value v) {
+              return b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, v, last), zeroI).getResult();
+            };
+            if (!linear) {
+              Value r;
+              if (nearest == "floor")
+                r = b.create<math::FloorOp>(l, xo);
+              else if (nearest == "ceil")
+                r = b.create<math::CeilOp>(l, xo);
+              else if (nearest == "round_prefer_ceil")
+                r = b.create<math::FloorOp>(l, add(xo, c(0.5)));
+              else // round_prefer_floor
+                r = b.create<math::CeilOp>(l, sub(xo, c(0.5)));
+              base[d] = clampI(toIdx(r));
+              continue;
+            }
+            Value xc = b.create<arith::MaximumFOp>(l, b.create<arith::MinimumFOp>(l, xo, sub(fin, c(1))), c(0));
+            Value x0 = b.create<math::FloorOp>(l, xc);
+            w[d] = sub(xc, x0);
+            base[d] = clampI(toIdx(x0));
+            next[d] = clampI(b.create<arith::AddIOp>(l, base[d], oneI));
+            interp.push_back(d);
+          }
+          Value v;
+          if (interp.empty()) {
+            v = b.create<tensor::ExtractOp>(l, x, base);
+          } else {
+            v = c(0);
+            for (unsigned corner = 0; corner < (1u << interp.size()); ++corner) {
+              SmallVector<Value> coords = base;
+              Value wt = c(1);
+              for (size_t k = 0; k < interp.size(); ++k) {
+                int64_t d = interp[k];
+                bool hi = corner >> k & 1;
+                if (hi)
+                  coords[d] = next[d];
+                wt = mul(wt, hi ? w[d] : sub(c(1), w[d]));
+              }
+              v = add(v, mul(wt, b.create<tensor::ExtractOp>(l, x, coords)));
+            }
+          }
+          if (coord == "tf_crop_and_resize") {
+            Value e = isa<FloatType>(elem) ? b.create<arith::ConstantOp>(l, b.getFloatAttr(elem, extrap)).getResult()
+                                           : b.create<arith::ConstantOp>(l, b.getIntegerAttr(elem, (int64_t)extrap)).getResult();
+            v = b.create<arith::SelectOp>(l, inside, v, e);
+          }
+          b.create<linalg::YieldOp>(l, v);
+        });
+    rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+    return success();
+  }
+};
 
 struct TriluLowering : MlcPattern<TriluOp> {
   using MlcPattern::MlcPattern;
@@ -607,7 +788,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
   p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, PadLowering,
-        TriluLowering, CumSumLowering>(p.getContext());
+        TriluLowering, CumSumLowering, ResizeLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,
         ReshapeLikeLowering<SqueezeOp>, TransposeLowering, ConcatLowering,

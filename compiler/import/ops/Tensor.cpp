@@ -192,6 +192,71 @@ LogicalResult pad(NodeBinder &b) {
   return success();
 }
 
+/// Resize (opset 10-19) and Upsample (7-9).
+template <bool Upsample> LogicalResult resize(NodeBinder &b) {
+  Value x, roi, scales, sizes;
+  int64_t rank, excludeOutside, antialias;
+  std::string mode, coord, nearest, policy;
+  float cubicA, extrap;
+  if (b.tensors(x) || b.rank(x, rank) || b.attr("mode", mode, std::string("nearest")))
+    return failure();
+  auto &B = b.builder;
+  if (Upsample || b.opset < 11) {
+    // scales as an attribute (Upsample 7) or input #1; asymmetric, floor.
+    coord = "asymmetric";
+    nearest = "floor";
+    if (b.has("scales"))
+      return b.error("Upsample with a scales attribute (opset 7) is not supported"), failure();
+    if (b.tensorAt(1, scales))
+      return failure();
+    if (mode == "bilinear")
+      mode = "linear";
+  } else {
+    SmallVector<int64_t> axes;
+    if (b.optTensor(1, roi) || b.optTensor(2, scales) || b.optTensor(3, sizes) ||
+        b.attr("coordinate_transformation_mode", coord, std::string("half_pixel")) ||
+        b.attr("nearest_mode", nearest, std::string("round_prefer_floor")) ||
+        b.attr("cubic_coeff_a", cubicA, -0.75f) ||
+        b.attr("exclude_outside", excludeOutside, 0) ||
+        b.attr("extrapolation_value", extrap, 0.0f) || b.attr("antialias", antialias, 0) ||
+        b.attr("keep_aspect_ratio_policy", policy, std::string("stretch")))
+      return failure();
+    if (antialias)
+      return b.error("antialias is not supported"), failure();
+    if (policy != "stretch")
+      return b.error("keep_aspect_ratio_policy other than stretch is not supported"), failure();
+    if (sizes) {
+      if (auto t = dyn_cast<RankedTensorType>(sizes.getType()); t && t.getNumElements() == 0)
+        sizes = nullptr;
+    }
+    if (scales) {
+      if (auto t = dyn_cast<RankedTensorType>(scales.getType()); t && t.getNumElements() == 0)
+        scales = nullptr;
+    }
+  }
+  if (mode != "nearest" && mode != "linear")
+    return b.error("mode '" + mode + "' is not supported (nearest and linear are)"), failure();
+  if (!scales && !sizes)
+    return b.error("neither scales nor sizes is given"), failure();
+  SmallVector<int64_t> axes;
+  if (b.has("axes")) {
+    if (b.attr("axes", axes))
+      return failure();
+    for (int64_t &a : axes)
+      if (b.axis(a, rank))
+        return failure();
+  } else {
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  }
+  if (sizes && scales)
+    scales = nullptr; // sizes win (only one may be given by the spec)
+  b.setResults({b.create<ResizeOp>(x, roi, scales, sizes, B.getDenseI64ArrayAttr(axes),
+                                   B.getStringAttr(mode), B.getStringAttr(coord),
+                                   B.getStringAttr(nearest), B.getF64FloatAttr(extrap))});
+  return success();
+}
+
 LogicalResult trilu(NodeBinder &b) {
   Value x, k;
   int64_t upper;
@@ -423,6 +488,8 @@ void registerTensorConverters() {
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("Pad", 1, pad);
   registerConverter("Trilu", 14, trilu);
+  registerConverter("Resize", 10, resize<false>);
+  registerConverter("Upsample", 7, resize<true>);
   registerConverter("CumSum", 11, cumSum);
   registerConverter("Unsqueeze", 1, unsqueeze);
   registerConverter("Squeeze", 1, squeeze);
