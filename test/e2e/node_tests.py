@@ -42,6 +42,7 @@ from onnx import numpy_helper
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEBIAN = "/usr/share/libonnx-testdata/data/node"
 XFAIL = os.path.join(HERE, "node_tests_xfail.txt")
+SUMMARY = os.path.join(HERE, "node_tests_summary.json")
 COMPILE_TIMEOUT = 120  # seconds without progress before a batch item is a hang
 RUN_TIMEOUT = 60
 
@@ -286,6 +287,33 @@ def category(d):
     return "not-yet"
 
 
+def summarize(results):
+    """Per operator: tests containing it, passes, and the opsets and input
+    dtypes of the passing ones (for docs/operators.md)."""
+    per_op = {}
+    for (src, name), (d, why) in sorted(results.items()):
+        m = onnx.load(os.path.join(d, "model.onnx"), load_external_data=False)
+        opset = max([o.version for o in m.opset_import if o.domain in ("", "ai.onnx")] or [0])
+        inits = {i.name for i in m.graph.initializer}
+        dtypes = {onnx.helper.tensor_dtype_to_np_dtype(i.type.tensor_type.elem_type).name
+                  for i in m.graph.input
+                  if i.name not in inits and i.type.HasField("tensor_type")
+                  and i.type.tensor_type.elem_type not in (0, onnx.TensorProto.STRING)}
+        for op in {n.op_type for n in m.graph.node} - {"Constant"}:
+            e = per_op.setdefault(op, {"tests": 0, "passed": 0, "opsets": set(), "dtypes": set()})
+            e["tests"] += 1
+            if why is None:
+                e["passed"] += 1
+                e["opsets"].add(opset)
+                e["dtypes"] |= dtypes
+    import json
+    with open(SUMMARY, "w") as f:
+        json.dump({op: {"tests": e["tests"], "passed": e["passed"],
+                        "opsets": sorted(e["opsets"]), "dtypes": sorted(e["dtypes"])}
+                   for op, e in sorted(per_op.items())}, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
 def read_xfail():
     out = {}
     if os.path.exists(XFAIL):
@@ -361,6 +389,8 @@ def main():
                 kept[key] = (cat, w.replace("\n", " ")[:160])
         write_xfail(kept)
         xfail = kept
+        if not a.filter and set(sources) == {"onnx-1.12", "onnx"}:
+            summarize(results)
     cats = collections.Counter(v[0] for k, v in xfail.items() if k in results)
     for src in sorted({k[0] for k in results}):
         p, f = counts[(src, True)], counts[(src, False)]

@@ -132,9 +132,118 @@ LogicalResult batchNorm(NodeBinder &b) {
   return success();
 }
 
+Value i64Const(NodeBinder &b, ArrayRef<int64_t> v) {
+  auto t = RankedTensorType::get({(int64_t)v.size()}, b.builder.getI64Type());
+  return b.constant(DenseElementsAttr::get(t, v));
+}
+
+SmallVector<int64_t> range(int64_t from, int64_t to) {
+  SmallVector<int64_t> r;
+  for (int64_t i = from; i < to; ++i)
+    r.push_back(i);
+  return r;
+}
+
+Value reduceOver(NodeBinder &b, Value x, ArrayRef<int64_t> axes, const char *kind) {
+  auto &B = b.builder;
+  return b.create<ReduceOp>(x, Value(), B.getDenseI64ArrayAttr(axes), B.getBoolAttr(true),
+                            B.getStringAttr(kind), B.getBoolAttr(false));
+}
+
+LogicalResult globalMaxPool(NodeBinder &b) {
+  Value x;
+  int64_t rank;
+  if (b.tensors(x) || b.rank(x, rank))
+    return failure();
+  if (rank < 3)
+    return b.error("input must have rank 3 or more (N, C, spatial...)"), failure();
+  b.setResults({reduceOver(b, x, range(2, rank), "max")});
+  return success();
+}
+
+/// InstanceNormalization: per (n, c) statistics over the spatial dims.
+LogicalResult instanceNorm(NodeBinder &b) {
+  Value x, scale, bias;
+  int64_t rank;
+  float eps;
+  if (b.tensors(x, scale, bias) || b.rank(x, rank) || b.attr("epsilon", eps, 1e-5f))
+    return failure();
+  if (rank < 3)
+    return b.error("input must have rank 3 or more (N, C, spatial...)"), failure();
+  auto &B = b.builder;
+  Type elem = mlir::cast<ShapedType>(x.getType()).getElementType();
+  if (!isa<FloatType>(elem))
+    return b.error("input must be a float tensor"), failure();
+  auto axes = range(2, rank);
+  Value mean = reduceOver(b, x, axes, "mean");
+  Value centred = b.create<SubOp>(x, mean);
+  Value var = reduceOver(b, b.create<MulOp>(centred, centred), axes, "mean");
+  Value e = b.constant(DenseElementsAttr::get(RankedTensorType::get({}, elem),
+                                              B.getFloatAttr(elem, eps)));
+  Value rstd = b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(var, e)));
+  // scale and bias (C) broadcast as (C, 1, ..., 1)
+  auto perChannel = [&](Value v) -> Value {
+    return b.create<UnsqueezeOp>(v, B.getDenseI64ArrayAttr(range(1, rank - 1)));
+  };
+  Value y = b.create<AddOp>(b.create<MulOp>(b.create<MulOp>(centred, rstd), perChannel(scale)),
+                            perChannel(bias));
+  b.setResults({y});
+  return success();
+}
+
+/// DepthToSpace / SpaceToDepth on NCHW with static C, H, W: reshape,
+/// transpose, reshape.
+template <bool ToSpace> LogicalResult depthSpace(NodeBinder &b) {
+  Value x;
+  int64_t bs;
+  std::string mode;
+  if (b.tensors(x) || b.attr("blocksize", bs) || b.attr("mode", mode, std::string("DCR")))
+    return failure();
+  auto t = dyn_cast<RankedTensorType>(x.getType());
+  if (!t || t.getRank() != 4)
+    return b.error("input must be a 4-D NCHW tensor"), failure();
+  int64_t n = t.getDimSize(0), c = t.getDimSize(1), h = t.getDimSize(2), w = t.getDimSize(3);
+  if (c < 0 || h < 0 || w < 0 || bs <= 0)
+    return b.error("C, H and W must be static (give --shape)"), failure();
+  if (mode != "DCR" && mode != "CRD")
+    return b.error("mode must be DCR or CRD"), failure();
+  auto &B = b.builder;
+  auto reshape = [&](Value v, ArrayRef<int64_t> dims) -> Value {
+    return b.create<ReshapeOp>(v, i64Const(b, dims), B.getBoolAttr(false));
+  };
+  auto transpose = [&](Value v, ArrayRef<int64_t> perm) -> Value {
+    return b.create<TransposeOp>(v, B.getDenseI64ArrayAttr(perm));
+  };
+  int64_t nn = n < 0 ? -1 : n;
+  Value y;
+  if (ToSpace) {
+    if (c % (bs * bs))
+      return b.error("C must be divisible by blocksize^2"), failure();
+    int64_t co = c / (bs * bs);
+    if (mode == "DCR")
+      y = transpose(reshape(x, {nn, bs, bs, co, h, w}), {0, 3, 4, 1, 5, 2});
+    else
+      y = transpose(reshape(x, {nn, co, bs, bs, h, w}), {0, 1, 4, 2, 5, 3});
+    y = reshape(y, {nn, co, h * bs, w * bs});
+  } else {
+    if (h % bs || w % bs)
+      return b.error("H and W must be divisible by blocksize"), failure();
+    y = transpose(reshape(x, {nn, c, h / bs, bs, w / bs, bs}),
+                  mode == "DCR" ? SmallVector<int64_t>{0, 3, 5, 1, 2, 4}
+                                : SmallVector<int64_t>{0, 1, 3, 5, 2, 4});
+    y = reshape(y, {nn, c * bs * bs, h / bs, w / bs});
+  }
+  b.setResults({y});
+  return success();
+}
+
 } // namespace
 
 void registerNNConverters() {
+  registerConverter("GlobalMaxPool", 1, globalMaxPool);
+  registerConverter("InstanceNormalization", 1, instanceNorm);
+  registerConverter("DepthToSpace", 1, depthSpace<true>);
+  registerConverter("SpaceToDepth", 1, depthSpace<false>);
   registerConverter("Conv", 1, conv);
   registerConverter("MaxPool", 1, maxPool);
   registerConverter("AveragePool", 1, averagePool);
