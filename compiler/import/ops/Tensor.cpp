@@ -257,6 +257,88 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
   return success();
 }
 
+/// 0, 1, ..., n-1 (int64) laid along dim 0 of a rank-(1 + trailing) tensor,
+/// so that it broadcasts along one axis; `n` is a scalar, run-time or not.
+static Value iotaAlong(NodeBinder &b, Value n, int64_t trailing) {
+  auto &B = b.builder;
+  auto st = RankedTensorType::get({}, B.getI64Type());
+  Value zero = b.constant(DenseElementsAttr::get(st, B.getI64IntegerAttr(0)));
+  Value one = b.constant(DenseElementsAttr::get(st, B.getI64IntegerAttr(1)));
+  Value iota = b.create<RangeOp>(zero, n, one);
+  if (trailing == 0)
+    return iota;
+  SmallVector<int64_t> axes;
+  for (int64_t i = 1; i <= trailing; ++i)
+    axes.push_back(i);
+  return b.create<UnsqueezeOp>(iota, B.getDenseI64ArrayAttr(axes));
+}
+
+/// OneHot: where(unsqueeze(indices, axis) == iota(depth), on, off); negative
+/// indices count from the end.
+LogicalResult oneHot(NodeBinder &b) {
+  Value idx, depth, values;
+  int64_t axis, rank;
+  if (b.tensors(idx, depth, values) || b.rank(idx, rank) || b.attr("axis", axis, -1))
+    return failure();
+  if (b.axis(axis, rank + 1))
+    return failure();
+  auto &B = b.builder;
+  auto i64 = TypeAttr::get(B.getI64Type());
+  auto dt = dyn_cast<RankedTensorType>(depth.getType());
+  if (!dt || dt.getNumElements() != 1)
+    return b.error("depth must hold one element"), failure();
+  Value d = b.create<CastOp>(depth, i64);
+  if (dt.getRank() > 0) {
+    SmallVector<int64_t> all;
+    for (int64_t i = 0; i < dt.getRank(); ++i)
+      all.push_back(i);
+    d = b.create<SqueezeOp>(d, B.getDenseI64ArrayAttr(all));
+  }
+  Value ind = b.create<CastOp>(idx, i64);
+  auto st = RankedTensorType::get({}, B.getI64Type());
+  Value zero = b.constant(DenseElementsAttr::get(st, B.getI64IntegerAttr(0)));
+  Value neg = b.create<CompareOp>(ind, zero, B.getStringAttr("lt"));
+  ind = b.create<WhereOp>(neg, b.create<AddOp>(ind, d), ind);
+  ind = b.create<UnsqueezeOp>(ind, B.getDenseI64ArrayAttr({axis}));
+  Value hit = b.create<CompareOp>(ind, iotaAlong(b, d, rank - axis), B.getStringAttr("eq"));
+  auto pick = [&](int64_t k) -> Value {
+    Value i = b.constant(DenseElementsAttr::get(st, B.getI64IntegerAttr(k)));
+    return b.create<GatherOp>(values, i, B.getI64IntegerAttr(0));
+  };
+  b.setResults({b.create<WhereOp>(hit, pick(1), pick(0))});
+  return success();
+}
+
+/// Hardmax: 1 where ArgMax (first index) along the axis, 0 elsewhere; before
+/// opset 13 the input is coerced to 2-D at the axis.
+LogicalResult hardmax(NodeBinder &b) {
+  Value x;
+  int64_t axis, rank;
+  bool legacy = b.opset < 13;
+  if (b.tensors(x) || b.rank(x, rank) || b.attr("axis", axis, legacy ? 1 : -1) ||
+      b.axis(axis, rank))
+    return failure();
+  auto &B = b.builder;
+  Value in = x, shape;
+  if (legacy) {
+    shape = b.create<ShapeOp>(x, B.getI64IntegerAttr(0), B.getI64IntegerAttr(rank));
+    in = b.create<FlattenOp>(x, B.getI64IntegerAttr(axis));
+    axis = 1;
+  }
+  int64_t r = legacy ? 2 : rank;
+  Value am = b.create<ArgReduceOp>(in, B.getI64IntegerAttr(axis), B.getBoolAttr(true),
+                                   B.getBoolAttr(false), B.getBoolAttr(true));
+  Value n = b.create<ShapeOp>(in, B.getI64IntegerAttr(axis), B.getI64IntegerAttr(axis + 1));
+  n = b.create<SqueezeOp>(n, B.getDenseI64ArrayAttr({0}));
+  Value hit = b.create<CompareOp>(am, iotaAlong(b, n, r - 1 - axis), B.getStringAttr("eq"));
+  Type elem = mlir::cast<ShapedType>(x.getType()).getElementType();
+  Value y = b.create<CastOp>(hit, TypeAttr::get(elem));
+  if (legacy)
+    y = b.create<ReshapeOp>(y, shape, B.getBoolAttr(false));
+  b.setResults({y});
+  return success();
+}
+
 LogicalResult trilu(NodeBinder &b) {
   Value x, k;
   int64_t upper;
@@ -488,6 +570,8 @@ void registerTensorConverters() {
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("Pad", 1, pad);
   registerConverter("Trilu", 14, trilu);
+  registerConverter("OneHot", 9, oneHot);
+  registerConverter("Hardmax", 1, hardmax);
   registerConverter("Resize", 10, resize<false>);
   registerConverter("Upsample", 7, resize<true>);
   registerConverter("CumSum", 11, cumSum);
