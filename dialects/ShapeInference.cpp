@@ -460,6 +460,12 @@ struct Inferrer {
               b += dim;
             if (e < 0)
               e += dim;
+            if (step < 0) { // runs from b down to e (exclusive)
+              b = std::clamp<int64_t>(b, 0, dim - 1);
+              e = std::clamp<int64_t>(e, -1, dim - 1);
+              out[axis] = b > e ? (b - e - step - 1) / -step : 0;
+              continue;
+            }
             b = std::clamp<int64_t>(b, 0, dim);
             e = std::clamp<int64_t>(e, 0, dim);
             out[axis] = e > b ? (e - b + step - 1) / step : 0;

@@ -27,6 +27,8 @@ NOTES = {
     "CumSum": "axis constant or run-time; exclusive, reverse",
     "LayerNormalization": "Mean and InvStdDev outputs; stash_type",
     "DepthToSpace": "4-D with static C, H, W",
+    "ConvTranspose": "2-D with a static weight and static C, H, W; groups, strides, dilations, pads, output_padding, output_shape, auto_pad",
+    "Slice": "negative steps; starts/ends may be run-time, axes and steps constant",
     "SpaceToDepth": "4-D with static C, H, W",
     "Mod": "fmod 0 (integers) and 1",
     "BitShift": "signed integer types only until unsigned types land",

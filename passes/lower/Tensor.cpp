@@ -654,7 +654,7 @@ struct PadLowering : MlcPattern<PadOp> {
 };
 
 
-/// ONNX Slice with positive steps: starts/ends wrap once when negative and
+/// ONNX Slice. Positive steps: starts/ends wrap once when negative and
 /// are clamped to [0, dim]; the size is ceil((end - start) / step) or 0.
 struct SliceLowering : MlcPattern<SliceOp> {
   using MlcPattern::MlcPattern;
@@ -667,24 +667,69 @@ struct SliceLowering : MlcPattern<SliceOp> {
     SmallVector<OpFoldResult> offs(rank, rw.getIndexAttr(0)), sizes(xd.begin(), xd.end()),
         strides(rank, rw.getIndexAttr(1));
     auto c = [&](int64_t v) { return rw.create<arith::ConstantIndexOp>(loc, v).getResult(); };
+    SmallVector<int64_t> reversed; // axes with a negative step
     for (auto [i, axis] : llvm::enumerate(op.getAxes())) {
       int64_t step = op.getSteps()[i];
       Value dim = getValueOrCreateConstantIndexOp(rw, loc, xd[axis]);
-      auto norm = [&](Value v) {
+      auto wrap = [&](Value v) {
         Value neg = rw.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, v, c(0));
-        v = rw.create<arith::SelectOp>(loc, neg, rw.create<arith::AddIOp>(loc, v, dim), v);
-        return rw.create<arith::MinSIOp>(loc, rw.create<arith::MaxSIOp>(loc, v, c(0)), dim)
+        return rw.create<arith::SelectOp>(loc, neg, rw.create<arith::AddIOp>(loc, v, dim), v)
             .getResult();
+      };
+      auto clamp = [&](Value v, Value lo, Value hi) {
+        return rw.create<arith::MinSIOp>(loc, rw.create<arith::MaxSIOp>(loc, v, lo), hi).getResult();
       };
       // INT64_MAX-style ends overflow index arithmetic only after wrapping,
       // which the clamp above never reaches for non-negative values.
-      Value b0 = norm(indexAt(rw, loc, a.getStarts(), i));
-      Value e0 = norm(indexAt(rw, loc, a.getEnds(), i));
-      Value len = rw.create<arith::MaxSIOp>(loc, rw.create<arith::SubIOp>(loc, e0, b0), c(0));
-      Value n = rw.create<arith::CeilDivSIOp>(loc, len, c(step));
-      offs[axis] = b0;
+      Value b0 = wrap(indexAt(rw, loc, a.getStarts(), i));
+      Value e0 = wrap(indexAt(rw, loc, a.getEnds(), i));
+      if (step > 0) {
+        b0 = clamp(b0, c(0), dim);
+        e0 = clamp(e0, c(0), dim);
+        Value len = rw.create<arith::MaxSIOp>(loc, rw.create<arith::SubIOp>(loc, e0, b0), c(0));
+        offs[axis] = b0;
+        sizes[axis] = rw.create<arith::CeilDivSIOp>(loc, len, c(step)).getResult();
+        strides[axis] = rw.getIndexAttr(step);
+        continue;
+      }
+      // A negative step: take the same elements in ascending order (from
+      // the last one reached, stride -step), then reverse them.
+      Value last = rw.create<arith::SubIOp>(loc, dim, c(1));
+      b0 = clamp(b0, c(0), last);
+      e0 = clamp(e0, c(-1), last);
+      Value len = rw.create<arith::MaxSIOp>(loc, rw.create<arith::SubIOp>(loc, b0, e0), c(0));
+      Value n = rw.create<arith::CeilDivSIOp>(loc, len, c(-step));
+      Value span = rw.create<arith::MulIOp>(
+          loc, rw.create<arith::MaxSIOp>(loc, rw.create<arith::SubIOp>(loc, n, c(1)), c(0)), c(-step));
+      offs[axis] = rw.create<arith::SubIOp>(loc, b0, span).getResult();
       sizes[axis] = n;
-      strides[axis] = rw.getIndexAttr(step);
+      strides[axis] = rw.getIndexAttr(-step);
+      reversed.push_back(axis);
+    }
+    if (!reversed.empty()) {
+      Value fwd = rw.create<tensor::ExtractSliceOp>(loc, x, offs, sizes, strides);
+      MLIRContext *ctx = rw.getContext();
+      auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+      VDims fd = dimsOf(rw, loc, fwd);
+      Value init = emptyTensor(rw, loc, fd, type.getElementType());
+      auto g = rw.create<linalg::GenericOp>(
+          loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
+          SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+          [&](OpBuilder &b, Location l, ValueRange) {
+            SmallVector<Value> coords;
+            for (unsigned d = 0; d < rank; ++d) {
+              Value i = b.create<linalg::IndexOp>(l, d);
+              if (llvm::is_contained(reversed, (int64_t)d)) {
+                Value n = getValueOrCreateConstantIndexOp(b, l, fd[d]);
+                Value one = b.create<arith::ConstantIndexOp>(l, 1);
+                i = b.create<arith::SubIOp>(l, b.create<arith::SubIOp>(l, n, one), i);
+              }
+              coords.push_back(i);
+            }
+            b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, fwd, coords).getResult());
+          });
+      rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+      return success();
     }
     Value r = rw.create<tensor::ExtractSliceOp>(loc, x, offs, sizes, strides);
     rw.replaceOp(op, castTo(rw, loc, r, type));

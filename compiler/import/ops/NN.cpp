@@ -191,6 +191,90 @@ LogicalResult instanceNorm(NodeBinder &b) {
   return success();
 }
 
+/// ConvTranspose (2-D, static shapes) as a Conv: the input with s-1 zeros
+/// inserted between elements (unsqueeze, pad, reshape) and padded by
+/// d(k-1) - pad on each side (a negative amount crops), convolved at stride
+/// 1 with the weight transposed per group and flipped in space.
+LogicalResult convTranspose(NodeBinder &b) {
+  Value x, w, bias;
+  int64_t group;
+  std::string autoPad;
+  SmallVector<int64_t> kernel, strides, pads, dilations, outPad, outShape;
+  if (b.tensors(x, w) || b.optTensor(2, bias) || b.attr("group", group, 1) ||
+      b.attr("auto_pad", autoPad, std::string("NOTSET")))
+    return failure();
+  auto xt = dyn_cast<RankedTensorType>(x.getType());
+  auto wt = dyn_cast<RankedTensorType>(w.getType());
+  if (!xt || !wt || xt.getRank() != 4 || wt.getRank() != 4)
+    return b.error("only 2-D ConvTranspose (4-D NCHW input) is supported"), failure();
+  if (!wt.hasStaticShape() || xt.isDynamicDim(1) || xt.isDynamicDim(2) || xt.isDynamicDim(3))
+    return b.error("the weight and the input's C, H, W must be static"), failure();
+  int64_t cin = wt.getDimSize(0), coutG = wt.getDimSize(1);
+  SmallVector<int64_t> k = {wt.getDimSize(2), wt.getDimSize(3)};
+  SmallVector<int64_t> in = {xt.getDimSize(2), xt.getDimSize(3)};
+  if (b.attr("kernel_shape", kernel, k) || b.attr("strides", strides, SmallVector<int64_t>{1, 1}) ||
+      b.attr("dilations", dilations, SmallVector<int64_t>{1, 1}) ||
+      b.attr("output_padding", outPad, SmallVector<int64_t>{0, 0}) ||
+      b.attr("pads", pads, SmallVector<int64_t>{0, 0, 0, 0}) ||
+      b.attr("output_shape", outShape, SmallVector<int64_t>{}))
+    return failure();
+  if (ArrayRef<int64_t>(kernel) != ArrayRef<int64_t>(k) || strides.size() != 2 ||
+      dilations.size() != 2 || outPad.size() != 2 || pads.size() != 4 ||
+      (outShape.size() != 0 && outShape.size() != 2) || group <= 0 || cin % group ||
+      xt.getDimSize(1) != cin)
+    return b.error("inconsistent kernel_shape, strides, pads, groups or channels"), failure();
+  for (int i = 0; i < 2; ++i)
+    if (strides[i] <= 0 || dilations[i] <= 0)
+      return b.error("strides and dilations must be positive"), failure();
+  if (!outShape.empty() || (autoPad != "NOTSET" && autoPad != "VALID")) {
+    for (int i = 0; i < 2; ++i) {
+      int64_t out = outShape.empty() ? in[i] * strides[i] : outShape[i];
+      int64_t total = strides[i] * (in[i] - 1) + outPad[i] + (k[i] - 1) * dilations[i] + 1 - out;
+      int64_t small = total / 2, large = total - small;
+      pads[i] = autoPad == "SAME_LOWER" ? large : small;
+      pads[i + 2] = autoPad == "SAME_LOWER" ? small : large;
+    }
+  } else if (autoPad == "VALID") {
+    pads = {0, 0, 0, 0};
+  }
+  auto &B = b.builder;
+  auto consts = [&](ArrayRef<int64_t> v) { return i64Const(b, v); };
+  auto reshape = [&](Value v, ArrayRef<int64_t> dims) -> Value {
+    return b.create<ReshapeOp>(v, consts(dims), B.getBoolAttr(false));
+  };
+  auto padOp = [&](Value v, ArrayRef<int64_t> p, ArrayRef<int64_t> axes) -> Value {
+    return b.create<PadOp>(v, consts(p), Value(), B.getDenseI64ArrayAttr(axes),
+                           PadModeAttr::get(B.getContext(), PadMode::Constant));
+  };
+  int64_t n = xt.isDynamicDim(0) ? 0 : xt.getDimSize(0); // 0: copy the dim
+  Value up = x;
+  if (strides[0] > 1 || strides[1] > 1) {
+    up = b.create<UnsqueezeOp>(x, B.getDenseI64ArrayAttr({3, 5}));
+    up = padOp(up, {0, 0, strides[0] - 1, strides[1] - 1}, {3, 5});
+    up = reshape(up, {n, cin, in[0] * strides[0], in[1] * strides[1]});
+  }
+  SmallVector<int64_t> p2;
+  for (int i = 0; i < 2; ++i)
+    p2.push_back(dilations[i] * (k[i] - 1) - pads[i]);
+  for (int i = 0; i < 2; ++i)
+    p2.push_back(dilations[i] * (k[i] - 1) - pads[i + 2] + outPad[i] - (strides[i] - 1));
+  up = padOp(up, p2, {2, 3});
+  // weight (Cin, Cout/g, kh, kw) -> (Cout, Cin/g, kh, kw), flipped in space
+  Value wf = reshape(w, {group, cin / group, coutG, k[0], k[1]});
+  wf = b.create<TransposeOp>(wf, B.getDenseI64ArrayAttr({0, 2, 1, 3, 4}));
+  wf = reshape(wf, {group * coutG, cin / group, k[0], k[1]});
+  for (int i = 0; i < 2; ++i) {
+    SmallVector<int64_t> rev;
+    for (int64_t j = k[i] - 1; j >= 0; --j)
+      rev.push_back(j);
+    wf = b.create<GatherOp>(wf, consts(rev), B.getI64IntegerAttr(2 + i));
+  }
+  b.setResults({b.create<ConvOp>(up, wf, bias, B.getDenseI64ArrayAttr({1, 1}),
+                                 B.getDenseI64ArrayAttr({0, 0, 0, 0}),
+                                 B.getDenseI64ArrayAttr(dilations), B.getI64IntegerAttr(group))});
+  return success();
+}
+
 /// DepthToSpace / SpaceToDepth on NCHW with static C, H, W: reshape,
 /// transpose, reshape.
 template <bool ToSpace> LogicalResult depthSpace(NodeBinder &b) {
@@ -241,6 +325,7 @@ template <bool ToSpace> LogicalResult depthSpace(NodeBinder &b) {
 
 void registerNNConverters() {
   registerConverter("GlobalMaxPool", 1, globalMaxPool);
+  registerConverter("ConvTranspose", 1, convTranspose);
   registerConverter("InstanceNormalization", 1, instanceNorm);
   registerConverter("DepthToSpace", 1, depthSpace<true>);
   registerConverter("SpaceToDepth", 1, depthSpace<false>);

@@ -489,8 +489,8 @@ LogicalResult slice(NodeBinder &b) {
     if (b.axis(a, rank))
       return failure();
   for (int64_t s : steps)
-    if (s <= 0)
-      return b.error("only positive steps are supported"), failure();
+    if (s == 0)
+      return b.error("a step of 0 is not allowed"), failure();
   b.setResults({b.create<SliceOp>(x, starts, ends, B.getDenseI64ArrayAttr(axes),
                                   B.getDenseI64ArrayAttr(steps))});
   return success();
