@@ -344,6 +344,12 @@ def Mlc_ResizeOp : Mlc_Op<"resize", [AttrSizedOperandSegments]> {
   let results = (outs AnyTensor:$result);
 }
 
+// Tile: out dim d = dim d * repeats[d] (`repeats` run-time or constant).
+def Mlc_TileOp : Mlc_Op<"tile"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$repeats);
+  let results = (outs AnyTensor:$result);
+}
+
 // Trilu: keeps the upper (j - i >= k) or lower (j - i <= k) triangle of the
 // last two dims; `k` is an optional run-time int64 scalar (0 when absent).
 def Mlc_TriluOp : Mlc_Op<"trilu"> {

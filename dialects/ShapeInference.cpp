@@ -313,6 +313,23 @@ struct Inferrer {
           return SDims{op.getEnd() - op.getStart()};
         })
         .Case([&](GatherElementsOp op) { return dimsOf(op.getIndices()); })
+        .Case([&](TileOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          auto reps = partialInts(op.getRepeats());
+          SDims out = *x;
+          for (size_t d = 0; d < out.size(); ++d) {
+            if (!reps || reps->size() != out.size() || (*reps)[d] == ShapedType::kDynamic ||
+                out[d] == ShapedType::kDynamic)
+              out[d] = ShapedType::kDynamic;
+            else if ((*reps)[d] < 0)
+              return fail(shape::ShapeError{"Tile repeats must not be negative"});
+            else
+              out[d] *= (*reps)[d];
+          }
+          return out;
+        })
         .Case([&](ResizeOp op) -> std::optional<SDims> {
           auto x = dimsOf(op.getInput());
           if (!x)

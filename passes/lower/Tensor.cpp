@@ -433,6 +433,44 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
   }
 };
 
+/// Tile as a gather: out[i] = x[i mod dim].
+struct TileLowering : MlcPattern<TileOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(TileOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    int64_t rank = type.getRank();
+    VDims xd = dimsOf(rw, loc, x);
+    SmallVector<OpFoldResult> outDims;
+    SmallVector<Value> n(rank);
+    for (int64_t d = 0; d < rank; ++d) {
+      n[d] = getValueOrCreateConstantIndexOp(rw, loc, xd[d]);
+      if (type.getDimSize(d) >= 0)
+        outDims.push_back(rw.getIndexAttr(type.getDimSize(d)));
+      else
+        outDims.push_back(rw.create<arith::MulIOp>(loc, n[d], indexAt(rw, loc, a.getRepeats(), d))
+                              .getResult());
+    }
+    Value init = emptyTensor(rw, loc, outDims, type.getElementType());
+    auto id = AffineMap::getMultiDimIdentityMap(rank, rw.getContext());
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          SmallVector<Value> coords;
+          for (int64_t d = 0; d < rank; ++d) {
+            Value one = b.create<arith::ConstantIndexOp>(l, 1);
+            Value safe = b.create<arith::MaxSIOp>(l, n[d], one);
+            coords.push_back(b.create<arith::RemSIOp>(l, b.create<linalg::IndexOp>(l, d), safe));
+          }
+          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, x, coords).getResult());
+        });
+    rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+    return success();
+  }
+};
+
 struct TriluLowering : MlcPattern<TriluOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(TriluOp op, OpAdaptor a, ConversionPatternRewriter &rw,
@@ -833,7 +871,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
   p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, PadLowering,
-        TriluLowering, CumSumLowering, ResizeLowering>(p.getContext());
+        TriluLowering, CumSumLowering, ResizeLowering, TileLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,
         ReshapeLikeLowering<SqueezeOp>, TransposeLowering, ConcatLowering,

@@ -339,6 +339,18 @@ LogicalResult hardmax(NodeBinder &b) {
   return success();
 }
 
+LogicalResult tile(NodeBinder &b) {
+  Value x, reps;
+  int64_t rank;
+  if (b.tensors(x, reps) || b.rank(x, rank))
+    return failure();
+  auto rt = dyn_cast<RankedTensorType>(reps.getType());
+  if (!rt || rt.getRank() != 1 || rt.getDimSize(0) != rank)
+    return b.error("repeats must be a 1-D tensor with one entry per input dim"), failure();
+  b.setResults({b.create<TileOp>(x, reps)});
+  return success();
+}
+
 LogicalResult trilu(NodeBinder &b) {
   Value x, k;
   int64_t upper;
@@ -570,6 +582,7 @@ void registerTensorConverters() {
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("Pad", 1, pad);
   registerConverter("Trilu", 14, trilu);
+  registerConverter("Tile", 6, tile);
   registerConverter("OneHot", 9, oneHot);
   registerConverter("Hardmax", 1, hardmax);
   registerConverter("Resize", 10, resize<false>);
