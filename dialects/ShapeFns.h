@@ -251,6 +251,18 @@ void gather(S &, const Dims<S> &data, const Dims<S> &indices, int64_t axis,
   out.append(data.begin() + axis + 1, data.end());
 }
 
+/// A reduction over `axes`: reduced dims are dropped, or kept as 1.
+template <typename S>
+void reduce(S &s, const Dims<S> &x, ArrayRef<int64_t> axes, bool keepdims, Dims<S> &out) {
+  out.clear();
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!llvm::is_contained(axes, (int64_t)i))
+      out.push_back(x[i]);
+    else if (keepdims)
+      out.push_back(s.cst(1));
+  }
+}
+
 template <typename S>
 void unsqueeze(S &s, const Dims<S> &x, ArrayRef<int64_t> axes, Dims<S> &out) {
   out.clear();

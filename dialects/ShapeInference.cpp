@@ -426,12 +426,7 @@ struct Inferrer {
           if (!x)
             return std::nullopt;
           SDims out;
-          for (int64_t i = 0; i < (int64_t)x->size(); ++i) {
-            if (i != op.getAxis())
-              out.push_back((*x)[i]);
-            else if (op.getKeepdims())
-              out.push_back(1);
-          }
+          shape::reduce(s, *x, {op.getAxis()}, op.getKeepdims(), out);
           return out;
         })
         .Case([&](ReduceOp op) -> std::optional<SDims> {
@@ -451,12 +446,7 @@ struct Inferrer {
               return std::nullopt;
             return SDims(x->size() - at.getDimSize(0), ShapedType::kDynamic);
           }
-          for (size_t i = 0; i < x->size(); ++i) {
-            if (!llvm::is_contained(op.getAxes(), (int64_t)i))
-              out.push_back((*x)[i]);
-            else if (op.getKeepdims())
-              out.push_back(1);
-          }
+          shape::reduce(s, *x, op.getAxes(), op.getKeepdims(), out);
           return out;
         })
         .Case([&](SliceOp op) -> std::optional<SDims> {

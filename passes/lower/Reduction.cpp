@@ -196,6 +196,76 @@ SmallVector<Value> axesMask(OpBuilder &b, Location loc, Value axes, unsigned ran
   return out;
 }
 
+using PreFn = function_ref<Value(OpBuilder &, Location, Value, Value)>;
+/// One sum/max/min/prod over the reduced dims, with an optional map of each
+/// element first (`pre`, which also sees `extra`, read like the result).
+using ReduceFn = function_ref<Value(StringRef kind, Value extra, PreFn pre)>;
+
+/// A ReduceOp kind from the primitive `reduce`: l1 / sum_square / l2 /
+/// log_sum / log_sum_exp / mean are maps before and after a sum (max first
+/// for log_sum_exp); `count` gives a mean's divisor. Results of `reduce`
+/// all have one shape, so the maps are elementwise on it.
+Value reduceOfKind(OpBuilder &b, Location loc, Type elem, StringRef kind, ReduceFn reduce,
+                   function_ref<Value()> count) {
+  bool isFloat = isa<FloatType>(elem);
+  auto post = [&](Value r, function_ref<Value(OpBuilder &, Location, Value)> fn) {
+    return mapTensor(b, loc, r, elem, fn);
+  };
+  if (kind == "l1")
+    return reduce("sum", nullptr, [&](OpBuilder &nb, Location l, Value v, Value) -> Value {
+      return isFloat ? nb.create<math::AbsFOp>(l, v).getResult()
+                     : nb.create<math::AbsIOp>(l, v).getResult();
+    });
+  if (kind == "l2" || kind == "sum_square") {
+    Value r = reduce("sum", nullptr, [&](OpBuilder &nb, Location l, Value v, Value) -> Value {
+      return isFloat ? nb.create<arith::MulFOp>(l, v, v).getResult()
+                     : nb.create<arith::MulIOp>(l, v, v).getResult();
+    });
+    if (kind == "sum_square")
+      return r;
+    return post(r, [](OpBuilder &nb, Location l, Value v) {
+      return nb.create<math::SqrtOp>(l, v).getResult();
+    });
+  }
+  if (kind == "log_sum_exp") {
+    // max + log(sum(exp(x - max))), with a max of -inf (no or only -inf
+    // elements) taken as 0 inside the exp.
+    Value mx = post(reduce("max", nullptr, nullptr), [&](OpBuilder &nb, Location l, Value v) {
+      Value inf = nb.create<arith::ConstantOp>(l, lowestAttr(nb, elem));
+      Value zero = nb.create<arith::ConstantOp>(l, zeroAttr(nb, elem));
+      Value isInf = nb.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, v, inf);
+      return nb.create<arith::SelectOp>(l, isInf, zero, v).getResult();
+    });
+    Value s = reduce("sum", mx, [](OpBuilder &nb, Location l, Value v, Value m) {
+      return nb.create<math::ExpOp>(l, nb.create<arith::SubFOp>(l, v, m)).getResult();
+    });
+    unsigned rank = cast<RankedTensorType>(s.getType()).getRank();
+    auto id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+    Value out = emptyTensor(b, loc, dimsOf(b, loc, s), elem);
+    return b.create<linalg::GenericOp>(
+                loc, out.getType(), ValueRange{s, mx}, out, ArrayRef<AffineMap>{id, id, id},
+                SmallVector<IteratorType>(rank, IteratorType::parallel),
+                [](OpBuilder &nb, Location l, ValueRange v) {
+                  Value lg = nb.create<math::LogOp>(l, v[0]);
+                  nb.create<linalg::YieldOp>(l, nb.create<arith::AddFOp>(l, lg, v[1]).getResult());
+                })
+        .getResult(0);
+  }
+  Value r = reduce(kind == "mean" || kind == "log_sum" ? StringRef("sum") : kind, nullptr,
+                   nullptr);
+  if (kind == "mean") {
+    Value n = count();
+    return post(r, [&](OpBuilder &nb, Location l, Value v) {
+      return nb.create<arith::DivFOp>(l, v, n).getResult();
+    });
+  }
+  if (kind == "log_sum")
+    return post(r, [](OpBuilder &nb, Location l, Value v) {
+      return nb.create<math::LogOp>(l, v).getResult();
+    });
+  return r;
+}
+
 struct ReduceLowering : MlcPattern<ReduceOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(ReduceOp op, OpAdaptor a, ConversionPatternRewriter &rw,
@@ -215,73 +285,15 @@ struct ReduceLowering : MlcPattern<ReduceOp> {
     SmallVector<bool> reduced(xt.getRank(), false);
     for (int64_t ax : op.getAxes())
       reduced[ax] = true;
-    // A map applied to each element before summing, and one to the result.
-    auto square = [&](OpBuilder &b, Location l, Value v, Value) -> Value {
-      return isFloat ? b.create<arith::MulFOp>(l, v, v).getResult()
-                     : b.create<arith::MulIOp>(l, v, v).getResult();
-    };
-    auto post = [&](Value r, function_ref<Value(OpBuilder &, Location, Value)> fn) {
-      return mapTensor(rw, loc, r, elem, fn);
-    };
-    Value r;
-    if (kind == "l1") {
-      r = reduceInto(rw, loc, x, reduced, "sum", nullptr,
-                     [&](OpBuilder &b, Location l, Value v, Value) -> Value {
-                       return isFloat ? b.create<math::AbsFOp>(l, v).getResult()
-                                      : b.create<math::AbsIOp>(l, v).getResult();
-                     });
-    } else if (kind == "l2" || kind == "sum_square") {
-      r = reduceInto(rw, loc, x, reduced, "sum", nullptr, square);
-      if (kind == "l2")
-        r = post(r, [](OpBuilder &b, Location l, Value v) {
-          return b.create<math::SqrtOp>(l, v).getResult();
-        });
-    } else if (kind == "log_sum_exp") {
-      // max + log(sum(exp(x - max))), with a max of -inf (no or only -inf
-      // elements) taken as 0 inside the exp.
-      Value mx = reduceInto(rw, loc, x, reduced, "max");
-      mx = post(mx, [&](OpBuilder &b, Location l, Value v) {
-        Value inf = b.create<arith::ConstantOp>(l, lowestAttr(b, elem));
-        Value zero = b.create<arith::ConstantOp>(l, zeroAttr(b, elem));
-        Value isInf = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, v, inf);
-        return b.create<arith::SelectOp>(l, isInf, zero, v).getResult();
-      });
-      Value s = reduceInto(rw, loc, x, reduced, "sum", mx,
-                           [](OpBuilder &b, Location l, Value v, Value m) {
-                             return b.create<math::ExpOp>(l, b.create<arith::SubFOp>(l, v, m))
-                                 .getResult();
-                           });
-      unsigned kr = cast<RankedTensorType>(s.getType()).getRank();
-      auto id = AffineMap::getMultiDimIdentityMap(kr, rw.getContext());
-      Value out = emptyTensor(rw, loc, dimsOf(rw, loc, s), elem);
-      r = rw.create<linalg::GenericOp>(
-                loc, out.getType(), ValueRange{s, mx}, out,
-                ArrayRef<AffineMap>{id, id, id}, SmallVector<IteratorType>(kr, IteratorType::parallel),
-                [](OpBuilder &b, Location l, ValueRange v) {
-                  Value lg = b.create<math::LogOp>(l, v[0]);
-                  b.create<linalg::YieldOp>(l, b.create<arith::AddFOp>(l, lg, v[1]).getResult());
-                })
-              .getResult(0);
-    } else {
-      r = reduceInto(rw, loc, x, reduced,
-                     kind == "mean" || kind == "log_sum" ? StringRef("sum") : kind);
-      if (kind == "mean") {
-        Value n = countOf(rw, loc, x, reduced, elem);
-        r = post(r, [&](OpBuilder &b, Location l, Value v) {
-          return b.create<arith::DivFOp>(l, v, n).getResult();
-        });
-      } else if (kind == "log_sum") {
-        r = post(r, [](OpBuilder &b, Location l, Value v) {
-          return b.create<math::LogOp>(l, v).getResult();
-        });
-      }
-    }
+    Value r = reduceOfKind(rw, loc, elem, kind,
+                           [&](StringRef k, Value extra, PreFn pre) {
+                             return reduceInto(rw, loc, x, reduced, k, extra, pre);
+                           },
+                           [&] { return countOf(rw, loc, x, reduced, elem); });
     if (op.getKeepdims()) {
       ValueDims s{rw, loc};
-      VDims xd = dimsOf(rw, loc, x);
-      SmallVector<OpFoldResult> dims;
-      for (size_t d = 0; d < reduced.size(); ++d)
-        dims.push_back(reduced[d] ? s.cst(1) : xd[d]);
+      VDims dims;
+      shape::reduce(s, dimsOf(rw, loc, x), op.getAxes(), true, dims);
       r = reshapeTo(rw, loc, r, type, dims);
     }
     rw.replaceOp(op, r);
@@ -300,70 +312,24 @@ LogicalResult ReduceLowering::lowerRuntimeAxes(ReduceOp op, ReduceOp::Adaptor a,
   Type elem = xt.getElementType();
   unsigned rank = xt.getRank();
   StringRef kind = op.getKind();
-  bool isFloat = isa<FloatType>(elem);
   SmallVector<Value> m = axesMask(rw, loc, a.getAxesInput(), rank, op.getNoopEmpty());
-  auto map = [&](Value r, function_ref<Value(OpBuilder &, Location, Value)> fn) {
-    return mapTensor(rw, loc, r, elem, fn);
-  };
-  auto square = [&](OpBuilder &b, Location l, Value v, Value) -> Value {
-    return isFloat ? b.create<arith::MulFOp>(l, v, v).getResult()
-                   : b.create<arith::MulIOp>(l, v, v).getResult();
-  };
-  Value r;
-  if (kind == "l1") {
-    r = reduceMasked(rw, loc, x, m, "sum", nullptr,
-                     [&](OpBuilder &b, Location l, Value v, Value) -> Value {
-                       return isFloat ? b.create<math::AbsFOp>(l, v).getResult()
-                                      : b.create<math::AbsIOp>(l, v).getResult();
-                     });
-  } else if (kind == "l2" || kind == "sum_square") {
-    r = reduceMasked(rw, loc, x, m, "sum", nullptr, square);
-    if (kind == "l2")
-      r = map(r, [](OpBuilder &b, Location l, Value v) {
-        return b.create<math::SqrtOp>(l, v).getResult();
-      });
-  } else if (kind == "log_sum_exp") {
-    Value mx = map(reduceMasked(rw, loc, x, m, "max"), [&](OpBuilder &b, Location l, Value v) {
-      Value inf = b.create<arith::ConstantOp>(l, lowestAttr(b, elem));
-      Value zero = b.create<arith::ConstantOp>(l, zeroAttr(b, elem));
-      Value isInf = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, v, inf);
-      return b.create<arith::SelectOp>(l, isInf, zero, v).getResult();
-    });
-    Value s = reduceMasked(rw, loc, x, m, "sum", mx, [](OpBuilder &b, Location l, Value v, Value mv) {
-      return b.create<math::ExpOp>(l, b.create<arith::SubFOp>(l, v, mv)).getResult();
-    });
-    auto id = AffineMap::getMultiDimIdentityMap(rank, rw.getContext());
-    Value out = emptyTensor(rw, loc, dimsOf(rw, loc, s), elem);
-    r = rw.create<linalg::GenericOp>(
-              loc, out.getType(), ValueRange{s, mx}, out, ArrayRef<AffineMap>{id, id, id},
-              SmallVector<IteratorType>(rank, IteratorType::parallel),
-              [](OpBuilder &b, Location l, ValueRange v) {
-                Value lg = b.create<math::LogOp>(l, v[0]);
-                b.create<linalg::YieldOp>(l, b.create<arith::AddFOp>(l, lg, v[1]).getResult());
-              })
-            .getResult(0);
-  } else {
-    r = reduceMasked(rw, loc, x, m, kind == "mean" || kind == "log_sum" ? StringRef("sum") : kind);
-    if (kind == "mean") {
-      // count = product of the reduced dims
-      VDims xd = dimsOf(rw, loc, x);
-      Value n = rw.create<arith::ConstantIndexOp>(loc, 1);
-      Value one = n;
-      for (unsigned d = 0; d < rank; ++d) {
-        Value nd = getValueOrCreateConstantIndexOp(rw, loc, xd[d]);
-        n = rw.create<arith::MulIOp>(loc, n, rw.create<arith::SelectOp>(loc, m[d], nd, one));
-      }
-      Value nf = rw.create<arith::SIToFPOp>(
-          loc, elem, rw.create<arith::IndexCastOp>(loc, rw.getI64Type(), n));
-      r = map(r, [&](OpBuilder &b, Location l, Value v) {
-        return b.create<arith::DivFOp>(l, v, nf).getResult();
-      });
-    } else if (kind == "log_sum") {
-      r = map(r, [](OpBuilder &b, Location l, Value v) {
-        return b.create<math::LogOp>(l, v).getResult();
-      });
+  // The count of a mean: the product of the reduced dims.
+  auto meanCount = [&] {
+    VDims xd = dimsOf(rw, loc, x);
+    Value one = rw.create<arith::ConstantIndexOp>(loc, 1), n = one;
+    for (unsigned d = 0; d < rank; ++d) {
+      Value nd = getValueOrCreateConstantIndexOp(rw, loc, xd[d]);
+      n = rw.create<arith::MulIOp>(loc, n, rw.create<arith::SelectOp>(loc, m[d], nd, one));
     }
-  }
+    return rw.create<arith::SIToFPOp>(loc, elem,
+                                      rw.create<arith::IndexCastOp>(loc, rw.getI64Type(), n))
+        .getResult();
+  };
+  Value r = reduceOfKind(rw, loc, elem, kind,
+                         [&](StringRef k, Value extra, PreFn pre) {
+                           return reduceMasked(rw, loc, x, m, k, extra, pre);
+                         },
+                         meanCount);
   if (op.getKeepdims()) {
     rw.replaceOp(op, castTo(rw, loc, r, type));
     return success();
@@ -454,9 +420,8 @@ struct ArgReduceLowering : MlcPattern<ArgReduceOp> {
     Value r = g.getResult(1);
     if (op.getKeepdims()) {
       ValueDims s{rw, loc};
-      SmallVector<OpFoldResult> dims;
-      for (unsigned d = 0; d < rank; ++d)
-        dims.push_back((int64_t)d == axis ? s.cst(1) : xd[d]);
+      VDims dims;
+      shape::reduce(s, xd, {axis}, true, dims);
       r = reshapeTo(rw, loc, r, type, dims);
     }
     rw.replaceOp(op, r);
