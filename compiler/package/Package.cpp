@@ -1,6 +1,7 @@
 //===- Package.cpp - the model.so: entry table and link ------------------===//
 #include "compiler/package/Package.h"
 #include "mlc/abi.h"
+#include "mlc/artifact.h"
 
 #include "llvm/IR/Constants.h"
 #include "llvm/IR/IRBuilder.h"
@@ -8,6 +9,9 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstring>
 
 using namespace llvm;
 using namespace mlc;
@@ -112,9 +116,13 @@ void mlc::addEntryTable(Module &m, const ModelSignature &sig,
        ConstantInt::get(tb.i64, sig.arenaSize), ConstantInt::get(tb.i64, 64),
        tb.str(sig.compilerVersion), tb.str(sig.compileOptions), tb.str(sig.target),
        tb.str(sig.cpuName), tb.str(sig.cpuFeatures), run, kernels});
-  Constant *tableVar = tb.global(table, ".mlc.model");
+  // Exported as data too, so that tools read the description from the file
+  // without running the model's code (mlc_model_load_info).
+  auto *tableVar = new GlobalVariable(m, table->getType(), /*isConstant=*/true,
+                                      GlobalValue::ExternalLinkage, table, MLC_ABI_TABLE);
+  tableVar->setVisibility(GlobalValue::DefaultVisibility);
 
-  // The only exported symbol. Compiled for the baseline ISA so that the
+  // The entry function. Compiled for the baseline ISA so that the
   // runtime can call it on any x86-64 CPU before checking features.
   auto *entryTy = FunctionType::get(tb.ptr, {}, false);
   Function *getter = Function::Create(entryTy, GlobalValue::ExternalLinkage,
@@ -128,6 +136,33 @@ void mlc::addEntryTable(Module &m, const ModelSignature &sig,
   for (Function &f : m)
     if (!f.isDeclaration() && &f != getter)
       f.setLinkage(GlobalValue::InternalLinkage);
+}
+
+/// Appends the integrity trailer (mlc/artifact.h) to the linked library.
+static bool appendTrailer(const std::string &path, std::string &err) {
+  auto file = MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  if (!file) {
+    err = "cannot read the linked library: " + file.getError().message();
+    return false;
+  }
+  StringRef bytes = (*file)->getBuffer();
+  uint64_t words[3] = {bytes.size(), mlc_artifact_checksum(bytes.data(), bytes.size()), 0};
+  char trailer[MLC_ARTIFACT_TRAILER_SIZE];
+  std::memcpy(trailer, MLC_ARTIFACT_MAGIC, 8);
+  std::memcpy(trailer + 8, words, sizeof words);
+  std::error_code ec;
+  raw_fd_ostream os(path, ec, sys::fs::OF_Append);
+  if (!ec) {
+    os.write(trailer, sizeof trailer);
+    os.close();
+    if (os.has_error())
+      ec = os.error();
+  }
+  if (ec) {
+    err = "cannot write the linked library: " + ec.message();
+    return false;
+  }
+  return true;
 }
 
 bool mlc::linkSharedLibrary(const std::vector<std::string> &objects,
@@ -160,6 +195,10 @@ bool mlc::linkSharedLibrary(const std::vector<std::string> &objects,
     return false;
   }
   sys::fs::remove(errFile);
+  if (!appendTrailer(tmpOut.str().str(), err)) {
+    sys::fs::remove(tmpOut);
+    return false;
+  }
   if (auto ec = sys::fs::rename(tmpOut, output)) {
     // Different file systems: copy instead.
     if (auto ec2 = sys::fs::copy_file(tmpOut, output)) {

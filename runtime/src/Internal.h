@@ -2,6 +2,7 @@
 #ifndef MLC_RUNTIME_INTERNAL_H
 #define MLC_RUNTIME_INTERNAL_H
 
+#include "Artifact.h"
 #include "ThreadPool.h"
 #include "mlc/abi.h"
 #include "mlc/runtime.h"
@@ -17,7 +18,7 @@ mlc_status setError(mlc_status s, std::string msg);
 
 /// The model table, whatever ABI version it was loaded from, checked and
 /// with null names replaced by "". Strings and dims point into the loaded
-/// library.
+/// library, or into the mapped file when only the description was read.
 struct ModelTable {
   uint32_t abiVersion = 0;
   std::vector<mlc_abi_tensor_v1> inputs, outputs;
@@ -27,6 +28,9 @@ struct ModelTable {
   mlc_abi_run_fn runV1 = nullptr;    // ABI v1: no execution context
   mlc_abi_run_fn_v2 runV2 = nullptr; // ABI v2
   std::vector<mlc_abi_kernel_v2> kernels;
+  std::vector<std::vector<const char *>> dimNames; // what inputs/outputs' dim_names point to
+  /// Whether the model can run (false when only its description was read).
+  bool runnable() const { return runV1 || runV2; }
 };
 
 /// Allocates an activation arena of the model's size and alignment (null
@@ -37,6 +41,8 @@ void *allocArena(const ModelTable &t);
 
 struct mlc_model {
   void *handle = nullptr;
+  /// The file, mapped, while the table points into it (mlc_model_load_info).
+  std::unique_ptr<mlc::runtime::ArtifactFile> file;
   mlc::runtime::ModelTable table;
   std::string path;
   std::string abiVersion, arenaSize, numKernels;

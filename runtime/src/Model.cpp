@@ -3,6 +3,7 @@
 
 #include <cpuid.h>
 #include <dlfcn.h>
+#include <link.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -108,94 +109,70 @@ mlc_model::~mlc_model() {
 }
 
 //===----------------------------------------------------------------------===//
-// Reading the table
+// Opening a model
 //===----------------------------------------------------------------------===//
 
 namespace {
 
-const char *orEmpty(const char *s) { return s ? s : ""; }
-
-/// Copies a tensor list out of a table; false if it is malformed.
-bool copyTensors(const mlc_abi_tensor_v1 *list, uint32_t n,
-                 std::vector<mlc_abi_tensor_v1> &out) {
-  static const char *const kNoNames[MLC_MAX_RANK] = {"", "", "", "", "", "", "", ""};
-  if (n && !list)
-    return false;
-  out.assign(list, list + n);
-  for (mlc_abi_tensor_v1 &t : out) {
-    if (t.rank < 0 || t.rank > MLC_MAX_RANK || (t.rank && !t.dims))
-      return false;
-    t.name = orEmpty(t.name);
-    if (!t.dim_names)
-      t.dim_names = kNoNames;
+/// Checks the file at `path` and reads its table: from the file only
+/// (`load` false: nothing of the model runs) or after loading it. Every
+/// message is built before the library would be closed.
+mlc_status openModel(const char *path, bool load, mlc_model &m) {
+  std::string who = std::string("'") + path + "'";
+  m.path = path;
+  m.file = std::make_unique<ArtifactFile>();
+  if (mlc_status s = m.file->open(path))
+    return s;
+  ArtifactFile &file = *m.file;
+  uint64_t tableVa = 0, entryVa = 0;
+  uint32_t version = 0;
+  bool exportsTable = file.symbol(MLC_ABI_TABLE, tableVa);
+  if (file.symbol(MLC_ABI_ENTRY, entryVa))
+    version = 2;
+  else if (file.symbol(MLC_ABI_ENTRY_V1, entryVa))
+    version = 1;
+  if (!version) {
+    for (int v = 3; v <= 9; ++v)
+      if (file.symbol(("mlc_model_v" + std::to_string(v)).c_str(), entryVa))
+        return setError(MLC_ERROR_ABI, who + " uses model ABI v" + std::to_string(v) +
+                                           "; this runtime reads v1 and v2 \u2014 upgrade the mlc "
+                                           "runtime");
+    return setError(MLC_ERROR_LOAD, who + " is not an mlc model (no " MLC_ABI_ENTRY " or " +
+                                        MLC_ABI_ENTRY_V1 + " symbol)");
   }
-  return true;
-}
-
-/// The fields both table versions share.
-template <typename Table> bool copyCommon(const Table *v, ModelTable &t) {
-  t.abiVersion = v->abi_version;
-  t.arenaSize = v->arena_size;
-  t.arenaAlignment = v->arena_alignment;
-  t.compilerVersion = orEmpty(v->compiler_version);
-  t.compileOptions = orEmpty(v->compile_options);
-  t.target = orEmpty(v->target);
-  t.cpuName = orEmpty(v->cpu_name);
-  t.cpuFeatures = orEmpty(v->cpu_features);
-  return copyTensors(v->inputs, v->num_inputs, t.inputs) &&
-         copyTensors(v->outputs, v->num_outputs, t.outputs);
-}
-
-/// Reads the table `h` exports into `t`. Every message is built here, while
-/// the library is still loaded.
-mlc_status readTable(void *h, const std::string &path, ModelTable &t) {
-  std::string who = "'" + path + "'";
-  auto mismatch = [&](const char *entry, uint32_t version) {
-    return setError(MLC_ERROR_ABI, who + " exports " + entry + " but its table says ABI version " +
-                                       std::to_string(version) +
-                                       "; the library is damaged or was not built by mlc");
-  };
-  auto malformed = [&](const char *what) {
-    return setError(MLC_ERROR_LOAD, who + " has a malformed model table (" + what + ")");
-  };
-  if (auto entry = reinterpret_cast<mlc_abi_entry_v2>(dlsym(h, MLC_ABI_ENTRY))) {
-    const mlc_abi_model_v2 *v = entry();
-    if (!v)
-      return malformed("no table");
-    if (v->abi_version != 2)
-      return mismatch(MLC_ABI_ENTRY, v->abi_version);
-    if (!copyCommon(v, t))
-      return malformed("bad input or output list");
-    if (!v->run)
-      return malformed("no run function");
-    if (v->num_kernels && !v->kernels)
-      return malformed("no kernel list");
-    t.runV2 = v->run;
-    t.kernels.assign(v->kernels, v->kernels + v->num_kernels);
-    for (mlc_abi_kernel_v2 &k : t.kernels)
-      k.name = orEmpty(k.name);
-    return MLC_OK;
+  if (!load) {
+    if (version != 2 || !exportsTable)
+      return setError(MLC_ERROR_ABI,
+                      who + " was built by an mlc older than 0.3, which does not export " +
+                          MLC_ABI_TABLE + "; only loading it (mlc_model_load) can describe it");
+    return readModelTable(file, nullptr, tableVa, 2, who, m.table);
   }
-  if (auto entry = reinterpret_cast<mlc_abi_entry_v1>(dlsym(h, MLC_ABI_ENTRY_V1))) {
-    const mlc_abi_model_v1 *v = entry();
-    if (!v)
-      return malformed("no table");
-    if (v->abi_version != 1)
-      return mismatch(MLC_ABI_ENTRY_V1, v->abi_version);
-    if (!copyCommon(v, t))
-      return malformed("bad input or output list");
-    if (!v->run)
-      return malformed("no run function");
-    t.runV1 = v->run;
-    return MLC_OK;
+
+  // dlopen needs a path with a slash to avoid a library search.
+  std::string p = path;
+  if (p.find('/') == std::string::npos)
+    p = "./" + p;
+  m.handle = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!m.handle)
+    return setError(MLC_ERROR_LOAD, "cannot load " + who + ": " + dlerror());
+  struct link_map *lm = nullptr;
+  if (dlinfo(m.handle, RTLD_DI_LINKMAP, &lm) != 0 || !lm)
+    return setError(MLC_ERROR_LOAD, "cannot load " + who + ": no link map");
+  const char *base = reinterpret_cast<const char *>(lm->l_addr);
+  if (!exportsTable) {
+    // Older models: the table is only reachable through the entry function.
+    const void *table = version == 2 ? (const void *)reinterpret_cast<mlc_abi_entry_v2>(
+                                           const_cast<char *>(base + entryVa))()
+                                     : (const void *)reinterpret_cast<mlc_abi_entry_v1>(
+                                           const_cast<char *>(base + entryVa))();
+    if ((const char *)table < base)
+      return setError(MLC_ERROR_LOAD, who + " has a malformed model table (none)");
+    tableVa = (uint64_t)((const char *)table - base);
   }
-  for (int version = 3; version <= 9; ++version)
-    if (dlsym(h, ("mlc_model_v" + std::to_string(version)).c_str()))
-      return setError(MLC_ERROR_ABI, who + " uses model ABI v" + std::to_string(version) +
-                                         "; this runtime reads v1 and v2 \u2014 upgrade the mlc "
-                                         "runtime");
-  return setError(MLC_ERROR_LOAD, who + " is not an mlc model (no " MLC_ABI_ENTRY " or " +
-                                      MLC_ABI_ENTRY_V1 + " symbol)");
+  if (mlc_status s = readModelTable(file, base, tableVa, version, who, m.table))
+    return s;
+  m.file.reset(); // the table points into the loaded library
+  return MLC_OK;
 }
 
 } // namespace
@@ -251,32 +228,27 @@ size_t mlc_dtype_size(mlc_dtype t) {
   }
 }
 
-mlc_status mlc_model_load(const char *path, mlc_model **out) {
+static mlc_status createModel(const char *path, bool load, mlc_model **out) {
   if (!path || !out)
-    return setError(MLC_ERROR_INVALID_ARGUMENT, "mlc_model_load: null argument");
+    return setError(MLC_ERROR_INVALID_ARGUMENT, load ? "mlc_model_load: null argument"
+                                                     : "mlc_model_load_info: null argument");
   *out = nullptr;
   auto m = std::unique_ptr<mlc_model>(new (std::nothrow) mlc_model);
   if (!m)
     return setError(MLC_ERROR_OUT_OF_MEMORY, "out of memory");
   try {
-    // dlopen needs a path with a slash to avoid a library search.
-    std::string p = path;
-    if (p.find('/') == std::string::npos)
-      p = "./" + p;
-    m->path = path;
-    m->handle = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!m->handle)
-      return setError(MLC_ERROR_LOAD, std::string("cannot load '") + path + "': " + dlerror());
     // On failure ~mlc_model closes the library after the message is built.
-    if (mlc_status s = readTable(m->handle, path, m->table))
+    if (mlc_status s = openModel(path, load, *m))
       return s;
-    auto cpu = detectCpuFeatures();
-    for (const std::string &f : splitComma(m->table.cpuFeatures))
-      if (!cpu[f])
-        return setError(MLC_ERROR_UNSUPPORTED_CPU,
-                        std::string("'") + path + "' needs the CPU feature '" + f +
-                            "', which this CPU lacks; recompile with --cpu for this "
-                            "machine (e.g. --cpu x86-64-v2)");
+    if (load) {
+      auto cpu = detectCpuFeatures();
+      for (const std::string &f : splitComma(m->table.cpuFeatures))
+        if (!cpu[f])
+          return setError(MLC_ERROR_UNSUPPORTED_CPU,
+                          std::string("'") + path + "' needs the CPU feature '" + f +
+                              "', which this CPU lacks; recompile with --cpu for this "
+                              "machine (e.g. --cpu x86-64-v2)");
+    }
     m->abiVersion = std::to_string(m->table.abiVersion);
     m->arenaSize = std::to_string(m->table.arenaSize);
     m->numKernels = std::to_string(m->table.kernels.size());
@@ -287,6 +259,14 @@ mlc_status mlc_model_load(const char *path, mlc_model **out) {
   }
   *out = m.release();
   return MLC_OK;
+}
+
+mlc_status mlc_model_load(const char *path, mlc_model **out) {
+  return createModel(path, /*load=*/true, out);
+}
+
+mlc_status mlc_model_load_info(const char *path, mlc_model **out) {
+  return createModel(path, /*load=*/false, out);
 }
 
 void mlc_model_free(mlc_model *m) { delete m; }

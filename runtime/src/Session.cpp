@@ -46,6 +46,14 @@ mlc_status defaultNumThreads(int32_t &n) {
   return MLC_OK;
 }
 
+mlc_status checkRunnable(const mlc_model *m) {
+  if (m->table.runnable())
+    return MLC_OK;
+  return setError(MLC_ERROR_INVALID_ARGUMENT,
+                  "'" + m->path + "' was opened with mlc_model_load_info, which reads its "
+                  "description only; load it with mlc_model_load to run it");
+}
+
 /// Gives `s` a pool of n threads (none for ABI v1 models, which cannot use
 /// one). The old pool is kept if the new one cannot start.
 mlc_status startThreads(mlc_session *s, int32_t n) {
@@ -108,6 +116,8 @@ mlc_status mlc_session_create(const mlc_model *m, mlc_session **out) {
   if (!m || !out)
     return setError(MLC_ERROR_INVALID_ARGUMENT, "mlc_session_create: null argument");
   *out = nullptr;
+  if (mlc_status st = checkRunnable(m))
+    return st;
   int32_t threads = 1;
   if (mlc_status st = defaultNumThreads(threads))
     return st;
@@ -383,6 +393,8 @@ extern "C" mlc_status mlc_model_run(const mlc_model *m, const mlc_tensor *in, si
                                     mlc_tensor *out, size_t nout) {
   if (!m)
     return setError(MLC_ERROR_INVALID_ARGUMENT, "null model");
+  if (mlc_status st = checkRunnable(m))
+    return st;
   void *arena = allocArena(m->table);
   if (m->table.arenaSize && !arena)
     return setError(MLC_ERROR_OUT_OF_MEMORY, "cannot allocate the activation arena");

@@ -7,6 +7,8 @@
  *   -DV1                  an ABI v1 table (exported as ENTRY, no context)
  *   -DENTRY=mlc_model_vN  the exported entry (default mlc_model_v2)
  *   -DTABLE_VERSION=N     the table's abi_version field (default 2)
+ *   -DEXPORT_TABLE        also export the v2 table as data (mlc_model_v2_table)
+ *   -DNUM_INPUTS=N        the table's input count (default 1, the list's length)
  *
  *===---------------------------------------------------------------------===*/
 #include "mlc/abi.h"
@@ -18,6 +20,14 @@
 #endif
 #ifndef TABLE_VERSION
 #define TABLE_VERSION 2
+#endif
+#ifndef NUM_INPUTS
+#define NUM_INPUTS 1
+#endif
+#ifdef EXPORT_TABLE
+#define TABLE mlc_model_v2_table
+#else
+#define TABLE static table
 #endif
 
 static const int64_t dims[1] = {-1};
@@ -71,7 +81,11 @@ static void run(mlc_exec_ctx *ctx, void *results, void **args) {
   launch(ctx, 1, n, offset, &j);
   launch(ctx, 1, n, offset, &j);
 }
-static const mlc_abi_model_v2 table = {TABLE_VERSION, 1, 1, 2, ins, outs, 0, 64,
-                                       "mlc fake", "", "cpu", "", "", run, kernels};
+const mlc_abi_model_v2 TABLE = {TABLE_VERSION, NUM_INPUTS, 1, 2, ins, outs, 0, 64,
+                                "mlc fake", "", "cpu", "", "", run, kernels};
+#ifdef EXPORT_TABLE
+const mlc_abi_model_v2 *ENTRY(void) { return &mlc_model_v2_table; }
+#else
 const mlc_abi_model_v2 *ENTRY(void) { return &table; }
+#endif
 #endif

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>
+#include <sys/stat.h>
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -165,6 +167,96 @@ TEST(Runtime, LoadErrors) {
   EXPECT_EQ(mlc_model_load("libm.so.6", &m), MLC_ERROR_LOAD);
   EXPECT_EQ(mlc_model_load(nullptr, &m), MLC_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(m, nullptr);
+}
+
+/// A copy of mlp.so changed by `damage`, in a fresh temporary folder.
+std::string damagedCopy(const std::string &name,
+                        const std::function<void(std::string &bytes)> &damage) {
+  std::ifstream in(path("mlp.so"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  damage(bytes);
+  std::string out = std::filesystem::temp_directory_path() / ("mlc-damaged-" + name);
+  std::ofstream(out, std::ios::binary) << bytes;
+  return out;
+}
+
+TEST(Runtime, RefusesTruncatedOrDamagedArtifacts) {
+  struct Case {
+    const char *name;
+    std::function<void(std::string &)> damage;
+    const char *message;
+  };
+  std::vector<Case> cases = {
+      {"half.so", [](std::string &b) { b.resize(b.size() / 2); }, "truncated or damaged"},
+      {"short.so", [](std::string &b) { b.resize(100); }, "truncated or damaged"},
+      {"tiny.so", [](std::string &b) { b.resize(10); }, "too short"},
+      {"empty.so", [](std::string &b) { b.clear(); }, "0 bytes"},
+      {"no_trailer_cut.so", [](std::string &b) { b.resize(b.size() - 40); }, "truncated"},
+      {"flipped.so", [](std::string &b) { for (size_t i = 0; i < 4096; ++i) b[b.size() / 2 + i] ^= 0x5a; },
+       "checksum mismatch"},
+      {"header.so", [](std::string &b) { b[0] = 'X'; }, "checksum mismatch"},
+  };
+  for (const Case &c : cases) {
+    std::string file = damagedCopy(c.name, c.damage);
+    for (bool info : {false, true}) {
+      mlc_model *m = nullptr;
+      mlc_status s = info ? mlc_model_load_info(file.c_str(), &m) : mlc_model_load(file.c_str(), &m);
+      EXPECT_EQ(s, MLC_ERROR_LOAD) << c.name << (info ? " (info)" : "");
+      EXPECT_EQ(m, nullptr);
+      EXPECT_NE(std::string(mlc_last_error()).find(c.message), std::string::npos)
+          << c.name << ": " << mlc_last_error();
+    }
+    std::filesystem::remove(file);
+  }
+  // Not regular files: a folder, a FIFO (which must not block).
+  std::string fifo = std::filesystem::temp_directory_path() / "mlc-fifo.so";
+  std::filesystem::remove(fifo);
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string &f : {std::string("/tmp"), fifo}) {
+    mlc_model *m = nullptr;
+    EXPECT_EQ(mlc_model_load(f.c_str(), &m), MLC_ERROR_LOAD) << f;
+    EXPECT_NE(std::string(mlc_last_error()).find("not a regular file"), std::string::npos);
+  }
+  std::filesystem::remove(fifo);
+}
+
+TEST(Runtime, DescribesFromTheFileWithoutLoading) {
+  mlc::Model loaded(path("mlp.so"));
+  // Even on a CPU that lacks every feature the code needs.
+  setenv("MLC_RUNTIME_DISABLE_CPU_FEATURES", mlc_model_metadata(loaded.get(), "cpu_features"), 1);
+  mlc_model *m = nullptr;
+  ASSERT_EQ(mlc_model_load_info(path("mlp.so").c_str(), &m), MLC_OK) << mlc_last_error();
+  unsetenv("MLC_RUNTIME_DISABLE_CPU_FEATURES");
+  for (const char *key : {"compiler_version", "compile_options", "cpu_features", "arena_size",
+                          "num_kernels", "abi_version"})
+    EXPECT_STREQ(mlc_model_metadata(m, key), mlc_model_metadata(loaded.get(), key)) << key;
+  ASSERT_EQ(mlc_model_num_inputs(m), mlc_model_num_inputs(loaded.get()));
+  for (size_t i = 0; i < mlc_model_num_inputs(m); ++i) {
+    mlc_tensor_info a, b;
+    ASSERT_EQ(mlc_model_input_info(m, i, &a), MLC_OK);
+    ASSERT_EQ(mlc_model_input_info(loaded.get(), i, &b), MLC_OK);
+    EXPECT_STREQ(a.name, b.name);
+    EXPECT_EQ(a.dtype, b.dtype);
+    ASSERT_EQ(a.rank, b.rank);
+    for (int32_t d = 0; d < a.rank; ++d) {
+      EXPECT_EQ(a.dims[d], b.dims[d]);
+      EXPECT_STREQ(a.dim_names[d], b.dim_names[d]);
+    }
+  }
+  ASSERT_EQ(mlc_model_num_kernels(m), mlc_model_num_kernels(loaded.get()));
+  for (size_t i = 0; i < mlc_model_num_kernels(m); ++i) {
+    mlc_kernel_info a, b;
+    mlc_model_kernel_info(m, i, &a);
+    mlc_model_kernel_info(loaded.get(), i, &b);
+    EXPECT_STREQ(a.name, b.name);
+    EXPECT_EQ(a.flops, b.flops);
+  }
+  mlc_session *s = nullptr;
+  EXPECT_EQ(mlc_session_create(m, &s), MLC_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(mlc_last_error()).find("mlc_model_load_info"), std::string::npos);
+  mlc_tensor out{};
+  EXPECT_EQ(mlc_model_run(m, nullptr, 0, &out, 1), MLC_ERROR_INVALID_ARGUMENT);
+  mlc_model_free(m);
 }
 
 TEST(Runtime, RefusesMissingCpuFeatureByName) {
@@ -357,7 +449,9 @@ protected:
     dir_ = tmpl;
     ok_ = build("v2.so", "") && build("v1.so", "-DV1 -DENTRY=mlc_model_v1 -DTABLE_VERSION=1") &&
           build("v3.so", "-DENTRY=mlc_model_v3 -DTABLE_VERSION=3") &&
-          build("v2_says_7.so", "-DTABLE_VERSION=7");
+          build("v2_says_7.so", "-DTABLE_VERSION=7") &&
+          build("v2_table.so", "-DEXPORT_TABLE") &&
+          build("absurd.so", "-DEXPORT_TABLE -DNUM_INPUTS=4000000000u");
   }
   static void TearDownTestSuite() {
     std::error_code ec;
@@ -399,6 +493,44 @@ std::vector<float> runFake(mlc_session *s, int64_t n) {
   std::vector<float> y((const float *)out.data, (const float *)out.data + n);
   mlc_tensor_release(&out);
   return y;
+}
+
+TEST_F(FakeModels, ReadsTheExportedTableFromTheFile) {
+  mlc_model *m = nullptr;
+  ASSERT_EQ(mlc_model_load_info(fake("v2_table.so").c_str(), &m), MLC_OK) << mlc_last_error();
+  // Nothing was loaded.
+  EXPECT_EQ(dlopen(fake("v2_table.so").c_str(), RTLD_NOW | RTLD_NOLOAD), nullptr);
+  mlc_tensor_info info;
+  ASSERT_EQ(mlc_model_input_info(m, 0, &info), MLC_OK);
+  EXPECT_STREQ(info.name, "x");
+  ASSERT_EQ(info.rank, 1);
+  EXPECT_EQ(info.dims[0], -1);
+  EXPECT_STREQ(info.dim_names[0], "n");
+  mlc_kernel_info k;
+  ASSERT_EQ(mlc_model_kernel_info(m, 1, &k), MLC_OK);
+  EXPECT_STREQ(k.name, "offset");
+  EXPECT_STREQ(mlc_model_metadata(m, "compiler_version"), "mlc fake");
+  mlc_model_free(m);
+  // Loaded, the same table runs.
+  mlc::Model model(fake("v2_table.so"));
+  mlc::Session s(model);
+  std::vector<float> y = runFake(s.get(), 4);
+  EXPECT_EQ(y[3], 8.0f);
+  // Without the exported table (an older mlc): only loading describes it.
+  EXPECT_EQ(mlc_model_load_info(fake("v2.so").c_str(), &m), MLC_ERROR_ABI);
+  EXPECT_NE(std::string(mlc_last_error()).find("older than 0.3"), std::string::npos);
+}
+
+TEST_F(FakeModels, RefusesATableWithAbsurdCounts) {
+  for (bool info : {true, false}) {
+    mlc_model *m = nullptr;
+    std::string f = fake("absurd.so");
+    EXPECT_EQ(info ? mlc_model_load_info(f.c_str(), &m) : mlc_model_load(f.c_str(), &m),
+              MLC_ERROR_LOAD);
+    EXPECT_NE(std::string(mlc_last_error()).find("implausible counts: 4000000000 inputs"),
+              std::string::npos)
+        << mlc_last_error();
+  }
 }
 
 TEST_F(FakeModels, LoadsAbiV2WithKernels) {

@@ -156,13 +156,17 @@ int parseRunArgs(const Args &a, const std::vector<std::string> &valueOptions,
   return kOk;
 }
 
-int loadModel(const std::string &path, LoadedModel &m) {
+int loadModel(const std::string &path, LoadedModel &m, bool infoOnly) {
   if (path.empty())
     return userError("no compiled model given");
   if (endsWith(path, ".onnx"))
     return userError("'" + path + "' is an ONNX model; compile it first: mlc compile " + path +
                      " -o model.so");
-  mlc_status s = mlc_model_load(path.c_str(), &m.model);
+  mlc_status s = infoOnly ? mlc_model_load_info(path.c_str(), &m.model)
+                          : mlc_model_load(path.c_str(), &m.model);
+  // A model from an mlc before 0.3 can only describe itself once loaded.
+  if (infoOnly && s == MLC_ERROR_ABI)
+    s = mlc_model_load(path.c_str(), &m.model);
   if (s != MLC_OK)
     return userError(mlc_last_error());
   return kOk;

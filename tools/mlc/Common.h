@@ -80,7 +80,9 @@ struct SessionHandle {
   ~SessionHandle() { mlc_session_free(session); }
 };
 
-int loadModel(const std::string &path, LoadedModel &m);
+/// Loads a compiled model; `infoOnly` reads its description from the file
+/// without running its code (falling back to loading for older models).
+int loadModel(const std::string &path, LoadedModel &m, bool infoOnly = false);
 /// A session on `threads` threads (0: the runtime's default, which honours
 /// MLC_NUM_THREADS).
 int createSession(const mlc_model *model, int threads, SessionHandle &s);

@@ -72,7 +72,7 @@ static void printKernels(const mlc_model *model) {
 
 static int inspectSo(const std::string &path, bool listKernels) {
   LoadedModel m;
-  if (int rc = loadModel(path, m))
+  if (int rc = loadModel(path, m, /*infoOnly=*/true))
     return rc;
   std::printf("model: %s\n", path.c_str());
   for (const char *k : {"compiler_version", "compile_options", "abi_version", "target", "cpu",

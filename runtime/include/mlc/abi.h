@@ -7,6 +7,10 @@
  * naming both versions, and new runtimes keep loading older tables
  * (v1 models run on one thread without an execution context).
  *
+ * Since mlc 0.3 the table is also exported as data (MLC_ABI_TABLE), and the
+ * file ends in a trailer (mlc/artifact.h) that lets the runtime check that
+ * the file is complete and undamaged before it is loaded.
+ *
  *===---------------------------------------------------------------------===*/
 #ifndef MLC_ABI_H
 #define MLC_ABI_H
@@ -20,6 +24,9 @@ extern "C" {
 #define MLC_ABI_VERSION 2
 #define MLC_ABI_ENTRY "mlc_model_v2"
 #define MLC_ABI_ENTRY_V1 "mlc_model_v1"
+/* The v2 table itself, exported as data (mlc 0.3 on), so that a tool can
+ * read a model's description from the file without running its code. */
+#define MLC_ABI_TABLE "mlc_model_v2_table"
 
 typedef struct mlc_abi_tensor_v1 {
   const char *name;

@@ -27,7 +27,7 @@ extern "C" {
 #define MLC_API
 #endif
 
-#define MLC_RUNTIME_VERSION "0.2.0"
+#define MLC_RUNTIME_VERSION "0.3.0"
 #define MLC_MAX_RANK 8
 
 typedef enum mlc_status {
@@ -82,7 +82,16 @@ MLC_API const char *mlc_status_name(mlc_status status);
 MLC_API const char *mlc_dtype_name(mlc_dtype dtype);
 MLC_API size_t mlc_dtype_size(mlc_dtype dtype);
 
+/* Loads a compiled model. The file is checked first (a complete, undamaged
+ * ELF shared object for this machine with a sane model table); a file that
+ * fails is refused with MLC_ERROR_LOAD, never handed to the dynamic loader. */
 MLC_API mlc_status mlc_model_load(const char *path, mlc_model **model);
+/* Reads a model's description (inputs, outputs, metadata, kernels) from the
+ * file without loading it or running any of its code, so it works on a
+ * machine that lacks the CPU features the model needs. The result cannot
+ * run: sessions and mlc_model_run refuse it. Models from mlc older than 0.3
+ * give MLC_ERROR_ABI (load them to describe them). */
+MLC_API mlc_status mlc_model_load_info(const char *path, mlc_model **model);
 MLC_API void mlc_model_free(mlc_model *model);
 
 MLC_API size_t mlc_model_num_inputs(const mlc_model *model);
