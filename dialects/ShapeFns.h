@@ -115,6 +115,8 @@ window2d(S &s, const Dims<S> &x, typename S::Dim channels,
   out = {x[0], channels};
   for (size_t i = 0; i < 2; ++i) {
     int64_t dil = dilations.empty() ? 1 : dilations[i];
+    if (kernel[i] <= 0 || strides[i] <= 0 || dil <= 0 || pads[i] < 0 || pads[i + 2] < 0)
+      return ShapeError{"kernel, strides and dilations must be > 0 and pads >= 0"};
     auto d = windowOut(s, x[2 + i], kernel[i], strides[i],
                        pads[i] + pads[i + 2], dil, ceilMode);
     if (auto k = s.known(d); k && *k <= 0)

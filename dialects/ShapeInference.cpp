@@ -186,8 +186,25 @@ struct Inferrer {
             return fail(e);
           return out;
         })
-        .Case<ReluOp, SigmoidOp, TanhOp, IdentityOp, SoftmaxOp, BatchNormOp>(
+        .Case<ReluOp, SigmoidOp, TanhOp, IdentityOp, SoftmaxOp>(
             [&](auto op) { return dimsOf(op->getOperand(0)); })
+        .Case([&](BatchNormOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getX());
+          if (!x || x->size() < 2)
+            return x ? fail(shape::ShapeError{"the input needs a channel dim"}) : x;
+          // scale, bias, mean and var: one value per channel.
+          for (Value stat : op->getOperands().drop_front()) {
+            auto st = dyn_cast<RankedTensorType>(stat.getType());
+            if (!st)
+              continue;
+            int64_t n = st.getRank() == 1 ? st.getDimSize(0) : -2;
+            if (n == -2 || (!ShapedType::isDynamic(n) && !ShapedType::isDynamic((*x)[1]) &&
+                            n != (*x)[1]))
+              return fail(shape::ShapeError{"scale, bias, mean and var must each hold one value per "
+                                     "channel (" + std::to_string((*x)[1]) + ")"});
+          }
+          return x;
+        })
         .Case([&](MatMulOp op) -> std::optional<SDims> {
           auto a = dimsOf(op.getA()), b = dimsOf(op.getB());
           if (!a || !b)
@@ -480,6 +497,10 @@ struct Inferrer {
           return out;
         })
         .Case([&](ExpandOp op) -> std::optional<SDims> {
+          if (auto st = dyn_cast<RankedTensorType>(op.getShape().getType());
+              st && st.getRank() != 1)
+            return fail(shape::ShapeError{"the shape operand must be 1-D, it has rank " +
+                                   std::to_string(st.getRank())});
           auto x = dimsOf(op.getInput());
           auto target = partialInts(op.getShape());
           if (!x)
@@ -502,8 +523,14 @@ struct Inferrer {
         .Case([&](RangeOp op) -> std::optional<SDims> {
           auto a = constantScalar(op.getStart()), b = constantScalar(op.getLimit()),
                c = constantScalar(op.getDelta());
-          if (a && b && c && *c != 0)
-            return SDims{std::max<int64_t>(0, (int64_t)std::ceil((*b - *a) / *c))};
+          if (c && *c == 0)
+            return fail(shape::ShapeError{"delta is 0, so the range never ends"});
+          if (a && b && c) {
+            double n = std::ceil((*b - *a) / *c);
+            if (!(n < double(int64_t(1) << 48)))
+              return fail(shape::ShapeError{"the range has more than 2^48 elements"});
+            return SDims{std::max<int64_t>(0, (int64_t)n)};
+          }
           return SDims{ShapedType::kDynamic};
         })
         .Default([](Operation *) { return std::nullopt; });

@@ -1,11 +1,13 @@
 //===- Importer.cpp - ONNX ModelProto to the mlc dialect -----------------===//
 #include "compiler/import/Importer.h"
 #include "compiler/import/NodeBinder.h"
+#include "compiler/import/Validate.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Matchers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -376,12 +378,15 @@ absl::Status readExternal(const onnx::TensorProto &t, StringRef modelDir,
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto &kv : t.external_data()) {
-    if (kv.key() == "location")
+    if (kv.key() == "location") {
       location = kv.value();
-    else if (kv.key() == "offset")
-      offset = std::stoll(kv.value());
-    else if (kv.key() == "length")
-      length = std::stoll(kv.value());
+    } else if (kv.key() == "offset" || kv.key() == "length") {
+      int64_t v = 0;
+      if (StringRef(kv.value()).getAsInteger(10, v) || v < 0)
+        return userError("tensor '" + t.name() + "' has external data " + kv.key() + " '" +
+                         kv.value() + "'; it must be a whole number >= 0");
+      (kv.key() == "offset" ? offset : length) = v;
+    }
   }
   if (location.empty())
     return userError("tensor '" + t.name() + "' has external data without a location");
@@ -401,15 +406,25 @@ absl::Status readExternal(const onnx::TensorProto &t, StringRef modelDir,
       fr[dr.size()] != '/')
     return userError("external data location '" + location + "' of tensor '" +
                      t.name() + "' escapes the model's folder");
+  llvm::sys::fs::file_status st;
+  if (llvm::sys::fs::status(fileReal, st) || !llvm::sys::fs::is_regular_file(st))
+    return userError("external data location '" + location + "' of tensor '" + t.name() +
+                     "' is not a regular file");
   std::ifstream f(fileReal.c_str(), std::ios::binary);
   f.seekg(0, std::ios::end);
   int64_t size = f.tellg();
+  if (!f || size < 0)
+    return userError("cannot read external data file '" + location + "' of tensor '" +
+                     t.name() + "'");
   if (length < 0)
-    length = size - offset;
-  if (offset < 0 || offset + length > size)
+    length = offset <= size ? size - offset : 0;
+  if (offset > size || length > size - offset)
     return userError("external data file '" + location + "' is too short for tensor '" +
                      t.name() + "' (needs " + std::to_string(offset + length) +
                      " bytes, has " + std::to_string(size) + ")");
+  if (length > kMaxTensorBytes)
+    return userError("tensor '" + t.name() + "' declares " + std::to_string(length) +
+                     " bytes of external data, more than mlc reads");
   out.resize(length);
   f.seekg(offset);
   f.read(out.data(), length);
@@ -422,6 +437,7 @@ struct GraphImporter {
   std::string modelDir;
   const ImportOptions &options;
   int64_t opset;
+  std::vector<int> order; // the nodes in a topological order
   OpBuilder builder;
   llvm::StringMap<Value> values;
   llvm::StringMap<const onnx::TensorProto *> initializers;
@@ -429,9 +445,9 @@ struct GraphImporter {
   std::vector<std::string> dataErrors; // bad initializers / external data
 
   GraphImporter(MLIRContext &ctx, const onnx::ModelProto &m, std::string dir,
-                const ImportOptions &o)
+                const ImportOptions &o, std::vector<int> order)
       : ctx(ctx), model(m), modelDir(std::move(dir)), options(o),
-        opset(defaultOpset(m)), builder(&ctx) {}
+        opset(defaultOpset(m)), order(std::move(order)), builder(&ctx) {}
 
   Location nodeLoc(const onnx::NodeProto &n, int idx) {
     std::string name = n.name().empty()
@@ -472,9 +488,15 @@ struct GraphImporter {
       const auto &d = tt.shape().dim(i);
       int64_t size = ShapedType::kDynamic;
       std::string name;
-      if (d.has_dim_value())
+      if (d.has_dim_value()) {
         size = d.dim_value();
-      else if (d.has_dim_param())
+        if (size < -1)
+          return userError("graph input/output '" + vi.name() + "' dim " + std::to_string(i) +
+                           " is " + std::to_string(size) +
+                           "; dims must be >= 0, or -1 / a name for a dynamic dim");
+        if (size == -1)
+          size = ShapedType::kDynamic; // how some exporters write a dynamic dim
+      } else if (d.has_dim_param())
         name = d.dim_param();
       if (fixed != options.shapes.end() && i < (int)fixed->second.size())
         size = fixed->second[i];
@@ -492,6 +514,13 @@ struct GraphImporter {
       return userError("--shape for '" + vi.name() + "' has " +
                        std::to_string(fixed->second.size()) + " dims, the model's input has " +
                        std::to_string(tt.shape().dim_size()));
+    std::vector<int64_t> checked;
+    for (int64_t d : dims)
+      checked.push_back(ShapedType::isDynamic(d) ? -1 : d);
+    if (auto s = checkTensorDims("graph input/output '" + vi.name() + "'", tt.elem_type(),
+                                 checked, /*dynamicAllowed=*/true);
+        !s.ok())
+      return userError(std::string(s.message()));
     return RankedTensorType::get(dims, elem);
   }
 
@@ -543,10 +572,8 @@ struct GraphImporter {
     }
     builder.setInsertionPointToStart(entry);
 
-    int idx = 0;
-    for (const auto &node : g.node()) {
-      importNode(node, idx++);
-    }
+    for (int idx : order)
+      importNode(g.node(idx), idx);
     if (!dataErrors.empty())
       return userError(absl::StrJoin(dataErrors, "\n"));
     if (!unsupported.empty())
@@ -567,6 +594,8 @@ struct GraphImporter {
       }
       if (!v)
         return userError("graph output '" + out.name() + "' is not produced by any node");
+      if (auto s = checkDeclaredType(out, v.getType()); !s.ok())
+        return s;
       results.push_back(v);
       resultTypes.push_back(v.getType());
     }
@@ -581,6 +610,51 @@ struct GraphImporter {
       func.setResultAttr(i, "mlc.dim_names", builder.getArrayAttr(names));
     }
     return OwningOpRef<ModuleOp>(module);
+  }
+
+  /// A graph output's declared type must agree with what the graph
+  /// computes: the dtype always, static dims unless --shape changed inputs.
+  absl::Status checkDeclaredType(const onnx::ValueInfoProto &out, Type computed) {
+    if (!out.type().has_tensor_type())
+      return absl::OkStatus();
+    const auto &tt = out.type().tensor_type();
+    auto shaped = dyn_cast<ShapedType>(computed);
+    if (!shaped)
+      return absl::OkStatus();
+    std::string who = "graph output '" + out.name() + "'";
+    if (Type declared = tt.elem_type() ? onnxElementType(&ctx, tt.elem_type()) : Type();
+        declared && declared != shaped.getElementType())
+      return userError(who + " is declared " + typeName(declared) +
+                       " but the graph computes " + typeName(shaped.getElementType()));
+    if (!tt.has_shape() || !shaped.hasRank() || !options.shapes.empty())
+      return absl::OkStatus();
+    if (tt.shape().dim_size() != shaped.getRank())
+      return userError(who + " is declared with rank " + std::to_string(tt.shape().dim_size()) +
+                       " but the graph computes rank " + std::to_string(shaped.getRank()));
+    for (int i = 0; i < tt.shape().dim_size(); ++i) {
+      int64_t declared = tt.shape().dim(i).dim_value(), got = shaped.getDimSize(i);
+      if (declared > 0 && got > 0 && declared != got)
+        return userError(who + " dim " + std::to_string(i) + " is declared " +
+                         std::to_string(declared) + " but the graph computes " +
+                         std::to_string(got));
+    }
+    return absl::OkStatus();
+  }
+
+  /// An element type by its ONNX-style name (float32, int64, bool).
+  static std::string typeName(Type t) {
+    if (t.isInteger(1))
+      return "bool";
+    if (t.isBF16())
+      return "bfloat16";
+    if (auto i = dyn_cast<IntegerType>(t))
+      return (i.isUnsigned() ? "uint" : "int") + std::to_string(i.getWidth());
+    if (isa<FloatType>(t))
+      return "float" + std::to_string(t.getIntOrFloatBitWidth());
+    std::string s;
+    llvm::raw_string_ostream os(s);
+    t.print(os);
+    return s;
   }
 
   Value lookup(StringRef name) {
@@ -661,6 +735,12 @@ struct GraphImporter {
 
 } // namespace
 
+static absl::Status invalidModel(const std::string &path, const absl::Status &s) {
+  std::string lines(s.message());
+  absl::StrReplaceAll({{"\n", "\n  "}}, &lines);
+  return absl::InvalidArgumentError("'" + path + "' breaks ONNX's rules:\n  " + lines);
+}
+
 void mlc::loadImportDialects(MLIRContext &ctx) {
   ctx.loadDialect<MlcDialect, func::FuncDialect>();
 }
@@ -677,7 +757,20 @@ mlc::importOnnxFile(MLIRContext &ctx, const std::string &path,
   llvm::sys::path::remove_filename(dir);
   if (dir.empty())
     dir = ".";
-  GraphImporter importer(ctx, *model, dir.str().str(), options);
+  return importOnnxModel(ctx, *model, path, dir.str().str(), options);
+}
+
+absl::StatusOr<OwningOpRef<ModuleOp>>
+mlc::importOnnxModel(MLIRContext &ctx, const onnx::ModelProto &model, const std::string &name,
+                     const std::string &dir, const ImportOptions &options) {
+  registerAllConverters();
+  loadImportDialects(ctx);
+  if (!model.has_graph())
+    return userError("'" + name + "' has no graph");
+  std::vector<int> order;
+  if (auto s = validateModel(model, order); !s.ok())
+    return invalidModel(name, s);
+  GraphImporter importer(ctx, model, dir, options, std::move(order));
   return importer.run();
 }
 
@@ -686,6 +779,9 @@ absl::StatusOr<ModelSummary> mlc::summarizeOnnxFile(const std::string &path) {
   auto model = readModel(path);
   if (!model.ok())
     return model.status();
+  std::vector<int> order;
+  if (auto s = validateModel(*model, order); !s.ok())
+    return invalidModel(path, s);
   const onnx::GraphProto &g = model->graph();
   ModelSummary s;
   s.opset = defaultOpset(*model);

@@ -10,6 +10,10 @@
 #include <string>
 #include <vector>
 
+namespace onnx {
+class ModelProto;
+}
+
 namespace mlc {
 
 struct ImportOptions {
@@ -23,6 +27,12 @@ struct ImportOptions {
 absl::StatusOr<mlir::OwningOpRef<mlir::ModuleOp>>
 importOnnxFile(mlir::MLIRContext &ctx, const std::string &path,
                const ImportOptions &options = {});
+
+/// The same for a model already parsed; `name` names it in messages and
+/// external data is looked up in `dir`.
+absl::StatusOr<mlir::OwningOpRef<mlir::ModuleOp>>
+importOnnxModel(mlir::MLIRContext &ctx, const onnx::ModelProto &model, const std::string &name,
+                const std::string &dir, const ImportOptions &options = {});
 
 /// What `mlc inspect` prints for an .onnx file.
 struct ModelSummary {

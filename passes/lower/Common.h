@@ -77,6 +77,11 @@ Value reshapeTo(OpBuilder &b, Location loc, Value v, RankedTensorType type,
                 ArrayRef<OpFoldResult> dims);
 /// `v`, cast to `type` (which agrees with it up to static dims) if needed.
 Value castTo(OpBuilder &b, Location loc, Value v, RankedTensorType type);
+/// Signed integer division (toward zero, or up with `ceil`) that never
+/// traps: x / 0 is x, x / -1 is -x (wrapping, so INT_MIN / -1 is INT_MIN).
+Value divSIDefined(OpBuilder &b, Location l, Value x, Value y, bool ceil = false);
+/// Signed remainder that never traps: x rem 0 and x rem -1 are 0.
+Value remSIDefined(OpBuilder &b, Location l, Value x, Value y);
 /// An attribute for 0 / lowest / 1 in `elem`.
 TypedAttr zeroAttr(OpBuilder &b, Type elem);
 TypedAttr lowestAttr(OpBuilder &b, Type elem);

@@ -76,14 +76,35 @@ FailureOr<VDims> broadcastDims(OpBuilder &b, Location loc, Operation *op,
   return out;
 }
 
-/// Integer division by zero is undefined in ONNX; never trap on it: a zero
-/// divisor becomes 1.
-Value safeDivisor(OpBuilder &b, Location l, Value y) {
-  Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(y.getType()));
+} // namespace
+
+/// Integer division by zero is undefined in ONNX, and INT_MIN / -1
+/// overflows; neither may trap. `y` with 0 and -1 replaced by 1.
+static Value safeDivisor(OpBuilder &b, Location l, Value y) {
   Value one = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), 1));
+  Value minusOne = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), -1));
+  Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(y.getType()));
   Value isZero = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, y, zero);
-  return b.create<arith::SelectOp>(l, isZero, one, y);
+  Value isMinusOne = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, y, minusOne);
+  return b.create<arith::SelectOp>(l, b.create<arith::OrIOp>(l, isZero, isMinusOne), one, y);
 }
+
+Value mlc::lower::divSIDefined(OpBuilder &b, Location l, Value x, Value y, bool ceil) {
+  Value d = safeDivisor(b, l, y);
+  Value q = ceil ? b.create<arith::CeilDivSIOp>(l, x, d).getResult()
+                 : b.create<arith::DivSIOp>(l, x, d).getResult();
+  Value minusOne = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), -1));
+  Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(y.getType()));
+  Value negated = b.create<arith::SubIOp>(l, zero, x); // wraps: INT_MIN / -1 is INT_MIN
+  Value byMinusOne = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, y, minusOne);
+  return b.create<arith::SelectOp>(l, byMinusOne, negated, q);
+}
+
+Value mlc::lower::remSIDefined(OpBuilder &b, Location l, Value x, Value y) {
+  return b.create<arith::RemSIOp>(l, x, safeDivisor(b, l, y));
+}
+
+namespace {
 
 template <typename OpT>
 struct BinaryLowering : MlcPattern<OpT> {
@@ -163,7 +184,7 @@ struct BinaryLowering : MlcPattern<OpT> {
     if constexpr (std::is_same_v<OpT, FModOp>) {
       if (f)
         return b.create<arith::RemFOp>(l, x, y);
-      return b.create<arith::RemSIOp>(l, x, safeDivisor(b, l, y));
+      return remSIDefined(b, l, x, y);
     }
     if constexpr (std::is_same_v<OpT, ModOp>) {
       if (f) { // fmod=0 on floats: the divisor's sign (numpy mod)
@@ -175,7 +196,7 @@ struct BinaryLowering : MlcPattern<OpT> {
         Value fix = b.create<arith::AndIOp>(l, rNz, b.create<arith::XOrIOp>(l, rNeg, yNeg));
         return b.create<arith::SelectOp>(l, fix, b.create<arith::AddFOp>(l, r, y), r);
       }
-      Value r = b.create<arith::RemSIOp>(l, x, safeDivisor(b, l, y));
+      Value r = remSIDefined(b, l, x, y);
       Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(x.getType()));
       Value rNeg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, r, zero);
       Value yNeg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, y, zero);
@@ -186,7 +207,7 @@ struct BinaryLowering : MlcPattern<OpT> {
     if constexpr (std::is_same_v<OpT, DivOp>) {
       if (f)
         return b.create<arith::DivFOp>(l, x, y);
-      return b.create<arith::DivSIOp>(l, x, safeDivisor(b, l, y));
+      return divSIDefined(b, l, x, y);
     }
   }
 };

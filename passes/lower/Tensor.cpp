@@ -832,10 +832,23 @@ struct RangeLowering : MlcPattern<RangeOp> {
     if (isa<FloatType>(elem)) {
       Value q = rw.create<arith::DivFOp>(loc, rw.create<arith::SubFOp>(loc, limit, start), delta);
       q = rw.create<math::CeilOp>(loc, q);
+      // NaN (0 / 0) and infinities (a zero delta) count as no elements.
+      Value huge = rw.create<arith::ConstantOp>(loc, rw.getFloatAttr(elem, 9.0e18));
+      Value finite = rw.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT,
+                                              rw.create<math::AbsFOp>(loc, q), huge);
+      q = rw.create<arith::SelectOp>(loc, finite, q, rw.create<arith::ConstantOp>(
+                                                         loc, rw.getFloatAttr(elem, 0.0)));
       n = rw.create<arith::FPToSIOp>(loc, rw.getI64Type(), q);
     } else {
+      // A zero delta (refused at compile time when it is a constant) gives
+      // an empty range rather than a trap.
       Value diff = rw.create<arith::SubIOp>(loc, limit, start);
-      n = rw.create<arith::CeilDivSIOp>(loc, diff, delta);
+      Value zeroDelta = rw.create<arith::CmpIOp>(
+          loc, arith::CmpIPredicate::eq, delta,
+          rw.create<arith::ConstantOp>(loc, rw.getZeroAttr(elem)));
+      n = divSIDefined(rw, loc, diff, delta, /*ceil=*/true);
+      n = rw.create<arith::SelectOp>(loc, zeroDelta,
+                                     rw.create<arith::ConstantOp>(loc, rw.getZeroAttr(elem)), n);
       if (!elem.isInteger(64))
         n = rw.create<arith::ExtSIOp>(loc, rw.getI64Type(), n).getResult();
     }

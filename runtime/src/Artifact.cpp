@@ -44,7 +44,7 @@ template <typename T> T read(const char *p) {
 } // namespace
 
 ArtifactFile::~ArtifactFile() {
-  if (data_)
+  if (mapped_)
     munmap(const_cast<char *>(data_), mapSize_);
 }
 
@@ -73,6 +73,17 @@ mlc_status ArtifactFile::open(const std::string &path) {
     return setError(MLC_ERROR_LOAD, "cannot load " + who + ": " + std::strerror(errno));
   }
   data_ = static_cast<const char *>(p);
+  mapped_ = true;
+  return check(who);
+}
+
+mlc_status ArtifactFile::openBytes(const char *data, uint64_t size, const std::string &who) {
+  if (size < sizeof(Elf64_Ehdr))
+    return setError(MLC_ERROR_LOAD, "cannot load " + who + ": the file is " +
+                                        std::to_string(size) +
+                                        " bytes, too short for a shared library");
+  data_ = data;
+  mapSize_ = size;
   return check(who);
 }
 
@@ -93,7 +104,8 @@ mlc_status ArtifactFile::check(const std::string &who) {
     if (length != mapSize_ - MLC_ARTIFACT_TRAILER_SIZE)
       return damaged("its trailer records " + std::to_string(length) + " bytes, the file has " +
                      std::to_string(mapSize_ - MLC_ARTIFACT_TRAILER_SIZE));
-    madvise(const_cast<char *>(data_), mapSize_, MADV_SEQUENTIAL);
+    if (mapped_)
+      madvise(const_cast<char *>(data_), mapSize_, MADV_SEQUENTIAL);
     if (mlc_artifact_checksum(data_, length) != sum)
       return damaged("checksum mismatch");
     size_ = length;

@@ -37,6 +37,9 @@ public:
 
   /// Maps and checks `path`; on failure sets the error and returns it.
   mlc_status open(const std::string &path);
+  /// Checks `size` bytes of a file already in memory, which must outlive
+  /// this object (for the fuzzer); `who` names it in messages.
+  mlc_status openBytes(const char *data, uint64_t size, const std::string &who);
 
   /// The value of a dynamic symbol defined by the image; false if absent.
   bool symbol(const char *name, uint64_t &vaddr) const;
@@ -56,6 +59,7 @@ private:
 
   const char *data_ = nullptr; // the whole file, mapped read-only
   uint64_t mapSize_ = 0;
+  bool mapped_ = false; // data_ is our mapping
   uint64_t size_ = 0; // the ELF image (without the trailer)
   bool trailer_ = false;
   std::vector<Segment> segments_;

@@ -65,7 +65,7 @@ class Session:
         return self.rt.lib.mlc_session_num_threads(self.session)
 
     def run(self, *arrays):
-        arrays = [np.ascontiguousarray(a) for a in arrays]
+        arrays = [np.asarray(a, order='C') for a in arrays]  # keeps 0-d arrays 0-d
         ins = (Tensor * len(arrays))()
         for t, a in zip(ins, arrays):
             t.data = a.ctypes.data

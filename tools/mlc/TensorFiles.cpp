@@ -1,9 +1,13 @@
 //===- TensorFiles.cpp - .npy and ONNX TensorProto (.pb) files -----------===//
 #include "tools/mlc/TensorFiles.h"
 
+#include "llvm/ADT/StringRef.h"
+
 #include <onnx/onnx_pb.h>
 
+#include <cerrno>
 #include <cstring>
+#include <sys/stat.h>
 #include <fstream>
 #include <sstream>
 
@@ -32,6 +36,15 @@ const NpyType kNpyTypes[] = {
     {"|i1", MLC_DTYPE_I8},  {"|u1", MLC_DTYPE_U8},  {"|b1", MLC_DTYPE_BOOL}};
 
 bool readAll(const std::string &path, std::string &out, std::string &err) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    err = "cannot open '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    err = "'" + path + "' is not a regular file";
+    return false;
+  }
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     err = "cannot open '" + path + "'";
@@ -47,8 +60,11 @@ bool readAll(const std::string &path, std::string &out, std::string &err) {
 
 bool mlc::tools::readNpy(const std::string &path, HostTensor &t, std::string &err) {
   std::string bytes;
-  if (!readAll(path, bytes, err))
-    return false;
+  return readAll(path, bytes, err) && parseNpy(bytes, path, t, err);
+}
+
+bool mlc::tools::parseNpy(const std::string &bytes, const std::string &path, HostTensor &t,
+                          std::string &err) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0) {
     err = "'" + path + "' is not a .npy file";
     return false;
@@ -96,17 +112,31 @@ bool mlc::tools::readNpy(const std::string &path, HostTensor &t, std::string &er
     return false;
   }
   size_t open = shape.find('('), close = shape.find(')');
-  if (open == std::string::npos || close == std::string::npos) {
+  if (open == std::string::npos || close == std::string::npos || close < open) {
     err = "'" + path + "' has no shape";
     return false;
   }
   t.shape.clear();
   std::stringstream dims(shape.substr(open + 1, close - open - 1));
   std::string item;
-  while (std::getline(dims, item, ','))
-    if (item.find_first_not_of(" ") != std::string::npos)
-      t.shape.push_back(std::stoll(item));
-  size_t need = t.elements() * mlc_dtype_size(t.dtype);
+  uint64_t need = mlc_dtype_size(t.dtype);
+  while (std::getline(dims, item, ',')) {
+    llvm::StringRef text = llvm::StringRef(item).trim();
+    if (text.empty())
+      continue;
+    int64_t d = 0;
+    if (text.getAsInteger(10, d) || d < 0) {
+      err = "'" + path + "' has a bad shape (" + shape.substr(open, close - open + 1) + ")";
+      return false;
+    }
+    if (t.shape.size() == MLC_MAX_RANK) {
+      err = "'" + path + "' has more than " + std::to_string(MLC_MAX_RANK) + " dims";
+      return false;
+    }
+    t.shape.push_back(d);
+    if (__builtin_mul_overflow(need, (uint64_t)d, &need))
+      need = UINT64_MAX;
+  }
   size_t dataStart = start + headerLen;
   if (bytes.size() - dataStart < need) {
     err = "'" + path + "' holds fewer bytes than its shape needs";
@@ -150,8 +180,11 @@ bool mlc::tools::writeNpy(const std::string &path, const HostTensor &t, std::str
 
 bool mlc::tools::readTensorProto(const std::string &path, HostTensor &t, std::string &err) {
   std::string bytes;
-  if (!readAll(path, bytes, err))
-    return false;
+  return readAll(path, bytes, err) && parseTensorProto(bytes, path, t, err);
+}
+
+bool mlc::tools::parseTensorProto(const std::string &bytes, const std::string &path,
+                                  HostTensor &t, std::string &err) {
   onnx::TensorProto p;
   if (!p.ParseFromString(bytes)) {
     err = "'" + path + "' is not a serialized onnx.TensorProto";
@@ -169,6 +202,21 @@ bool mlc::tools::readTensorProto(const std::string &path, HostTensor &t, std::st
   case onnx::TensorProto::FLOAT16: t.dtype = MLC_DTYPE_F16; break;
   default:
     err = "'" + path + "' has an unsupported data type";
+    return false;
+  }
+  if (p.dims_size() > MLC_MAX_RANK) {
+    err = "'" + path + "' has more than " + std::to_string(MLC_MAX_RANK) + " dims";
+    return false;
+  }
+  uint64_t count = 1;
+  for (int64_t d : p.dims())
+    if (d < 0 || __builtin_mul_overflow(count, (uint64_t)d, &count)) {
+      err = "'" + path + "' has a bad shape";
+      return false;
+    }
+  // Every value takes at least a byte of the file.
+  if (count > bytes.size()) {
+    err = "'" + path + "' holds fewer values than its shape needs";
     return false;
   }
   t.shape.assign(p.dims().begin(), p.dims().end());

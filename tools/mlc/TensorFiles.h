@@ -28,6 +28,11 @@ bool readNpy(const std::string &path, HostTensor &t, std::string &err);
 bool writeNpy(const std::string &path, const HostTensor &t, std::string &err);
 /// Reads a serialized onnx.TensorProto (as in ONNX's node test data).
 bool readTensorProto(const std::string &path, HostTensor &t, std::string &err);
+/// The same from the file's bytes (`path` names it in messages).
+bool parseNpy(const std::string &bytes, const std::string &path, HostTensor &t,
+              std::string &err);
+bool parseTensorProto(const std::string &bytes, const std::string &path, HostTensor &t,
+                      std::string &err);
 /// Either of the above, by extension.
 bool readTensorFile(const std::string &path, HostTensor &t, std::string &err);
 

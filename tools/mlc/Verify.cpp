@@ -41,7 +41,7 @@ static int runOnnxRuntime(const std::string &onnx, const std::string &dir) {
          "s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])\n"
          "feeds = {i.name: np.load('%s/in_%d.npy' % (d, k)) for k, i in enumerate(s.get_inputs())}\n"
          "for k, o in enumerate(s.run(None, feeds)):\n"
-         "    np.save('%s/out_%d.npy' % (d, k), np.ascontiguousarray(o))\n";
+         "    np.save('%s/out_%d.npy' % (d, k), np.array(o, order='C'))  # ascontiguousarray makes 0-d arrays 1-d\n";
   }
   const char *py = std::getenv("MLC_PYTHON");
   std::string cmd = std::string("'") + (py && *py ? py : "python3") + "' '" + script + "' '" + onnx +

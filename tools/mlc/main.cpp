@@ -12,7 +12,12 @@
 #include "compiler/driver/Pipeline.h"
 #include "tools/mlc/Common.h"
 
+#include "llvm/Support/ErrorHandling.h"
+
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <new>
 
 using namespace mlc::tools;
 
@@ -28,7 +33,41 @@ static const char *kUsage =
     "\n"
     "Run 'mlc <command> --help' for the options of a command.\n";
 
+/// Whatever goes wrong inside the compiler ends as an internal error (exit
+/// 2) with a message, never as an abort or an uncaught exception.
+[[noreturn]] static void internalError(const char *what) {
+  std::fflush(stdout);
+  std::fprintf(stderr,
+               "mlc: internal error: %s\n(this is a bug in mlc; please report it with the model)\n",
+               what);
+  std::fflush(stderr);
+  std::_Exit(kInternalError);
+}
+
+static void installErrorHandlers() {
+  llvm::install_fatal_error_handler(
+      [](void *, const char *reason, bool) { internalError(reason); });
+  llvm::install_bad_alloc_error_handler(
+      [](void *, const char *, bool) { internalError("out of memory"); });
+  std::set_terminate([] {
+    std::exception_ptr e = std::current_exception();
+    try {
+      if (e)
+        std::rethrow_exception(e);
+    } catch (const std::bad_alloc &) {
+      internalError("out of memory");
+    } catch (const std::exception &x) {
+      internalError(x.what());
+    } catch (...) {
+    }
+    internalError("terminated");
+  });
+}
+
+static int dispatch(const std::string &cmd, const Args &args);
+
 int main(int argc, char **argv) {
+  installErrorHandlers();
   Args args(argv + 1, argv + argc);
   if (args.empty()) {
     std::fprintf(stderr, "%s", kUsage);
@@ -44,6 +83,16 @@ int main(int argc, char **argv) {
     std::printf("%s\n", mlc::compilerVersion());
     return kOk;
   }
+  try {
+    return dispatch(cmd, args);
+  } catch (const std::bad_alloc &) {
+    internalError("out of memory");
+  } catch (const std::exception &e) {
+    internalError(e.what());
+  }
+}
+
+static int dispatch(const std::string &cmd, const Args &args) {
   if (cmd == "compile")
     return cmdCompile(args);
   if (cmd == "run")

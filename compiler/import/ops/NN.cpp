@@ -27,6 +27,10 @@ bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
   if (strides.size() != spatial || dilations.size() != spatial ||
       pads.size() != 2 * spatial || kernel.size() != spatial)
     return b.error("window attributes do not match the input rank");
+  for (size_t i = 0; i < spatial; ++i)
+    if (kernel[i] <= 0 || strides[i] <= 0 || dilations[i] <= 0 || pads[i] < 0 ||
+        pads[i + spatial] < 0)
+      return b.error("kernel_shape, strides and dilations must be > 0 and pads >= 0");
   if (autoPad == "NOTSET")
     return false;
   if (autoPad == "VALID") {

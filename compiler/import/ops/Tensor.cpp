@@ -525,6 +525,22 @@ LogicalResult split(NodeBinder &b) {
     return failure();
   }
   int64_t dim = cast<RankedTensorType>(x.getType()).getDimSize(axis);
+  if (!sizes.empty()) {
+    int64_t sum = 0;
+    for (int64_t s : sizes)
+      if (s < 0)
+        return b.error("split sizes must be >= 0"), failure();
+      else
+        sum += s;
+    if ((int64_t)sizes.size() != numOutputs)
+      return b.error("split gives " + std::to_string(sizes.size()) + " sizes for " +
+                     std::to_string(numOutputs) + " outputs"),
+             failure();
+    if (!ShapedType::isDynamic(dim) && sum != dim)
+      return b.error("split sizes sum to " + std::to_string(sum) + ", the dim is " +
+                     std::to_string(dim)),
+             failure();
+  }
   if (sizes.empty()) {
     if (ShapedType::isDynamic(dim))
       return b.error("splitting a dimension only known at run time needs explicit sizes"),

@@ -1,0 +1,36 @@
+//===- Validate.h - ONNX's structural rules, checked before import -*- C++ -*-===//
+#ifndef MLC_IMPORT_VALIDATE_H
+#define MLC_IMPORT_VALIDATE_H
+
+#include "absl/status/status.h"
+#include "onnx/onnx_pb.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mlc {
+
+/// The newest ONNX opset mlc knows (onnx 1.23).
+constexpr int64_t kMaxOpset = 28;
+/// The most bytes one tensor may declare (2^48).
+constexpr int64_t kMaxTensorBytes = int64_t(1) << 48;
+
+/// Bytes per element of an ONNX dtype (1 for sub-byte and unknown types).
+int64_t elementTypeBytes(int dtype);
+
+/// Checks a tensor's dims: rank within the runtime's maximum, every dim
+/// >= 0 (-1 too where `dynamicAllowed`), the byte count within
+/// kMaxTensorBytes. The message starts with `what`.
+absl::Status checkTensorDims(const std::string &what, int dtype,
+                             const std::vector<int64_t> &dims, bool dynamicAllowed);
+
+/// Checks `m` against ONNX's structural rules (see Validate.cpp); every
+/// violation found is one line of the returned error, naming the node or
+/// tensor and the rule. On success, `order` lists the node indices in a
+/// topological order.
+absl::Status validateModel(const onnx::ModelProto &m, std::vector<int> &order);
+
+} // namespace mlc
+
+#endif
