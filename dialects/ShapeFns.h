@@ -130,6 +130,8 @@ window2d(S &s, const Dims<S> &x, typename S::Dim channels,
 /// dim removed again; batch dims broadcast.
 template <typename S>
 std::optional<ShapeError> matmul(S &s, Dims<S> a, Dims<S> b, Dims<S> &out) {
+  if (a.empty() || b.empty())
+    return ShapeError{"MatMul operands need rank >= 1"};
   bool aVec = a.size() == 1, bVec = b.size() == 1;
   if (aVec)
     a.insert(a.begin(), s.cst(1));
@@ -154,6 +156,8 @@ std::optional<ShapeError> matmul(S &s, Dims<S> a, Dims<S> b, Dims<S> &out) {
 template <typename S>
 std::optional<ShapeError> gemm(S &s, const Dims<S> &a, const Dims<S> &b,
                                bool transA, bool transB, Dims<S> &out) {
+  if (a.size() != 2 || b.size() != 2)
+    return ShapeError{"Gemm operands must be 2-D"};
   auto k1 = transA ? a[0] : a[1], k2 = transB ? b[1] : b[0];
   auto x = s.known(k1), y = s.known(k2);
   if (x && y && *x != *y)
@@ -246,11 +250,15 @@ std::optional<ShapeError> concat(S &s, ArrayRef<Dims<S>> xs, int64_t axis,
 }
 
 template <typename S>
-void gather(S &, const Dims<S> &data, const Dims<S> &indices, int64_t axis,
-            Dims<S> &out) {
+std::optional<ShapeError> gather(S &, const Dims<S> &data, const Dims<S> &indices,
+                                 int64_t axis, Dims<S> &out) {
+  if (axis < 0 || axis >= (int64_t)data.size())
+    return ShapeError{"axis " + std::to_string(axis) + " out of range for rank " +
+                      std::to_string(data.size())};
   out.assign(data.begin(), data.begin() + axis);
   out.append(indices.begin(), indices.end());
   out.append(data.begin() + axis + 1, data.end());
+  return std::nullopt;
 }
 
 /// A reduction over `axes`: reduced dims are dropped, or kept as 1.
@@ -266,15 +274,20 @@ void reduce(S &s, const Dims<S> &x, ArrayRef<int64_t> axes, bool keepdims, Dims<
 }
 
 template <typename S>
-void unsqueeze(S &s, const Dims<S> &x, ArrayRef<int64_t> axes, Dims<S> &out) {
+std::optional<ShapeError> unsqueeze(S &s, const Dims<S> &x, ArrayRef<int64_t> axes,
+                                    Dims<S> &out) {
   out.clear();
   size_t src = 0, rank = x.size() + axes.size();
+  for (int64_t a : axes)
+    if (a < 0 || a >= (int64_t)rank || llvm::count(axes, a) != 1)
+      return ShapeError{"axes must be distinct and within the result's rank"};
   for (size_t i = 0; i < rank; ++i) {
     if (llvm::is_contained(axes, (int64_t)i))
       out.push_back(s.cst(1));
     else
       out.push_back(x[src++]);
   }
+  return std::nullopt;
 }
 
 template <typename S>

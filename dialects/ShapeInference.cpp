@@ -54,6 +54,10 @@ static std::optional<double> constantScalar(Value v) {
 /// The elements of a small integer tensor as far as they are known at
 /// compile time (kDynamic where not): follows the Shape -> Gather ->
 /// Unsqueeze -> Concat chains exporters emit for reshape targets.
+/// The most dims a shape operand may list (the runtime's maximum rank is 8;
+/// intermediate tensors may have a few more).
+constexpr int64_t kMaxRank = 64;
+
 static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth = 0) {
   constexpr int64_t kDyn = ShapedType::kDynamic;
   if (depth > 16)
@@ -106,18 +110,22 @@ static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth = 0) {
   if (isa<AddOp, SubOp, MulOp, DivOp>(op)) {
     auto a = partialInts(op->getOperand(0), depth + 1),
          b = partialInts(op->getOperand(1), depth + 1);
-    if (!a || !b || (a->size() != b->size() && a->size() != 1 && b->size() != 1))
+    if (!a || !b || a->empty() || b->empty() ||
+        (a->size() != b->size() && a->size() != 1 && b->size() != 1))
       return std::nullopt;
     size_t n = std::max(a->size(), b->size());
     SmallVector<int64_t> out;
     for (size_t i = 0; i < n; ++i) {
-      int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i];
-      if (x == kDyn || y == kDyn || (isa<DivOp>(op) && y == 0)) {
-        out.push_back(kDyn);
-        continue;
-      }
-      out.push_back(isa<AddOp>(op) ? x + y : isa<SubOp>(op) ? x - y
-                    : isa<MulOp>(op) ? x * y : x / y);
+      int64_t x = (*a)[a->size() == 1 ? 0 : i], y = (*b)[b->size() == 1 ? 0 : i], r = kDyn;
+      // Unknown, or what no dim can be (overflow, x / 0, INT64_MIN / -1).
+      bool unknown = x == kDyn || y == kDyn ||
+                     (isa<AddOp>(op) && __builtin_add_overflow(x, y, &r)) ||
+                     (isa<SubOp>(op) && __builtin_sub_overflow(x, y, &r)) ||
+                     (isa<MulOp>(op) && __builtin_mul_overflow(x, y, &r)) ||
+                     (isa<DivOp>(op) && (y == 0 || (y == -1 && x == INT64_MIN)));
+      if (!unknown && isa<DivOp>(op))
+        r = x / y;
+      out.push_back(unknown ? kDyn : r);
     }
     return out;
   }
@@ -228,6 +236,11 @@ struct Inferrer {
           auto x = dimsOf(op.getX()), w = dimsOf(op.getW());
           if (!x || !w)
             return std::nullopt;
+          if (x->size() != 4 || w->size() != 4 || op.getGroup() <= 0 ||
+              op.getStrides().size() != 2 || op.getPads().size() != 4 ||
+              op.getDilations().size() != 2)
+            return fail(shape::ShapeError{"a 2-D convolution needs 4-D input and weight, "
+                                          "2 strides and dilations, 4 pads, group > 0"});
           auto c = s.known((*x)[1]);
           if (c && *c != (*w)[1] * op.getGroup())
             return fail(shape::ShapeError{
@@ -285,6 +298,9 @@ struct Inferrer {
           return out;
         })
         .Case([&](ReshapeOp op) -> std::optional<SDims> {
+          if (auto st = dyn_cast<RankedTensorType>(op.getShape().getType());
+              st && st.getRank() != 1)
+            return fail(shape::ShapeError{"the shape operand must be 1-D"});
           auto x = dimsOf(op.getInput());
           auto target = constInts(op.getShape());
           if (x && target) {
@@ -297,6 +313,8 @@ struct Inferrer {
             return reshapePartial(*x, *partial, op.getAllowzero());
           // Rank known from the shape operand's length; sizes at run time.
           auto st = dyn_cast<RankedTensorType>(op.getShape().getType());
+          if (st && st.hasStaticShape() && st.getDimSize(0) > kMaxRank)
+            return fail(shape::ShapeError{"the shape operand lists too many dims"});
           if (st && st.hasStaticShape())
             return SDims(st.getDimSize(0), ShapedType::kDynamic);
           return std::nullopt;
@@ -306,8 +324,15 @@ struct Inferrer {
           if (!x)
             return std::nullopt;
           SDims out;
-          for (int64_t p : op.getPerm())
+          SmallVector<bool> seen(x->size(), false);
+          if (op.getPerm().size() != x->size())
+            return fail(shape::ShapeError{"perm must list every axis once"});
+          for (int64_t p : op.getPerm()) {
+            if (p < 0 || p >= (int64_t)x->size() || seen[p])
+              return fail(shape::ShapeError{"perm must list every axis once"});
+            seen[p] = true;
             out.push_back((*x)[p]);
+          }
           return out;
         })
         .Case([&](ConcatOp op) -> std::optional<SDims> {
@@ -327,7 +352,7 @@ struct Inferrer {
           auto x = dimsOf(op.getInput());
           if (!x)
             return std::nullopt;
-          return SDims{op.getEnd() - op.getStart()};
+          return SDims{int64_t(op.getEnd() - op.getStart())};
         })
         .Case([&](GatherElementsOp op) { return dimsOf(op.getIndices()); })
         .Case([&](TileOp op) -> std::optional<SDims> {
@@ -360,13 +385,21 @@ struct Inferrer {
           else if (op.getScales())
             matchPattern(op.getScales(), m_Constant(&scales));
           for (size_t k = 0; k < axes.size(); ++k) {
+            if (axes[k] < 0 || axes[k] >= (int64_t)out.size())
+              return fail(shape::ShapeError{"axis out of range"});
             int64_t &d = out[axes[k]];
             if (sizes && sizes->size() == axes.size()) {
               d = (*sizes)[k];
-            } else if (scales && scales.getNumElements() == (int64_t)axes.size() &&
+              if (d < 0 && d != ShapedType::kDynamic)
+                return fail(shape::ShapeError{"sizes must be >= 0"});
+            } else if (scales && isa<FloatType>(scales.getElementType()) &&
+                       scales.getNumElements() == (int64_t)axes.size() &&
                        d != ShapedType::kDynamic) {
               double sc = scales.getValues<APFloat>()[k].convertToDouble();
-              d = (int64_t)std::floor(d * sc);
+              double r = std::floor(d * sc);
+              if (!(r >= 0 && r < double(int64_t(1) << 48)))
+                return fail(shape::ShapeError{"scales must be > 0 and give a sane size"});
+              d = (int64_t)r;
             } else {
               d = ShapedType::kDynamic;
             }
@@ -399,7 +432,8 @@ struct Inferrer {
           if (!d || !i)
             return std::nullopt;
           SDims out;
-          shape::gather(s, *d, *i, op.getAxis(), out);
+          if (auto e = shape::gather(s, *d, *i, op.getAxis(), out))
+            return fail(e);
           return out;
         })
         .Case([&](UnsqueezeOp op) -> std::optional<SDims> {
@@ -407,7 +441,8 @@ struct Inferrer {
           if (!x)
             return std::nullopt;
           SDims out;
-          shape::unsqueeze(s, *x, op.getAxes(), out);
+          if (auto e = shape::unsqueeze(s, *x, op.getAxes(), out))
+            return fail(e);
           return out;
         })
         .Case([&](SqueezeOp op) -> std::optional<SDims> {
@@ -443,7 +478,7 @@ struct Inferrer {
           if (!x)
             return std::nullopt;
           SDims out;
-          shape::reduce(s, *x, {op.getAxis()}, op.getKeepdims(), out);
+          shape::reduce(s, *x, {int64_t(op.getAxis())}, op.getKeepdims(), out);
           return out;
         })
         .Case([&](ReduceOp op) -> std::optional<SDims> {
@@ -509,6 +544,8 @@ struct Inferrer {
             auto st = dyn_cast<RankedTensorType>(op.getShape().getType());
             if (!st || !st.hasStaticShape())
               return std::nullopt;
+            if (st.getDimSize(0) > kMaxRank)
+              return fail(shape::ShapeError{"the shape operand lists too many dims"});
             SDims t(st.getDimSize(0), ShapedType::kDynamic);
             SDims out;
             if (auto e = shape::broadcast<StaticDims>(s, {*x, t}, out))

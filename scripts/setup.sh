@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   cmake ninja-build ccache g++ pkg-config
-  llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools clang-19
+  llvm-19-dev libmlir-19-dev mlir-19-tools llvm-19-tools clang-19 libclang-rt-19-dev
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libabsl-dev libgtest-dev
   python3 python3-venv python3-numpy python3-torch python3-torchvision

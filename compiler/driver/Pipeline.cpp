@@ -243,8 +243,8 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   // arguments would only confuse the LLVM translation. Kernels are
   // independent functions, so the kernel pipeline runs on every core.
   mainFn = hostFunction(m);
-  mainFn.setAllArgAttrs(ArrayRef<DictionaryAttr>{});
-  mainFn.setAllResultAttrs(ArrayRef<DictionaryAttr>{});
+  mainFn->removeAttr(mainFn.getArgAttrsAttrName());
+  mainFn->removeAttr(mainFn.getResAttrsAttrName());
   ctx.enableMultithreading(true);
   {
     PassManager pm(&ctx);

@@ -124,17 +124,26 @@ FailureOr<DenseElementsAttr> mlc::tensorToAttr(MLIRContext *ctx,
       err = absl::StrCat("tensor '", t.name(), "' has a negative dim");
       return failure();
     }
+  std::vector<int64_t> dims(shape.begin(), shape.end());
+  if (auto s = checkTensorDims("tensor '" + t.name() + "'", t.data_type(), dims, false);
+      !s.ok()) {
+    err = std::string(s.message());
+    return failure();
+  }
   auto type = RankedTensorType::get(shape, elem);
   int64_t n = type.getNumElements();
   size_t bytes = n * elementBytes(elem);
-  std::vector<char> buf(bytes);
+  // Allocated once the data is known to be all there.
+  std::vector<char> buf;
   auto fromRaw = [&](StringRef raw) -> LogicalResult {
     if (raw.size() != bytes) {
       err = absl::StrCat("tensor '", t.name(), "' holds ", raw.size(),
                          " bytes, its shape needs ", bytes);
       return failure();
     }
-    std::memcpy(buf.data(), raw.data(), bytes);
+    buf.resize(bytes);
+    if (bytes)
+      std::memcpy(buf.data(), raw.data(), bytes);
     return success();
   };
   auto fromTyped = [&](auto &field, auto convert) -> LogicalResult {
@@ -143,6 +152,7 @@ FailureOr<DenseElementsAttr> mlc::tensorToAttr(MLIRContext *ctx,
                          " values, its shape needs ", n);
       return failure();
     }
+    buf.resize(bytes);
     for (int64_t i = 0; i < n; ++i)
       convert(field.Get(i), buf.data() + i * elementBytes(elem));
     return success();
@@ -178,6 +188,10 @@ FailureOr<DenseElementsAttr> mlc::tensorToAttr(MLIRContext *ctx,
     case onnx::TensorProto::BOOL:
       ok = fromTyped(t.int32_data(), [](int32_t v, char *p) { *p = (char)v; });
       break;
+    default:
+      err = absl::StrCat("tensor '", t.name(), "' of type ", onnxTypeName(t.data_type()),
+                         " must store its values as raw_data");
+      ok = failure();
     }
   }
   if (failed(ok))
@@ -541,9 +555,10 @@ struct GraphImporter {
                          "', which is neither a model input nor a symbolic dim");
     }
 
-    auto module = ModuleOp::create(UnknownLoc::get(&ctx));
-    module->setAttr("mlc.opset", builder.getI64IntegerAttr(opset));
-    builder.setInsertionPointToEnd(module.getBody());
+    // Owned from the start, so that every early error return frees it.
+    OwningOpRef<ModuleOp> module = ModuleOp::create(UnknownLoc::get(&ctx));
+    (*module)->setAttr("mlc.opset", builder.getI64IntegerAttr(opset));
+    builder.setInsertionPointToEnd(module->getBody());
 
     SmallVector<Type> argTypes;
     SmallVector<const onnx::ValueInfoProto *> args;
@@ -609,7 +624,7 @@ struct GraphImporter {
           names.push_back(builder.getStringAttr(d.dim_param()));
       func.setResultAttr(i, "mlc.dim_names", builder.getArrayAttr(names));
     }
-    return OwningOpRef<ModuleOp>(module);
+    return module;
   }
 
   /// A graph output's declared type must agree with what the graph

@@ -50,7 +50,7 @@ struct ReshapeLikeLowering : MlcPattern<OpT> {
         t.push_back(v.getSExtValue());
       err = shape::reshape(s, xd, t, op.getAllowzero(), out);
     } else if constexpr (std::is_same_v<OpT, UnsqueezeOp>) {
-      shape::unsqueeze(s, xd, op.getAxes(), out);
+      err = shape::unsqueeze(s, xd, op.getAxes(), out);
     } else {
       err = shape::squeeze(s, xd, op.getAxes(), out);
     }
@@ -188,7 +188,8 @@ struct GatherLowering : MlcPattern<GatherOp> {
     int64_t axis = op.getAxis(), ir = it.getRank(), rank = type.getRank();
     VDims dd = dimsOf(rw, loc, data), id = dimsOf(rw, loc, idx), od;
     ValueDims s{rw, loc};
-    shape::gather(s, dd, id, axis, od);
+    if (auto e = shape::gather(s, dd, id, axis, od))
+      return op->emitError(e->message);
     Value axisSize = getValueOrCreateConstantIndexOp(rw, loc, dd[axis]);
     SmallVector<AffineExpr> ie;
     for (int64_t i = 0; i < ir; ++i)

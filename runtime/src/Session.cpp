@@ -180,6 +180,9 @@ void mlc_session_clear_profile(mlc_session *s) {
 
 namespace {
 
+/// The most bytes one input may hold (2^48, as the compiler's limit).
+constexpr size_t kMaxBytes = size_t(1) << 48;
+
 std::string shapeText(const int64_t *dims, int32_t rank) {
   std::string s = "[";
   for (int32_t i = 0; i < rank; ++i)
@@ -229,9 +232,16 @@ mlc_status validateInputs(const ModelTable &t, const mlc_tensor *in, size_t n) {
                               std::to_string(it->second.first) + " in " + it->second.second +
                               " but " + std::to_string(v) + " in " + who);
       }
-      elems *= (size_t)v;
+      if (__builtin_mul_overflow(elems, (size_t)v, &elems))
+        elems = SIZE_MAX;
     }
-    size_t bytes = elems * mlc_dtype_size(x.dtype);
+    // Whatever size_bytes says, the shape's byte count must be one a
+    // machine can hold (an overflow must not wrap to a small number).
+    size_t bytes = 0;
+    if (__builtin_mul_overflow(elems, mlc_dtype_size(x.dtype), &bytes) || bytes > kMaxBytes)
+      return setError(MLC_ERROR_INVALID_ARGUMENT,
+                      who + " has shape " + shapeText(x.shape, x.rank) +
+                          ", more bytes than any machine holds");
     if (bytes && !x.data)
       return setError(MLC_ERROR_INVALID_ARGUMENT, who + " has no data");
     if (x.size_bytes && x.size_bytes < bytes)
@@ -348,7 +358,8 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
       }
       char *src = base + d[2] * esize;
       if (contiguous) {
-        std::memcpy(o.data, src, bytes);
+        if (bytes)
+          std::memcpy(o.data, src, bytes);
       } else {
         std::vector<int64_t> idx(r, 0);
         for (size_t e = 0; e < elems; ++e) {

@@ -7,6 +7,10 @@
 # WORK/<target>/artifacts/.
 #
 #   test/fuzz/run_fuzzers.sh BIN_DIR SECONDS WORK [TARGET...]
+#
+# MLC_FUZZ_SEED (default 1) fixes libFuzzer's seed, so that a short run is
+# the same sequence of inputs on every machine (a slower one runs a prefix
+# of it); MLC_FUZZ_SEED=0 lets libFuzzer pick one (long runs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin=$1 seconds=$2 work=$3
@@ -43,11 +47,13 @@ done
 
 run() {
   local t=$1 w=$work/$1
+  rm -rf "$w/artifacts" "$w/corpus"
   mkdir -p "$w/artifacts"
   seed "$t" "$w/seeds"
   mkdir -p "$w/corpus"
   local rc=0
   "$bin/$t" "$w/corpus" "$w/seeds" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -seed="${MLC_FUZZ_SEED:-1}" \
     -artifact_prefix="$w/artifacts/" -print_final_stats=1 >"$w/log" 2>&1 || rc=$?
   local execs
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$w/log" | grep -o '[0-9]*$' || echo '?')

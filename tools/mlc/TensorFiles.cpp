@@ -227,7 +227,8 @@ bool mlc::tools::parseTensorProto(const std::string &bytes, const std::string &p
       err = "'" + path + "' raw data does not match its shape";
       return false;
     }
-    std::memcpy(t.data.data(), p.raw_data().data(), n * es);
+    if (n * es)
+      std::memcpy(t.data.data(), p.raw_data().data(), n * es);
     return true;
   }
   auto fill = [&](const auto &field, auto conv) {

@@ -61,6 +61,8 @@ LogicalResult conv(NodeBinder &b) {
   if (b.tensors(x, w) || b.optTensor(2, bias) || b.attr("group", group, 1) ||
       b.rank(w, wRank))
     return failure();
+  if (wRank < 3 || group <= 0)
+    return b.error("the weight needs rank >= 3 and group must be > 0"), failure();
   auto wShape = cast<RankedTensorType>(w.getType()).getShape();
   SmallVector<int64_t> inferred(wShape.begin() + 2, wShape.end());
   if (b.attr("kernel_shape", kernel, inferred) ||

@@ -226,11 +226,11 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
     if (policy != "stretch")
       return b.error("keep_aspect_ratio_policy other than stretch is not supported"), failure();
     if (sizes) {
-      if (auto t = dyn_cast<RankedTensorType>(sizes.getType()); t && t.getNumElements() == 0)
+      if (auto t = dyn_cast<RankedTensorType>(sizes.getType()); t && t.hasStaticShape() && t.getNumElements() == 0)
         sizes = nullptr;
     }
     if (scales) {
-      if (auto t = dyn_cast<RankedTensorType>(scales.getType()); t && t.getNumElements() == 0)
+      if (auto t = dyn_cast<RankedTensorType>(scales.getType()); t && t.hasStaticShape() && t.getNumElements() == 0)
         scales = nullptr;
     }
   }
@@ -285,7 +285,7 @@ LogicalResult oneHot(NodeBinder &b) {
   auto &B = b.builder;
   auto i64 = TypeAttr::get(B.getI64Type());
   auto dt = dyn_cast<RankedTensorType>(depth.getType());
-  if (!dt || dt.getNumElements() != 1)
+  if (!dt || !dt.hasStaticShape() || dt.getNumElements() != 1)
     return b.error("depth must hold one element"), failure();
   Value d = b.create<CastOp>(depth, i64);
   if (dt.getRank() > 0) {
@@ -490,6 +490,8 @@ LogicalResult slice(NodeBinder &b) {
   if (!st || !st.hasStaticShape() || st.getRank() != 1)
     return b.error("starts must be a 1-D tensor of known length"), failure();
   int64_t n = st.getDimSize(0);
+  if (n > rank)
+    return b.error("starts lists more axes than the input has"), failure();
   if (axes.empty())
     for (int64_t i = 0; i < n; ++i)
       axes.push_back(i);
@@ -545,6 +547,8 @@ LogicalResult split(NodeBinder &b) {
     if (ShapedType::isDynamic(dim))
       return b.error("splitting a dimension only known at run time needs explicit sizes"),
              failure();
+    if (numOutputs < 1)
+      return b.error("Split needs at least one output"), failure();
     int64_t chunk = (dim + numOutputs - 1) / numOutputs;
     for (int64_t i = 0, left = dim; i < numOutputs; ++i, left -= chunk)
       sizes.push_back(std::min(chunk, left));
