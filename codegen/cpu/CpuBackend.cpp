@@ -117,6 +117,18 @@ public:
     sig.cpuName = t.cpu;
     sig.cpuFeatures = absl::StrJoin(recordedFeatures(t), ",");
     addEntryTable(*module, sig, std::string("_mlir_ciface_") + cpu::kHostSymbol);
+    // The host schedule is one long block of calls and descriptor stores
+    // (thousands for a model with many outputs or kernels), on which LLVM's
+    // instruction schedulers are quadratic; optimising it buys nothing, as
+    // the work is in the kernels. Compile it (and its wrappers) unoptimised.
+    for (const std::string &host :
+         {std::string(cpu::kHostSymbol), std::string("_mlir_ciface_") + cpu::kHostSymbol,
+          std::string("mlc_run")})
+      if (llvm::Function *f = module->getFunction(host); f && !f->isDeclaration()) {
+        f->removeFnAttr(llvm::Attribute::AlwaysInline);
+        f->addFnAttr(llvm::Attribute::NoInline);
+        f->addFnAttr(llvm::Attribute::OptimizeNone);
+      }
 
     if (kind == SerializeKind::Objects) {
       if (!cpu::emitObjectsInParallel(std::move(module), t, opts, out, err))
