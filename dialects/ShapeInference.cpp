@@ -414,6 +414,8 @@ struct Inferrer {
           auto axes = op.getAxes();
           SDims out = *x;
           for (size_t k = 0; k < axes.size(); ++k) {
+            if (axes[k] < 0 || axes[k] >= (int64_t)out.size())
+              return fail(shape::ShapeError{"axis out of range"});
             int64_t &d = out[axes[k]];
             if (!pads || pads->size() != 2 * axes.size() || d == ShapedType::kDynamic ||
                 (*pads)[k] == ShapedType::kDynamic ||
@@ -421,7 +423,10 @@ struct Inferrer {
               d = ShapedType::kDynamic;
               continue;
             }
-            d += (*pads)[k] + (*pads)[k + axes.size()];
+            if (__builtin_add_overflow(d, (*pads)[k], &d) ||
+                __builtin_add_overflow(d, (*pads)[k + axes.size()], &d) ||
+                d > (int64_t(1) << 48))
+              return fail(shape::ShapeError{"pads give a dim beyond 2^48"});
             if (d < 0)
               return fail(shape::ShapeError{"pads make a dim negative"});
           }

@@ -7,6 +7,9 @@ using namespace mlc;
 namespace {
 
 /// Reads the window attributes shared by Conv and the pools and resolves
+/// The largest kernel, stride, dilation or pad a window may have.
+constexpr int64_t kMaxWindowAttr = int64_t(1) << 20;
+
 /// auto_pad into explicit pads (needs static spatial dims for SAME_*).
 bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
                  SmallVectorImpl<int64_t> &strides,
@@ -29,8 +32,11 @@ bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
     return b.error("window attributes do not match the input rank");
   for (size_t i = 0; i < spatial; ++i)
     if (kernel[i] <= 0 || strides[i] <= 0 || dilations[i] <= 0 || pads[i] < 0 ||
-        pads[i + spatial] < 0)
-      return b.error("kernel_shape, strides and dilations must be > 0 and pads >= 0");
+        pads[i + spatial] < 0 || kernel[i] > kMaxWindowAttr || strides[i] > kMaxWindowAttr ||
+        dilations[i] > kMaxWindowAttr || pads[i] > kMaxWindowAttr ||
+        pads[i + spatial] > kMaxWindowAttr)
+      return b.error("kernel_shape, strides and dilations must be in [1, 2^20] and pads in "
+                     "[0, 2^20]");
   if (autoPad == "NOTSET")
     return false;
   if (autoPad == "VALID") {
@@ -229,9 +235,16 @@ LogicalResult convTranspose(NodeBinder &b) {
       (outShape.size() != 0 && outShape.size() != 2) || group <= 0 || cin % group ||
       xt.getDimSize(1) != cin)
     return b.error("inconsistent kernel_shape, strides, pads, groups or channels"), failure();
-  for (int i = 0; i < 2; ++i)
-    if (strides[i] <= 0 || dilations[i] <= 0)
-      return b.error("strides and dilations must be positive"), failure();
+  // Window attributes beyond 2^20 are no real model's, and would overflow
+  // the size arithmetic below.
+  auto sane = [](ArrayRef<int64_t> v, int64_t lo) {
+    return llvm::all_of(v, [&](int64_t x) { return x >= lo && x <= kMaxWindowAttr; });
+  };
+  if (!sane(strides, 1) || !sane(dilations, 1) || !sane(outPad, 0) || !sane(pads, 0) ||
+      !sane(outShape, 0))
+    return b.error("strides and dilations must be in [1, 2^20], pads and output_padding "
+                   "in [0, 2^20]"),
+           failure();
   if (!outShape.empty() || (autoPad != "NOTSET" && autoPad != "VALID")) {
     for (int i = 0; i < 2; ++i) {
       int64_t out = outShape.empty() ? in[i] * strides[i] : outShape[i];
