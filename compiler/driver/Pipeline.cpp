@@ -1,5 +1,6 @@
 //===- Pipeline.cpp - the compiler driver --------------------------------===//
 #include "compiler/driver/Pipeline.h"
+#include "compiler/driver/Cache.h"
 
 #include "codegen/TargetBackend.h"
 #include "compiler/import/Importer.h"
@@ -102,7 +103,19 @@ absl::Status writeFile(const std::string &path, StringRef data) {
 /// Prints each stage and its time to stderr when asked (-v).
 class StageTimer {
 public:
-  explicit StageTimer(bool enabled) : enabled(enabled), start(Clock::now()), last(start) {}
+  StageTimer(bool enabled, bool progress, const std::string &model)
+      : enabled(enabled), progress(progress && !enabled), model(model), start(Clock::now()),
+        last(start) {}
+  ~StageTimer() { clearProgress(); }
+  /// Shows the stage that starts now (progress mode only).
+  void begin(const char *stage) {
+    if (!progress)
+      return;
+    std::fprintf(stderr, "\r\033[Kmlc: compiling %s: %s (%.1f s)", model.c_str(), stage,
+                 std::chrono::duration<double>(Clock::now() - start).count());
+    std::fflush(stderr);
+    shown = true;
+  }
   void done(const char *stage) {
     if (!enabled)
       return;
@@ -110,6 +123,11 @@ public:
     std::fprintf(stderr, "mlc: %-28s %8.3f s\n", stage,
                  std::chrono::duration<double>(now - last).count());
     last = now;
+  }
+  void clearProgress() {
+    if (shown)
+      std::fprintf(stderr, "\r\033[K");
+    shown = false;
   }
   void total() {
     if (!enabled)
@@ -137,13 +155,17 @@ private:
   }
 
   using Clock = std::chrono::steady_clock;
-  bool enabled;
+  bool enabled, progress, shown = false;
+  std::string model;
   Clock::time_point start, last;
 };
 
 } // namespace
 
-absl::Status mlc::compileModel(const CompileOptions &opts) {
+static absl::Status compileUncached(const CompileOptions &opts, const TargetBackend *backend,
+                                    TargetOptions topts, const TargetInfo &targetInfo);
+
+absl::Status mlc::compileModel(const CompileOptions &opts, CompileReport *report) {
   registerBuiltinTargetBackends();
   const TargetBackend *backend = lookupTargetBackend(opts.target);
   if (!backend)
@@ -158,7 +180,30 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   auto target = backend->resolve(topts, err);
   if (failed(target))
     return absl::InvalidArgumentError(err);
-  StageTimer timer(opts.verbose);
+  if (opts.cacheDir.empty() || opts.emit != EmitKind::SharedLibrary)
+    return compileUncached(opts, backend, topts, *target);
+
+  std::string settings = describeOptions(opts) + "\nresolved " + target->name + " " +
+                         target->cpu + " " + target->features + " " +
+                         absl::StrJoin(backend->recordedFeatures(*target), ",");
+  auto key = cacheKey(opts.input, settings);
+  if (key && cacheFetch(opts.cacheDir, *key, opts.output)) {
+    if (report)
+      report->cacheHit = true;
+    return absl::OkStatus();
+  }
+  absl::Status s = compileUncached(opts, backend, topts, *target);
+  if (s.ok() && key)
+    cacheStore(opts.cacheDir, *key, opts.output);
+  return s;
+}
+
+static absl::Status compileUncached(const CompileOptions &opts, const TargetBackend *backend,
+                                    TargetOptions topts, const TargetInfo &targetInfo) {
+  const TargetInfo *target = &targetInfo;
+  std::string err;
+  StageTimer timer(opts.verbose, opts.progress, llvm::sys::path::filename(opts.input).str());
+  timer.begin("import");
   topts.stepDone = [&timer](const char *step) { timer.done(step); };
 
   DialectRegistry registry;
@@ -176,6 +221,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
     return imported.status();
   ModuleOp m = imported->get();
   timer.done("import");
+  timer.begin("graph passes");
 
   // Graph level.
   {
@@ -189,6 +235,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
       return fail(true, "shape inference failed", diags);
   }
   timer.done("graph passes");
+  timer.begin("lowering, fusion, kernels");
   if (opts.emit == EmitKind::Mlir) {
     std::string s;
     llvm::raw_string_ostream os(s);
@@ -232,6 +279,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
       return fail(true, "lowering failed", diags);
   }
   timer.done("lowering, fusion, kernels");
+  timer.begin("kernel code generation");
   if (opts.emit == EmitKind::Linalg) {
     std::string s;
     llvm::raw_string_ostream os(s);
@@ -255,6 +303,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
       return fail(false, "code generation failed", diags);
   }
   timer.done("kernel code generation");
+  timer.begin("serialise");
 
   sig.compilerVersion = compilerVersion();
   sig.compileOptions = describeOptions(opts);
@@ -267,6 +316,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts) {
   if (auto s = backend->serialize(m, *target, topts, kind, sig, parts); !s.ok())
     return fail(false, std::string(s.message()), diags);
   timer.done("serialise");
+  timer.begin("link");
   if (kind != SerializeKind::Objects)
     return writeFile(opts.output, parts.front());
 

@@ -21,12 +21,21 @@ struct CompileOptions {
   EmitKind emit = EmitKind::SharedLibrary;
   std::map<std::string, std::vector<int64_t>> shapes;
   bool verbose = false;       // print each stage and its time to stderr
+  bool progress = false;      // show the running stage on stderr (a terminal)
+  std::string cacheDir;       // compile cache folder; "" = no cache
+};
+
+/// What a compile did, for the CLI to report.
+struct CompileReport {
+  bool cacheHit = false;
 };
 
 /// Compiles `opts.input` as asked. User errors (bad model, unsupported
 /// node, bad option) come back as InvalidArgument/NotFound; failures of the
 /// compiler itself as Internal.
-absl::Status compileModel(const CompileOptions &opts);
+/// With `opts.cacheDir`, a shared library compiled before from the same
+/// model, options, target and compiler is copied from the cache instead.
+absl::Status compileModel(const CompileOptions &opts, CompileReport *report = nullptr);
 
 /// The options as recorded in the artifact (deterministic text).
 std::string describeOptions(const CompileOptions &opts);

@@ -62,7 +62,7 @@ def compile_mlc(mlc, onnx_path, so):
     """Compiles; returns (seconds, the compiler's peak memory in MB as
     `mlc compile -v` reports it: its own image, not this Python process's)."""
     t0 = time.perf_counter()
-    r = subprocess.run([mlc, "compile", onnx_path, "-o", so, "-v"], capture_output=True, text=True)
+    r = subprocess.run([mlc, "compile", onnx_path, "-o", so, "-v", "--no-cache"], capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit("mlc compile failed for %s:\n%s" % (onnx_path, r.stderr))

@@ -164,7 +164,8 @@ def main():
             onnx_path = cached_export(a.cache, name, builder, opset, inputs, dynamic)
             so = os.path.join(a.work, "%s_op%d.so" % (name, opset))
             t0 = time.perf_counter()
-            r = subprocess.run([a.mlc, "compile", onnx_path, "-o", so], capture_output=True, text=True)
+            r = subprocess.run([a.mlc, "compile", onnx_path, "-o", so, "--no-cache"],
+                               capture_output=True, text=True)
             compile_s = time.perf_counter() - t0
             if r.returncode != 0:
                 print("%s: compile failed: %s" % (tag, r.stderr.strip()[:2000]))
@@ -174,7 +175,7 @@ def main():
             if name == "resnet18" and opset == 13:
                 # Same model, same options: a byte-identical artifact.
                 so2 = so + ".again"
-                subprocess.run([a.mlc, "compile", onnx_path, "-o", so2], check=True)
+                subprocess.run([a.mlc, "compile", onnx_path, "-o", so2, "--no-cache", "-q"], check=True)
                 same = open(so, "rb").read() == open(so2, "rb").read()
                 os.remove(so2)
                 print("%s: recompilation byte-identical: %s" % (tag, same))

@@ -16,3 +16,5 @@ config.substitutions.append(("%inputs", os.path.join(config.test_source_root, "I
 config.substitutions.append(("FileCheck", config.filecheck))
 config.substitutions.append(("not ", os.path.join(os.path.dirname(config.filecheck), "not") + " "))
 config.environment["PYTHONDONTWRITEBYTECODE"] = "1"
+# Tests measure the compiler, not the compile cache (cli/cache.test sets its own).
+config.environment["MLC_CACHE_DIR"] = "off"

@@ -80,6 +80,11 @@ struct SessionHandle {
   ~SessionHandle() { mlc_session_free(session); }
 };
 
+/// Writes the C header of `mlc compile --header`: the model's inputs and
+/// outputs as macros named after `prefixName`.
+int writeModelHeader(const mlc_model *model, const std::string &soPath, const std::string &header,
+                     const std::string &prefixName);
+
 /// Loads a compiled model; `infoOnly` reads its description from the file
 /// without running its code (falling back to loading for older models).
 int loadModel(const std::string &path, LoadedModel &m, bool infoOnly = false);

@@ -2,8 +2,14 @@
 #include "compiler/driver/Pipeline.h"
 #include "tools/mlc/Common.h"
 
+#include "compiler/driver/Cache.h"
+
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sstream>
 
 namespace mlc::tools {
@@ -20,7 +26,16 @@ static const char *kCompileHelp =
     "  -O0 .. -O3          optimisation level (default: -O3)\n"
     "  --shape NAME=DIMS   fix an input's shape (NAME=1x3x224x224) or one\n"
     "                      symbolic dim (batch=1); repeatable\n"
+    "  --header FILE       also write a C header describing the model (names,\n"
+    "                      dtypes, dims, arena size, the library's path)\n"
+    "  --header-prefix ID  prefix of the header's macros (default: the output's\n"
+    "                      file name)\n"
     "  -v, --verbose       print each compiler stage and its time to stderr\n"
+    "  -q, --quiet         print nothing but errors (on a terminal, compile\n"
+    "                      shows the running stage, then what it wrote)\n"
+    "  --no-cache          compile even when the cache has this model\n"
+    "                      (cache: $MLC_CACHE_DIR, default ~/.cache/mlc; 'off'\n"
+    "                      turns it off; $MLC_CACHE_MAX_MB bounds it, 2048)\n"
     "  --batch LIST        compile many models in this one process: LIST has one\n"
     "                      'MODEL.onnx OUTPUT' pair per line; prints one line per\n"
     "                      model ('ok', 'error' or 'internal', the model, the\n"
@@ -58,7 +73,8 @@ int cmdCompile(const Args &a) {
     return kOk;
   }
   CompileOptions o;
-  std::string emit = "so", batch;
+  std::string emit = "so", batch, header, headerPrefix;
+  bool quiet = false, noCache = false;
   for (size_t i = 0; i < a.size(); ++i) {
     std::string v;
     bool missing = false;
@@ -75,8 +91,16 @@ int cmdCompile(const Args &a) {
     } else if (flagValue(a, i, "--shape", v, missing)) {
       if (!missing && !addShapeArg(v, o.shapes))
         return kUserError;
+    } else if (flagValue(a, i, "--header", v, missing)) {
+      header = v;
+    } else if (flagValue(a, i, "--header-prefix", v, missing)) {
+      headerPrefix = v;
     } else if (a[i] == "-v" || a[i] == "--verbose") {
       o.verbose = true;
+    } else if (a[i] == "-q" || a[i] == "--quiet") {
+      quiet = true;
+    } else if (a[i] == "--no-cache") {
+      noCache = true;
     } else if (a[i].size() == 3 && a[i].rfind("-O", 0) == 0 && a[i][2] >= '0' &&
                a[i][2] <= '3') {
       o.optLevel = a[i][2] - '0';
@@ -98,8 +122,16 @@ int cmdCompile(const Args &a) {
   if (k == kinds.end())
     return userError("--emit takes so, mlir, linalg, llvm, asm or obj");
   o.emit = k->second;
+  if (!header.empty() && o.emit != EmitKind::SharedLibrary)
+    return userError("--header goes with --emit so");
+  if (!headerPrefix.empty() && header.empty())
+    return userError("--header-prefix goes with --header");
+  if (quiet && o.verbose)
+    return userError("--quiet and --verbose contradict each other");
+  if (!noCache)
+    o.cacheDir = defaultCacheDir();
   if (!batch.empty()) {
-    if (!o.input.empty() || !o.output.empty())
+    if (!o.input.empty() || !o.output.empty() || !header.empty())
       return userError("--batch takes its models and outputs from the list, not the command line");
     return compileBatch(o, batch);
   }
@@ -115,7 +147,11 @@ int cmdCompile(const Args &a) {
       base = base.substr(0, base.size() - 5);
     o.output = base + ext.at(o.emit);
   }
-  absl::Status s = compileModel(o);
+  bool toFile = o.output != "-";
+  o.progress = !quiet && toFile && isatty(STDERR_FILENO);
+  auto start = std::chrono::steady_clock::now();
+  CompileReport report;
+  absl::Status s = compileModel(o, &report);
   if (!s.ok()) {
     bool internal = s.code() == absl::StatusCode::kInternal;
     std::fprintf(stderr, "mlc: %s: %s\n", internal ? "internal error" : "error",
@@ -123,6 +159,32 @@ int cmdCompile(const Args &a) {
     if (internal)
       std::fprintf(stderr, "mlc: this is a bug in mlc; please report it with the model\n");
     return internal ? kInternalError : kUserError;
+  }
+  if (!header.empty()) {
+    LoadedModel m;
+    if (int rc = loadModel(o.output, m, /*infoOnly=*/true))
+      return rc;
+    std::string prefix = headerPrefix;
+    if (prefix.empty()) {
+      prefix = o.output.substr(o.output.find_last_of('/') + 1);
+      prefix = prefix.substr(0, prefix.find('.'));
+    }
+    std::string so = o.output;
+    if (char *abs = realpath(o.output.c_str(), nullptr)) {
+      so = abs;
+      std::free(abs);
+    }
+    if (int rc = writeModelHeader(m.model, so, header, prefix))
+      return rc;
+  }
+  if (!quiet && toFile) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    struct stat st {};
+    stat(o.output.c_str(), &st);
+    std::fprintf(stderr, "mlc: wrote %s (%.1f KB) in %.2f s%s\n", o.output.c_str(),
+                 st.st_size / 1024.0, secs, report.cacheHit ? " (from the cache)" : "");
+    if (!header.empty())
+      std::fprintf(stderr, "mlc: wrote %s\n", header.c_str());
   }
   return kOk;
 }
