@@ -42,15 +42,18 @@ std::string mlc::describeOptions(const CompileOptions &o) {
 namespace {
 
 int dtypeOf(Type t) {
-  if (t.isF32()) return MLC_DTYPE_F32;
-  if (t.isF64()) return MLC_DTYPE_F64;
-  if (t.isF16()) return MLC_DTYPE_F16;
-  if (t.isInteger(64)) return MLC_DTYPE_I64;
-  if (t.isInteger(32)) return MLC_DTYPE_I32;
-  if (t.isInteger(16)) return MLC_DTYPE_I16;
-  if (t.isUnsignedInteger(8)) return MLC_DTYPE_U8;
-  if (t.isInteger(8)) return MLC_DTYPE_I8;
-  if (t.isInteger(1)) return MLC_DTYPE_BOOL;
+  auto is = [&](char kind, unsigned bits) {
+    switch (kind) {
+    case 'f': return (bits == 16 && t.isF16()) || (bits == 32 && t.isF32()) || (bits == 64 && t.isF64());
+    case 'i': return t.isSignlessInteger(bits) || t.isSignedInteger(bits);
+    case 'u': return t.isUnsignedInteger(bits);
+    default: return t.isInteger(1);
+    }
+  };
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  if (is(KIND, BITS))                                                                            \
+    return MLC_DTYPE_##ENUM;
+#include "mlc/dtypes.def"
   return 0;
 }
 

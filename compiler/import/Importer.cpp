@@ -73,31 +73,28 @@ void mlc::registerAllConverters() {
 
 Type mlc::onnxElementType(MLIRContext *ctx, int dtype) {
   Builder b(ctx);
+  auto make = [&](char kind, unsigned bits) -> Type {
+    switch (kind) {
+    case 'f': return bits == 16 ? Type(b.getF16Type()) : bits == 32 ? b.getF32Type() : b.getF64Type();
+    case 'u': return b.getIntegerType(bits, /*isSigned=*/false);
+    default: return b.getIntegerType(bits);
+    }
+  };
   switch (dtype) {
-  case onnx::TensorProto::FLOAT: return b.getF32Type();
-  case onnx::TensorProto::DOUBLE: return b.getF64Type();
-  case onnx::TensorProto::FLOAT16: return b.getF16Type();
-  case onnx::TensorProto::INT64: return b.getI64Type();
-  case onnx::TensorProto::INT32: return b.getI32Type();
-  case onnx::TensorProto::INT16: return b.getI16Type();
-  case onnx::TensorProto::INT8: return b.getI8Type();
-  case onnx::TensorProto::UINT8: return b.getIntegerType(8, false);
-  case onnx::TensorProto::BOOL: return b.getI1Type();
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case ONNX:                                                                                     \
+    return make(KIND, BITS);
+#include "mlc/dtypes.def"
   default: return nullptr;
   }
 }
 
 const char *mlc::onnxTypeName(int dtype) {
   switch (dtype) {
-  case onnx::TensorProto::FLOAT: return "float32";
-  case onnx::TensorProto::DOUBLE: return "float64";
-  case onnx::TensorProto::FLOAT16: return "float16";
-  case onnx::TensorProto::INT64: return "int64";
-  case onnx::TensorProto::INT32: return "int32";
-  case onnx::TensorProto::INT16: return "int16";
-  case onnx::TensorProto::INT8: return "int8";
-  case onnx::TensorProto::UINT8: return "uint8";
-  case onnx::TensorProto::BOOL: return "bool";
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case ONNX:                                                                                     \
+    return NAME;
+#include "mlc/dtypes.def"
   case onnx::TensorProto::STRING: return "string";
   case onnx::TensorProto::BFLOAT16: return "bfloat16";
   default: return "unknown";

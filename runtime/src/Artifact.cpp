@@ -340,7 +340,7 @@ mlc_status mlc::runtime::readModelTable(const ArtifactFile &file, const char *ba
         return malformed(which + ": name outside the library");
       if (x.rank < 0 || x.rank > MLC_MAX_RANK)
         return malformed(which + ": rank " + std::to_string(x.rank));
-      if (x.dtype <= MLC_DTYPE_INVALID || x.dtype > MLC_DTYPE_BOOL)
+      if (mlc_dtype_size(static_cast<mlc_dtype>(x.dtype)) == 0)
         return malformed(which + ": unknown dtype " + std::to_string(x.dtype));
       uint64_t dims = 0, names = 0;
       if (!v.pointer(at + offsetof(T, dims), dims) || !v.pointer(at + offsetof(T, dim_names), names))

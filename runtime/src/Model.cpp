@@ -200,30 +200,20 @@ const char *mlc_status_name(mlc_status s) {
 
 const char *mlc_dtype_name(mlc_dtype t) {
   switch (t) {
-  case MLC_DTYPE_F32: return "float32";
-  case MLC_DTYPE_F64: return "float64";
-  case MLC_DTYPE_F16: return "float16";
-  case MLC_DTYPE_I64: return "int64";
-  case MLC_DTYPE_I32: return "int32";
-  case MLC_DTYPE_I16: return "int16";
-  case MLC_DTYPE_I8: return "int8";
-  case MLC_DTYPE_U8: return "uint8";
-  case MLC_DTYPE_BOOL: return "bool";
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case MLC_DTYPE_##ENUM:                                                                         \
+    return NAME;
+#include "mlc/dtypes.def"
   default: return "invalid";
   }
 }
 
 size_t mlc_dtype_size(mlc_dtype t) {
   switch (t) {
-  case MLC_DTYPE_F64:
-  case MLC_DTYPE_I64: return 8;
-  case MLC_DTYPE_F32:
-  case MLC_DTYPE_I32: return 4;
-  case MLC_DTYPE_F16:
-  case MLC_DTYPE_I16: return 2;
-  case MLC_DTYPE_I8:
-  case MLC_DTYPE_U8:
-  case MLC_DTYPE_BOOL: return 1;
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case MLC_DTYPE_##ENUM:                                                                         \
+    return SIZE;
+#include "mlc/dtypes.def"
   default: return 0;
   }
 }

@@ -47,15 +47,10 @@ std::string cString(const std::string &s) {
 
 const char *dtypeMacro(mlc_dtype d) {
   switch (d) {
-  case MLC_DTYPE_F32: return "MLC_DTYPE_F32";
-  case MLC_DTYPE_F64: return "MLC_DTYPE_F64";
-  case MLC_DTYPE_F16: return "MLC_DTYPE_F16";
-  case MLC_DTYPE_I64: return "MLC_DTYPE_I64";
-  case MLC_DTYPE_I32: return "MLC_DTYPE_I32";
-  case MLC_DTYPE_I16: return "MLC_DTYPE_I16";
-  case MLC_DTYPE_I8: return "MLC_DTYPE_I8";
-  case MLC_DTYPE_U8: return "MLC_DTYPE_U8";
-  case MLC_DTYPE_BOOL: return "MLC_DTYPE_BOOL";
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case MLC_DTYPE_##ENUM:                                                                         \
+    return "MLC_DTYPE_" #ENUM;
+#include "mlc/dtypes.def"
   default: return "MLC_DTYPE_INVALID";
   }
 }

@@ -27,13 +27,19 @@ mlc_tensor HostTensor::view() const {
 namespace {
 
 struct NpyType {
-  const char *descr;
+  std::string descr; // byte order ('|' for one byte), NumPy's kind, size: "<f4"
   mlc_dtype dtype;
 };
-const NpyType kNpyTypes[] = {
-    {"<f4", MLC_DTYPE_F32}, {"<f8", MLC_DTYPE_F64}, {"<f2", MLC_DTYPE_F16},
-    {"<i8", MLC_DTYPE_I64}, {"<i4", MLC_DTYPE_I32}, {"<i2", MLC_DTYPE_I16},
-    {"|i1", MLC_DTYPE_I8},  {"|u1", MLC_DTYPE_U8},  {"|b1", MLC_DTYPE_BOOL}};
+const std::vector<NpyType> &npyTypes() {
+  static const std::vector<NpyType> types = [] {
+    std::vector<NpyType> v;
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  v.push_back({std::string(SIZE == 1 ? "|" : "<") + KIND + std::to_string(SIZE), MLC_DTYPE_##ENUM});
+#include "mlc/dtypes.def"
+    return v;
+  }();
+  return types;
+}
 
 bool readAll(const std::string &path, std::string &out, std::string &err) {
   struct stat st;
@@ -98,9 +104,9 @@ bool mlc::tools::parseNpy(const std::string &bytes, const std::string &path, Hos
   };
   std::string descr = field("descr"), order = field("fortran_order"), shape = field("shape");
   t.dtype = MLC_DTYPE_INVALID;
-  for (const NpyType &n : kNpyTypes)
+  for (const NpyType &n : npyTypes())
     if (descr.find(std::string("'") + n.descr + "'") != std::string::npos ||
-        (n.descr[0] == '|' && descr.find(std::string("'<") + (n.descr + 1) + "'") != std::string::npos))
+        (n.descr[0] == '|' && descr.find(std::string("'<") + n.descr.substr(1) + "'") != std::string::npos))
       t.dtype = n.dtype;
   if (t.dtype == MLC_DTYPE_INVALID) {
     err = "'" + path + "' has an unsupported dtype " + descr.substr(0, descr.find(','));
@@ -148,9 +154,9 @@ bool mlc::tools::parseNpy(const std::string &bytes, const std::string &path, Hos
 
 bool mlc::tools::writeNpy(const std::string &path, const HostTensor &t, std::string &err) {
   const char *descr = nullptr;
-  for (const NpyType &n : kNpyTypes)
+  for (const NpyType &n : npyTypes())
     if (n.dtype == t.dtype)
-      descr = n.descr;
+      descr = n.descr.c_str();
   if (!descr) {
     err = "cannot write dtype to .npy";
     return false;
@@ -190,17 +196,15 @@ bool mlc::tools::parseTensorProto(const std::string &bytes, const std::string &p
     err = "'" + path + "' is not a serialized onnx.TensorProto";
     return false;
   }
+  t.dtype = MLC_DTYPE_INVALID;
   switch (p.data_type()) {
-  case onnx::TensorProto::FLOAT: t.dtype = MLC_DTYPE_F32; break;
-  case onnx::TensorProto::DOUBLE: t.dtype = MLC_DTYPE_F64; break;
-  case onnx::TensorProto::INT64: t.dtype = MLC_DTYPE_I64; break;
-  case onnx::TensorProto::INT32: t.dtype = MLC_DTYPE_I32; break;
-  case onnx::TensorProto::INT16: t.dtype = MLC_DTYPE_I16; break;
-  case onnx::TensorProto::INT8: t.dtype = MLC_DTYPE_I8; break;
-  case onnx::TensorProto::UINT8: t.dtype = MLC_DTYPE_U8; break;
-  case onnx::TensorProto::BOOL: t.dtype = MLC_DTYPE_BOOL; break;
-  case onnx::TensorProto::FLOAT16: t.dtype = MLC_DTYPE_F16; break;
-  default:
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case ONNX:                                                                                     \
+    t.dtype = MLC_DTYPE_##ENUM;                                                                  \
+    break;
+#include "mlc/dtypes.def"
+  }
+  if (t.dtype == MLC_DTYPE_INVALID) {
     err = "'" + path + "' has an unsupported data type";
     return false;
   }

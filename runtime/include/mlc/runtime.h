@@ -40,17 +40,12 @@ typedef enum mlc_status {
   MLC_ERROR_INTERNAL = 6
 } mlc_status;
 
+/* Element types: float32, float64, float16, int64, int32, int16, int8,
+ * uint8, bool (the table, with sizes and ONNX numbers, is mlc/dtypes.def). */
 typedef enum mlc_dtype {
   MLC_DTYPE_INVALID = 0,
-  MLC_DTYPE_F32 = 1,
-  MLC_DTYPE_F64 = 2,
-  MLC_DTYPE_F16 = 3,
-  MLC_DTYPE_I64 = 4,
-  MLC_DTYPE_I32 = 5,
-  MLC_DTYPE_I16 = 6,
-  MLC_DTYPE_I8 = 7,
-  MLC_DTYPE_U8 = 8,
-  MLC_DTYPE_BOOL = 9
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX) MLC_DTYPE_##ENUM = VALUE,
+#include "mlc/dtypes.def"
 } mlc_dtype;
 
 typedef struct mlc_model mlc_model;
