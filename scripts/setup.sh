@@ -31,6 +31,11 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import onnx, onnxruntime,
   .venv/bin/pip install -q --disable-pip-version-check "numpy<2" "onnx==1.23.2" "onnxruntime==1.32.0"
 fi
 
+# The Python package's build (pip install . with no build isolation) and tests.
+if ! .venv/bin/python -c "import nanobind, scikit_build_core, pytest" 2>/dev/null; then
+  .venv/bin/pip install -q --disable-pip-version-check "nanobind>=2.0" "scikit-build-core>=0.10" pytest
+fi
+
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"

@@ -178,7 +178,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts, CompileReport *report
   TargetOptions topts;
   topts.cpu = opts.cpu;
   topts.optLevel = opts.optLevel;
-  topts.threads = std::max(1u, std::thread::hardware_concurrency());
+  topts.threads = opts.jobs ? opts.jobs : std::max(1u, std::thread::hardware_concurrency());
   std::string err;
   auto target = backend->resolve(topts, err);
   if (failed(target))

@@ -22,6 +22,7 @@ struct CompileOptions {
   std::map<std::string, std::vector<int64_t>> shapes;
   bool verbose = false;       // print each stage and its time to stderr
   bool progress = false;      // show the running stage on stderr (a terminal)
+  unsigned jobs = 0;          // compiler threads; 0 = every core
   std::string cacheDir;       // compile cache folder; "" = no cache
 };
 

@@ -19,9 +19,10 @@ import time
 
 import numpy as np
 
+import mlc  # the Python package (pip install .)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
-import mlc_ctypes  # noqa: E402
 import torch_models  # noqa: E402
 
 BENCH_MODELS = ["resnet50", "mobilenet_v2", "bert_base", "gpt", "matmul1024"]
@@ -108,8 +109,6 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated model names")
     a = ap.parse_args()
     import onnxruntime as ort
-    build = os.path.dirname(os.path.dirname(os.path.abspath(a.mlc)))
-    rt = mlc_ctypes.Runtime(build)
     os.makedirs(a.work, exist_ok=True)
     thread_counts = [int(t) for t in a.threads.split(",")]
     names = [n for n in a.only.split(",") if n] or BENCH_MODELS
@@ -138,13 +137,13 @@ def main():
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             ref = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
             named = {i.name: f for i, f in zip(ref.get_inputs(), feeds)}
-            sess = mlc_ctypes.Session(rt, so, threads=threads)
-            fns = [lambda: sess.run(*feeds), lambda: ref.run(None, named)]
+            sess = mlc.load(so, threads=threads)
+            fns = [lambda: sess.run(feeds), lambda: ref.run(None, named)]
             ov = openvino_runner(onnx_path, named, threads) if has_ov else None
             if ov:
                 fns.append(ov)
             medians = interleaved_medians(fns, a.warmup, a.iterations)
-            sess.close()
+            del sess
             mlc_ms, ort_ms = medians[0], medians[1]
             if first is None:
                 first = mlc_ms

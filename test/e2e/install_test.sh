@@ -64,4 +64,8 @@ grep -q '#define MLP_INPUT_0_DIMS {3, 16}' "$work/proj-build/mlp/include/mlp.h" 
   fail "the generated header does not have the new shape"
 touch "$work/mlp.onnx"
 compiled || fail "a changed model did not recompile"
+
+# Every snippet of the getting-started page, against this prefix.
+"${MLC_PYTHON:-python3}" "$src/test/e2e/doc_snippets.py" "$src/docs/getting-started.md" \
+  --prefix "$p" --work "$work/docs"
 echo "install_test: ok"

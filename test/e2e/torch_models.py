@@ -22,9 +22,10 @@ import time
 
 import numpy as np
 
+import mlc  # the Python package (pip install .)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import mlc_ctypes  # noqa: E402
 
 RTOL, ATOL = 1e-3, 1e-4
 SEED = 0
@@ -149,8 +150,6 @@ def main():
                     help="the subset CI runs (ResNet-50 and BERT-base take minutes each to compile)")
     a = ap.parse_args()
     import onnxruntime as ort
-    build = os.path.dirname(os.path.dirname(os.path.abspath(a.mlc)))
-    rt = mlc_ctypes.Runtime(build)
     os.makedirs(a.work, exist_ok=True)
     only = set(filter(None, a.only.split(",")))
     if a.ci and not only:
@@ -185,11 +184,11 @@ def main():
             ref = ort.InferenceSession(onnx_path, opts, providers=["CPUExecutionProvider"])
             # One thread and two (the kernels' distribution loops split
             # across the session's pool) must both match.
-            sessions = [mlc_ctypes.Session(rt, so, threads=t) for t in (1, 2)]
+            sessions = [mlc.load(so, threads=t) for t in (1, 2)]
             for shapes, sess in ((s, x) for s in sizes for x in sessions):
                 feeds = make_inputs(kind, shapes, np.random.default_rng(SEED))
                 want = ref.run(None, {i.name: f for i, f in zip(ref.get_inputs(), feeds)})
-                got = sess.run(*feeds)
+                got = list(sess.run(list(feeds)).values())
                 for o, g, w in zip(ref.get_outputs(), got, want):
                     good = g.shape == w.shape and np.allclose(g, w, rtol=RTOL, atol=ATOL)
                     abs_err = float(np.max(np.abs(g - w))) if g.shape == w.shape else float("inf")
@@ -197,11 +196,10 @@ def main():
                                if g.shape == w.shape else float("inf"))
                     print("%s size %s threads %d output %s: max abs %.3g, max rel %.3g, "
                           "compile %.1f s: %s"
-                          % (tag, "x".join(map(str, shapes[0])), sess.threads, o.name, abs_err,
+                          % (tag, "x".join(map(str, shapes[0])), sess.num_threads, o.name, abs_err,
                              rel_err, compile_s, "ok" if good else "MISMATCH"))
                     ok &= good
-            for sess in sessions:
-                sess.close()
+            del sessions
             passed += ok
             failed += not ok
     print("%d passed, %d failed" % (passed, failed))

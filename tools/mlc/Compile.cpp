@@ -30,6 +30,8 @@ static const char *kCompileHelp =
     "                      dtypes, dims, arena size, the library's path)\n"
     "  --header-prefix ID  prefix of the header's macros (default: the output's\n"
     "                      file name)\n"
+    "  -j, --jobs N        compiler threads (default: every core; the output\n"
+    "                      does not depend on it)\n"
     "  -v, --verbose       print each compiler stage and its time to stderr\n"
     "  -q, --quiet         print nothing but errors (on a terminal, compile\n"
     "                      shows the running stage, then what it wrote)\n"
@@ -91,6 +93,11 @@ int cmdCompile(const Args &a) {
     } else if (flagValue(a, i, "--shape", v, missing)) {
       if (!missing && !addShapeArg(v, o.shapes))
         return kUserError;
+    } else if (flagValue(a, i, "-j", v, missing) || flagValue(a, i, "--jobs", v, missing)) {
+      int jobs = 0;
+      if (!missing && !parseCount("--jobs", v, 1, jobs))
+        return kUserError;
+      o.jobs = unsigned(jobs);
     } else if (flagValue(a, i, "--header", v, missing)) {
       header = v;
     } else if (flagValue(a, i, "--header-prefix", v, missing)) {
