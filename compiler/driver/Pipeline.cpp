@@ -19,6 +19,7 @@
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 #include <chrono>
@@ -175,6 +176,22 @@ absl::Status mlc::compileModel(const CompileOptions &opts, CompileReport *report
     return absl::InvalidArgumentError(
         "target '" + opts.target + "' is not available in this build (available: " +
         absl::StrJoin(targetBackendNames(), ", ") + ")");
+  // An output that cannot be written is the user's to fix: say so (with
+  // the system's reason) before compiling, not as a failure of the link.
+  if (opts.output != "-") {
+    if (llvm::sys::fs::is_directory(opts.output))
+      return absl::InvalidArgumentError("cannot write '" + opts.output + "': it is a folder");
+    llvm::SmallString<256> probe(llvm::sys::path::parent_path(opts.output));
+    if (probe.empty())
+      probe = ".";
+    llvm::sys::path::append(probe, ".mlc-write-test-%%%%%%");
+    int fd = -1;
+    llvm::SmallString<256> created;
+    if (auto ec = llvm::sys::fs::createUniqueFile(probe, fd, created))
+      return absl::InvalidArgumentError("cannot write '" + opts.output + "': " + ec.message());
+    llvm::sys::Process::SafelyCloseFileDescriptor(fd);
+    llvm::sys::fs::remove(created);
+  }
   TargetOptions topts;
   topts.cpu = opts.cpu;
   topts.optLevel = opts.optLevel;
@@ -242,7 +259,10 @@ static absl::Status compileUncached(const CompileOptions &opts, const TargetBack
   if (opts.emit == EmitKind::Mlir) {
     std::string s;
     llvm::raw_string_ostream os(s);
-    m.print(os);
+    OpPrintingFlags flags;
+    if (opts.elideConstants > 0)
+      flags.elideLargeElementsAttrs(opts.elideConstants);
+    m.print(os, flags);
     return writeFile(opts.output, s);
   }
 
@@ -286,7 +306,10 @@ static absl::Status compileUncached(const CompileOptions &opts, const TargetBack
   if (opts.emit == EmitKind::Linalg) {
     std::string s;
     llvm::raw_string_ostream os(s);
-    m.print(os);
+    OpPrintingFlags flags;
+    if (opts.elideConstants > 0)
+      flags.elideLargeElementsAttrs(opts.elideConstants);
+    m.print(os, flags);
     return writeFile(opts.output, s);
   }
 

@@ -23,6 +23,8 @@ struct CompileOptions {
   bool verbose = false;       // print each stage and its time to stderr
   bool progress = false;      // show the running stage on stderr (a terminal)
   unsigned jobs = 0;          // compiler threads; 0 = every core
+  int64_t elideConstants = 0; // --emit mlir/linalg: print constants with more
+                              // elements than this as "..."; 0 = all
   std::string cacheDir;       // compile cache folder; "" = no cache
 };
 

@@ -509,8 +509,13 @@ struct GraphImporter {
           size = ShapedType::kDynamic; // how some exporters write a dynamic dim
       } else if (d.has_dim_param())
         name = d.dim_param();
-      if (fixed != options.shapes.end() && i < (int)fixed->second.size())
+      if (fixed != options.shapes.end() && i < (int)fixed->second.size()) {
+        if (size >= 0 && size != fixed->second[i])
+          return userError("--shape " + vi.name() + "=" + absl::StrJoin(fixed->second, "x") +
+                           " contradicts the model: its dim " + std::to_string(i) + " is " +
+                           std::to_string(size) + " (--shape sets dynamic dims only)");
         size = fixed->second[i];
+      }
       else if (!name.empty())
         if (auto byName = options.shapes.find(name);
             byName != options.shapes.end() && byName->second.size() == 1)
@@ -805,6 +810,16 @@ absl::StatusOr<ModelSummary> mlc::summarizeOnnxFile(const std::string &path) {
     for (int64_t d : t.dims())
       n *= d;
     s.parameters += n;
+    int64_t size = 0;
+    switch (t.data_type()) {
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case ONNX:                                                                                     \
+    size = SIZE;                                                                                 \
+    break;
+#include "mlc/dtypes.def"
+    default: break;
+    }
+    s.weightBytes += n * size;
   }
   auto describe = [](const onnx::ValueInfoProto &vi) {
     ModelSummary::Tensor t;

@@ -43,6 +43,7 @@ struct ModelSummary {
   std::vector<Tensor> inputs, outputs;
   std::map<std::string, int> opHistogram;
   int64_t parameters = 0;
+  int64_t weightBytes = 0;               // of the initializers
   int64_t opset = 0;
   std::string producer;
   std::vector<std::string> unsupported; // "name (Op, opset N): reason"

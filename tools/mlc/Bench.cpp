@@ -11,20 +11,24 @@ namespace mlc::tools {
 
 static const char *kBenchHelp =
     "usage: mlc bench MODEL.so [--input NAME=FILE] [--shape NAME=DIMS]\n"
-    "                 [--iterations N] [--warmup N] [--threads N]\n"
-    "                 [--profile] [--export-profile TRACE.json]\n"
+    "                 [--iterations N | --duration SECONDS] [--warmup N]\n"
+    "                 [--threads N] [--json] [--profile]\n"
+    "                 [--export-profile TRACE.json]\n"
     "\n"
     "Inputs not given are filled with random values; symbolic dims need\n"
-    "--shape. Prints the latency of one run in ms (min, mean, median, p90,\n"
-    "p99) and the thread count (default: $MLC_NUM_THREADS, or every CPU this\n"
-    "process may use). --profile then runs the model --iterations more times\n"
+    "--shape. Runs --warmup runs (default 3), then --iterations timed runs\n"
+    "(default 20) or as many as fit in --duration seconds, and prints the\n"
+    "latency of one run in ms to the microsecond (min, mean, median, p90,\n"
+    "p99, stdev), the throughput in runs per second and the thread count\n"
+    "(default: $MLC_NUM_THREADS, or every CPU this process may use). --json\n"
+    "prints the same as one JSON object. --profile then runs the model --iterations more times\n"
     "with profiling on and prints its kernels by total time; --export-profile\n"
     "writes those runs as a Chrome trace (chrome://tracing, ui.perfetto.dev).\n";
 
 namespace {
 
 struct Latency {
-  double min, mean, median, p90, p99;
+  double min, mean, median, p90, p99, stdev;
 };
 
 /// `ms` must not be empty. Percentiles by nearest rank.
@@ -36,7 +40,11 @@ Latency latencyStats(std::vector<double> ms) {
     sum += v;
   auto rank = [&](double p) { return ms[(size_t)std::max(1.0, std::ceil(p * n)) - 1]; };
   double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
-  return {ms.front(), sum / n, median, rank(0.90), rank(0.99)};
+  double mean = sum / n, var = 0;
+  for (double v : ms)
+    var += (v - mean) * (v - mean);
+  double stdev = n > 1 ? std::sqrt(var / (n - 1)) : 0.0;
+  return {ms.front(), mean, median, rank(0.90), rank(0.99), stdev};
 }
 
 /// Pads to `width` display columns (UTF-8 aware: "—" is one column).
@@ -225,13 +233,27 @@ int cmdBench(const Args &a) {
     return kOk;
   }
   RunArgs r;
-  if (int rc = parseRunArgs(a, {"iterations", "warmup", "export-profile"}, {"profile"}, r,
-                            kBenchHelp))
+  if (int rc = parseRunArgs(a, {"iterations", "warmup", "export-profile", "duration"},
+                            {"profile", "json"}, r, kBenchHelp))
     return rc;
   int iterations = 20, warmup = 3;
+  double duration = 0;
+  if (r.values.count("iterations") && r.values.count("duration"))
+    return userError("--iterations and --duration are alternatives: give one");
   if (r.values.count("iterations") &&
       !parseCount("--iterations", r.values["iterations"], 1, iterations))
     return kUserError;
+  if (r.values.count("duration")) {
+    if (!parseReal("--duration", r.values["duration"], duration))
+      return kUserError;
+    if (!(duration > 0 && duration <= 86400))
+      return userError("--duration takes seconds > 0 (at most a day), got '" +
+                       r.values["duration"] + "'");
+  }
+  bool json = r.flags.count("json");
+  if (json && r.flags.count("profile"))
+    return userError("--json goes with --export-profile for a machine-readable profile, not "
+                     "--profile");
   if (r.values.count("warmup") && !parseCount("--warmup", r.values["warmup"], 0, warmup))
     return kUserError;
   bool profile = r.flags.count("profile");
@@ -247,8 +269,13 @@ int cmdBench(const Args &a) {
     return rc;
   int threads = mlc_session_num_threads(session.session);
 
-  auto runTimes = [&](int count, std::vector<double> *ms) {
-    for (int i = 0; i < count; ++i) {
+  // `count` runs, or with `seconds` > 0 as many as start within that time.
+  auto runTimes = [&](int count, std::vector<double> *ms, double seconds = 0) {
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; seconds > 0 || i < count; ++i) {
+      if (seconds > 0 && i > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >= seconds)
+        break;
       std::vector<mlc_tensor> outs;
       auto t0 = std::chrono::steady_clock::now();
       int rc = runOnce(session.session, m.model, inputs, outs);
@@ -265,17 +292,42 @@ int cmdBench(const Args &a) {
   std::vector<double> ms;
   if (int rc = runTimes(warmup, nullptr))
     return rc;
-  if (int rc = runTimes(iterations, &ms))
+  auto timedStart = std::chrono::steady_clock::now();
+  if (int rc = runTimes(iterations, &ms, duration))
     return rc;
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - timedStart).count();
+  iterations = int(ms.size());
   Latency l = latencyStats(ms);
-  std::printf("model:      %s\nthreads:    %d\nruns:       %d (after %d warmup)\n", r.model.c_str(),
-              threads, iterations, warmup);
-  // Enough decimals for four significant digits of the fastest run.
-  int decimals = 3;
-  if (l.min > 0)
-    decimals = std::clamp(3 - (int)std::floor(std::log10(l.min)), 3, 9);
-  std::printf("latency ms: min %.*f  mean %.*f  median %.*f  p90 %.*f  p99 %.*f\n", decimals, l.min,
-              decimals, l.mean, decimals, l.median, decimals, l.p90, decimals, l.p99);
+  double throughput = wall > 0 ? iterations / wall : 0;
+  if (json) {
+    std::string shapes;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      mlc_tensor_info info;
+      mlc_model_input_info(m.model, i, &info);
+      shapes += std::string(i ? ", " : "") + jsonString(info.name) + ": [";
+      for (size_t d = 0; d < inputs[i].shape.size(); ++d)
+        shapes += (d ? ", " : "") + std::to_string(inputs[i].shape[d]);
+      shapes += "]";
+    }
+    std::printf("{\"model\": %s, \"threads\": %d, \"warmup\": %d, \"runs\": %d, "
+                "\"input_shapes\": {%s},\n \"latency_ms\": {\"min\": %.6f, \"mean\": %.6f, "
+                "\"median\": %.6f, \"p90\": %.6f, \"p99\": %.6f, \"stdev\": %.6f},\n "
+                "\"throughput_per_s\": %.3f}\n",
+                jsonString(r.model).c_str(), threads, warmup, iterations, shapes.c_str(), l.min,
+                l.mean, l.median, l.p90, l.p99, l.stdev, throughput);
+  } else {
+    std::printf("model:      %s\nthreads:    %d\nruns:       %d (after %d warmup)\n",
+                r.model.c_str(), threads, iterations, warmup);
+    // Microseconds at least; more decimals for four significant digits of
+    // the fastest run.
+    int decimals = 3;
+    if (l.min > 0)
+      decimals = std::clamp(3 - (int)std::floor(std::log10(l.min)), 3, 9);
+    std::printf("latency ms: min %.*f  mean %.*f  median %.*f  p90 %.*f  p99 %.*f  stdev %.*f\n",
+                decimals, l.min, decimals, l.mean, decimals, l.median, decimals, l.p90, decimals,
+                l.p99, decimals, l.stdev);
+    std::printf("throughput: %.2f runs/s\n", throughput);
+  }
 
   if (!profile && traceFile.empty())
     return kOk;

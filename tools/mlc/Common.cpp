@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 
 namespace mlc::tools {
@@ -70,12 +71,16 @@ bool flagValue(const Args &a, size_t &i, const char *flag, std::string &out, boo
   return false;
 }
 
-void addInputArg(const std::string &v, std::map<std::string, std::string> &files) {
+bool addInputArg(const std::string &v, std::map<std::string, std::string> &files) {
   size_t eq = v.find('=');
-  if (eq == std::string::npos)
-    files[""] = v;
-  else
-    files[v.substr(0, eq)] = v.substr(eq + 1);
+  std::string name = eq == std::string::npos ? "" : v.substr(0, eq);
+  if (files.count(name)) {
+    userError(name.empty() ? "--input FILE given twice (name inputs with --input NAME=FILE)"
+                           : "--input given twice for '" + name + "'");
+    return false;
+  }
+  files[name] = eq == std::string::npos ? v : v.substr(eq + 1);
+  return true;
 }
 
 bool addShapeArg(const std::string &v, std::map<std::string, std::vector<int64_t>> &shapes) {
@@ -83,6 +88,10 @@ bool addShapeArg(const std::string &v, std::map<std::string, std::vector<int64_t
   std::vector<int64_t> dims;
   if (eq == std::string::npos || !parseDims(v.substr(eq + 1), dims)) {
     userError("--shape takes NAME=DIMS, e.g. input=1x3x224x224 or batch=1");
+    return false;
+  }
+  if (shapes.count(v.substr(0, eq))) {
+    userError("--shape given twice for '" + v.substr(0, eq) + "'");
     return false;
   }
   shapes[v.substr(0, eq)] = dims;
@@ -121,19 +130,24 @@ int parseRunArgs(const Args &a, const std::vector<std::string> &valueOptions,
     std::string v;
     bool missing = false, matched = false;
     if (flagValue(a, i, "--input", v, missing) || flagValue(a, i, "-i", v, missing)) {
-      addInputArg(v, out.files);
+      if (!missing && !addInputArg(v, out.files))
+        return kUserError;
       matched = true;
     } else if (flagValue(a, i, "--shape", v, missing)) {
       if (!missing && !addShapeArg(v, out.shapes))
         return kUserError;
       matched = true;
     } else if (flagValue(a, i, "--threads", v, missing)) {
+      if (out.threads)
+        return userError("--threads given twice");
       if (!missing && !parseCount("--threads", v, 1, out.threads))
         return kUserError;
       matched = true;
     }
     for (size_t k = 0; !matched && k < valueOptions.size(); ++k)
       if (flagValue(a, i, ("--" + valueOptions[k]).c_str(), v, missing)) {
+        if (out.values.count(valueOptions[k]))
+          return userError("--" + valueOptions[k] + " given twice");
         out.values[valueOptions[k]] = v;
         matched = true;
       }
@@ -180,9 +194,83 @@ int createSession(const mlc_model *model, int threads, SessionHandle &s) {
   return kOk;
 }
 
+bool addValueRangeArg(const std::string &v, std::map<std::string, std::pair<double, double>> &out) {
+  size_t colon = v.rfind(':'), comma = v.rfind(',');
+  double lo = 0, hi = 0;
+  if (colon == std::string::npos || comma == std::string::npos || comma < colon || colon == 0 ||
+      !parseReal("--val-range", v.substr(colon + 1, comma - colon - 1), lo) ||
+      !parseReal("--val-range", v.substr(comma + 1), hi)) {
+    if (colon == std::string::npos || comma == std::string::npos || comma < colon || colon == 0)
+      userError("--val-range takes NAME:LO,HI (e.g. input_ids:0,30521), got '" + v + "'");
+    return false;
+  }
+  if (!(lo <= hi)) {
+    userError("--val-range " + v + ": LO must not be above HI");
+    return false;
+  }
+  std::string name = v.substr(0, colon);
+  if (out.count(name)) {
+    userError("--val-range given twice for '" + name + "'");
+    return false;
+  }
+  out[name] = {lo, hi};
+  return true;
+}
+
+namespace {
+
+/// Fills `t` (dtype and shape set) with values drawn from `rng`.
+void fillRandom(HostTensor &t, std::mt19937_64 &rng, const std::pair<double, double> *range) {
+  size_t n = t.elements();
+  t.data.resize(n * mlc_dtype_size(t.dtype));
+  char kind = 0;
+  switch (t.dtype) {
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case MLC_DTYPE_##ENUM:                                                                         \
+    kind = KIND;                                                                                 \
+    break;
+#include "mlc/dtypes.def"
+  default: break;
+  }
+  auto store = [&](size_t e, auto v) { std::memcpy(t.data.data() + e * sizeof(v), &v, sizeof(v)); };
+  if (kind == 'f') {
+    std::uniform_real_distribution<double> u(range ? range->first : -1.0,
+                                             range ? range->second : 1.0);
+    for (size_t e = 0; e < n; ++e) {
+      double v = range && range->first == range->second ? range->first : u(rng);
+      if (t.dtype == MLC_DTYPE_F32)
+        store(e, float(v));
+      else if (t.dtype == MLC_DTYPE_F64)
+        store(e, v);
+      else
+        store(e, _Float16(v));
+    }
+    return;
+  }
+  int64_t lo = 0, hi = kind == 'b' ? 1 : 9;
+  if (range) {
+    lo = int64_t(std::ceil(range->first));
+    hi = int64_t(std::floor(range->second));
+  }
+  if (hi < lo)
+    hi = lo;
+  std::uniform_int_distribution<int64_t> u(lo, hi);
+  for (size_t e = 0; e < n; ++e) {
+    int64_t v = u(rng);
+    switch (mlc_dtype_size(t.dtype)) {
+    case 8: store(e, int64_t(v)); break;
+    case 4: store(e, int32_t(v)); break;
+    case 2: store(e, int16_t(v)); break;
+    default: store(e, kind == 'b' ? uint8_t(v != 0) : uint8_t(v)); break;
+    }
+  }
+}
+
+} // namespace
+
 int gatherInputs(const mlc_model *model, const std::map<std::string, std::string> &files,
                  const std::map<std::string, std::vector<int64_t>> &shapes, bool randomFill,
-                 std::vector<HostTensor> &inputs) {
+                 std::vector<HostTensor> &inputs, const RandomInputs &random) {
   size_t n = mlc_model_num_inputs(model);
   std::map<std::string, std::string> byName = files;
   if (byName.count("") && n == 1) {
@@ -193,7 +281,7 @@ int gatherInputs(const mlc_model *model, const std::map<std::string, std::string
   } else if (byName.count("")) {
     return userError("the model has " + std::to_string(n) + " inputs; name each with --input NAME=FILE");
   }
-  std::mt19937 rng(0);
+  std::mt19937_64 rng(random.seed);
   std::vector<std::string> known;
   for (size_t i = 0; i < n; ++i) {
     mlc_tensor_info info;
@@ -223,13 +311,8 @@ int gatherInputs(const mlc_model *model, const std::map<std::string, std::string
         }
         t.shape.push_back(v);
       }
-      t.data.resize(t.elements() * mlc_dtype_size(t.dtype));
-      if (t.dtype == MLC_DTYPE_F32) {
-        std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-        auto *p = reinterpret_cast<float *>(t.data.data());
-        for (size_t e = 0; e < t.elements(); ++e)
-          p[e] = u(rng);
-      }
+      auto r = random.ranges.find(info.name);
+      fillRandom(t, rng, r == random.ranges.end() ? nullptr : &r->second);
     } else {
       return userError(std::string("missing input '") + info.name + "' (give it with --input " +
                        info.name + "=FILE.npy)");
@@ -239,6 +322,9 @@ int gatherInputs(const mlc_model *model, const std::map<std::string, std::string
   for (const auto &[name, _] : byName)
     if (std::find(known.begin(), known.end(), name) == known.end())
       return userError("the model has no input named '" + name + "'");
+  for (const auto &[name, _] : random.ranges)
+    if (std::find(known.begin(), known.end(), name) == known.end())
+      return userError("--val-range names '" + name + "', which is not an input of the model");
   return kOk;
 }
 

@@ -39,8 +39,9 @@ std::string shapeText(const std::vector<int64_t> &s);
 /// Parses "--flag VALUE" or "--flag=VALUE"; returns true if `a[i]` matched
 /// (then `missing` says whether the value was missing).
 bool flagValue(const Args &a, size_t &i, const char *flag, std::string &out, bool &missing);
-/// `NAME=FILE` (or a bare FILE, keyed "") from --input.
-void addInputArg(const std::string &v, std::map<std::string, std::string> &files);
+/// `NAME=FILE` (or a bare FILE, keyed "") from --input; false (after
+/// reporting) when that input was given already.
+bool addInputArg(const std::string &v, std::map<std::string, std::string> &files);
 /// `NAME=DIMS` from --shape; false (after reporting) on bad syntax.
 bool addShapeArg(const std::string &v, std::map<std::string, std::vector<int64_t>> &shapes);
 /// A whole number >= `min` (checked conversion); false (after reporting
@@ -92,11 +93,22 @@ int loadModel(const std::string &path, LoadedModel &m, bool infoOnly = false);
 /// MLC_NUM_THREADS).
 int createSession(const mlc_model *model, int threads, SessionHandle &s);
 
+/// How inputs that are not given are made up: uniform in [lo, hi) for
+/// floats and in [lo, hi] for integers, by input name; defaults: floats in
+/// [-1, 1), integers in [0, 9], bools 0/1.
+struct RandomInputs {
+  uint32_t seed = 0;
+  std::map<std::string, std::pair<double, double>> ranges;
+};
+
+/// `NAME:LO,HI` from --val-range; false (after reporting) on bad syntax.
+bool addValueRangeArg(const std::string &v, std::map<std::string, std::pair<double, double>> &out);
+
 /// Reads --input files into tensors in model input order; with randomFill,
 /// inputs not given are random (symbolic dims from `shapes`).
 int gatherInputs(const mlc_model *model, const std::map<std::string, std::string> &files,
                  const std::map<std::string, std::vector<int64_t>> &shapes, bool randomFill,
-                 std::vector<HostTensor> &inputs);
+                 std::vector<HostTensor> &inputs, const RandomInputs &random = {});
 
 /// One run; on success `outs` holds runtime-allocated outputs (release
 /// them with mlc_tensor_release).

@@ -23,6 +23,8 @@ static const char *kCompileHelp =
     "                      e.g. x86-64-v2, x86-64-v3, skylake-avx512, znver4\n"
     "  --emit KIND         so (default) | mlir (mlc dialect) | linalg (after\n"
     "                      fusion/tiling decisions) | llvm | asm | obj\n"
+    "  --elide-constants N with --emit mlir|linalg: print constants of more\n"
+    "                      than N elements as dense_resource placeholders\n"
     "  -O0 .. -O3          optimisation level (default: -O3)\n"
     "  --shape NAME=DIMS   fix an input's shape (NAME=1x3x224x224) or one\n"
     "                      symbolic dim (batch=1); repeatable\n"
@@ -98,6 +100,11 @@ int cmdCompile(const Args &a) {
       if (!missing && !parseCount("--jobs", v, 1, jobs))
         return kUserError;
       o.jobs = unsigned(jobs);
+    } else if (flagValue(a, i, "--elide-constants", v, missing)) {
+      int n = 0;
+      if (!missing && !parseCount("--elide-constants", v, 1, n))
+        return kUserError;
+      o.elideConstants = n;
     } else if (flagValue(a, i, "--header", v, missing)) {
       header = v;
     } else if (flagValue(a, i, "--header-prefix", v, missing)) {
@@ -129,6 +136,8 @@ int cmdCompile(const Args &a) {
   if (k == kinds.end())
     return userError("--emit takes so, mlir, linalg, llvm, asm or obj");
   o.emit = k->second;
+  if (o.elideConstants && o.emit != EmitKind::Mlir && o.emit != EmitKind::Linalg)
+    return userError("--elide-constants goes with --emit mlir or --emit linalg");
   if (!header.empty() && o.emit != EmitKind::SharedLibrary)
     return userError("--header goes with --emit so");
   if (!headerPrefix.empty() && header.empty())

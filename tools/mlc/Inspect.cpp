@@ -3,24 +3,95 @@
 #include "tools/mlc/Common.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 
 namespace mlc::tools {
 
 static const char *kInspectHelp =
-    "usage: mlc inspect MODEL.onnx|MODEL.so [--kernels]\n"
+    "usage: mlc inspect MODEL.onnx|MODEL.so [--kernels] [--json]\n"
     "\n"
-    "For .onnx: inputs/outputs, opset, op histogram, parameters and the\n"
-    "nodes mlc cannot compile. For .so: the artifact's table, including the\n"
-    "number of kernels; --kernels lists them (name, FLOPs per call).\n";
+    "For .onnx: inputs/outputs, opset, op histogram, parameters and their\n"
+    "bytes, and the nodes mlc cannot compile. For .so: the artifact's table\n"
+    "(read from the file: none of its code runs, so it works on a machine\n"
+    "that lacks the model's CPU features), the activation memory of its\n"
+    "memory plan, FLOPs per run by kernel kind; --kernels lists the kernels\n"
+    "(name, FLOPs per call). --json prints the same as one JSON object.\n";
 
-static int inspectOnnx(const std::string &path) {
+static std::string jsonText(const std::string &s) {
+  std::string r = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\')
+      r += '\\';
+    if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      r += buf;
+      continue;
+    }
+    r += char(c);
+  }
+  return r + "\"";
+}
+
+static std::string jsonList(const std::vector<std::string> &items) {
+  std::string r = "[";
+  for (size_t i = 0; i < items.size(); ++i)
+    r += (i ? ", " : "") + items[i];
+  return r + "]";
+}
+
+/// "12.3 MB".
+static std::string bytesText(double b) {
+  const char *units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) {
+    b /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+  return buf;
+}
+
+static int inspectOnnx(const std::string &path, bool json) {
   auto s = summarizeOnnxFile(path);
   if (!s.ok())
     return userError(std::string(s.status().message()));
-  std::printf("model: %s\nproducer: %s\nopset: %lld\nparameters: %lld\n", path.c_str(),
-              s->producer.c_str(), (long long)s->opset, (long long)s->parameters);
+  if (json) {
+    auto tensors = [](const std::vector<ModelSummary::Tensor> &ts) {
+      std::vector<std::string> items;
+      for (const auto &t : ts) {
+        std::vector<std::string> dims;
+        for (const std::string &d : t.dims)
+          dims.push_back(!d.empty() && (std::isdigit((unsigned char)d[0]) || d[0] == '-') ? d : jsonText(d));
+        items.push_back("{\"name\": " + jsonText(t.name) + ", \"dtype\": " + jsonText(t.dtype) +
+                        ", \"shape\": " + jsonList(dims) + "}");
+      }
+      return jsonList(items);
+    };
+    std::vector<std::string> ops, unsupported;
+    for (const auto &[op, n] : s->opHistogram)
+      ops.push_back(jsonText(op) + ": " + std::to_string(n));
+    for (const auto &u : s->unsupported)
+      unsupported.push_back(jsonText(u));
+    std::string opsText = "{";
+    for (size_t i = 0; i < ops.size(); ++i)
+      opsText += (i ? ", " : "") + ops[i];
+    std::printf("{\"model\": %s, \"producer\": %s, \"opset\": %lld, \"parameters\": %lld, "
+                "\"weight_bytes\": %lld,\n \"inputs\": %s,\n \"outputs\": %s,\n \"ops\": %s},\n "
+                "\"unsupported\": %s}\n",
+                jsonText(path).c_str(), jsonText(s->producer).c_str(), (long long)s->opset,
+                (long long)s->parameters, (long long)s->weightBytes, tensors(s->inputs).c_str(),
+                tensors(s->outputs).c_str(), opsText.c_str(), jsonList(unsupported).c_str());
+    return kOk;
+  }
+  std::printf("model: %s\nproducer: %s\nopset: %lld\nparameters: %lld (%s)\n", path.c_str(),
+              s->producer.c_str(), (long long)s->opset, (long long)s->parameters,
+              bytesText(double(s->weightBytes)).c_str());
   auto dims = [](const ModelSummary::Tensor &t) {
     std::string r = "[";
     for (size_t i = 0; i < t.dims.size(); ++i)
@@ -70,10 +141,58 @@ static void printKernels(const mlc_model *model) {
   }
 }
 
-static int inspectSo(const std::string &path, bool listKernels) {
+/// "fc1 (reduction+2)" -> "reduction+2".
+static std::string kernelKind(const std::string &name) {
+  size_t open = name.rfind(" ("), close = name.rfind(')');
+  if (open == std::string::npos || close == std::string::npos || close < open)
+    return "other";
+  return name.substr(open + 2, close - open - 2);
+}
+
+static int inspectSoJson(const std::string &path, const mlc_model *m) {
+  auto tensor = [](const mlc_tensor_info &t) {
+    std::vector<std::string> dims;
+    for (int32_t d = 0; d < t.rank; ++d)
+      dims.push_back(t.dims[d] >= 0 ? std::to_string(t.dims[d]) : jsonText(t.dim_names[d]));
+    return "{\"name\": " + jsonText(t.name) + ", \"dtype\": " + jsonText(mlc_dtype_name(t.dtype)) +
+           ", \"shape\": " + jsonList(dims) + "}";
+  };
+  std::vector<std::string> ins, outs, kernels, meta;
+  for (size_t i = 0; i < mlc_model_num_inputs(m); ++i) {
+    mlc_tensor_info t;
+    mlc_model_input_info(m, i, &t);
+    ins.push_back(tensor(t));
+  }
+  for (size_t i = 0; i < mlc_model_num_outputs(m); ++i) {
+    mlc_tensor_info t;
+    mlc_model_output_info(m, i, &t);
+    outs.push_back(tensor(t));
+  }
+  for (size_t i = 0; i < mlc_model_num_kernels(m); ++i) {
+    mlc_kernel_info k;
+    mlc_model_kernel_info(m, i, &k);
+    kernels.push_back("{\"name\": " + jsonText(k.name) + ", \"flops\": " +
+                      (k.flops >= 0 ? std::to_string(k.flops) : "null") + "}");
+  }
+  for (const char *k : {"compiler_version", "compile_options", "abi_version", "target", "cpu",
+                        "cpu_features", "arena_size", "num_kernels"})
+    if (const char *v = mlc_model_metadata(m, k))
+      meta.push_back(jsonText(k) + ": " + jsonText(v));
+  std::string metaText;
+  for (size_t i = 0; i < meta.size(); ++i)
+    metaText += (i ? ", " : "") + meta[i];
+  std::printf("{\"model\": %s, %s,\n \"inputs\": %s,\n \"outputs\": %s,\n \"kernels\": %s}\n",
+              jsonText(path).c_str(), metaText.c_str(), jsonList(ins).c_str(),
+              jsonList(outs).c_str(), jsonList(kernels).c_str());
+  return kOk;
+}
+
+static int inspectSo(const std::string &path, bool listKernels, bool json) {
   LoadedModel m;
   if (int rc = loadModel(path, m, /*infoOnly=*/true))
     return rc;
+  if (json)
+    return inspectSoJson(path, m.model);
   std::printf("model: %s\n", path.c_str());
   for (const char *k : {"compiler_version", "compile_options", "abi_version", "target", "cpu",
                         "cpu_features", "arena_size", "num_kernels"})
@@ -102,6 +221,32 @@ static int inspectSo(const std::string &path, bool listKernels) {
     mlc_model_output_info(m.model, i, &info);
     print(info);
   }
+  if (const char *arena = mlc_model_metadata(m.model, "arena_size"))
+    std::printf("activation memory: %s (the memory plan's arena; outputs are extra)\n",
+                bytesText(std::strtod(arena, nullptr)).c_str());
+  // FLOPs per run by kernel kind (kernels with run-time shapes count as
+  // unknown).
+  std::map<std::string, int64_t> byKind;
+  int64_t total = 0, unknown = 0;
+  for (size_t i = 0; i < mlc_model_num_kernels(m.model); ++i) {
+    mlc_kernel_info k;
+    mlc_model_kernel_info(m.model, i, &k);
+    if (k.flops < 0) {
+      ++unknown;
+      continue;
+    }
+    byKind[kernelKind(k.name)] += k.flops;
+    total += k.flops;
+  }
+  if (total > 0) {
+    std::printf("flops per run: %lld%s\n", (long long)total,
+                unknown ? (" (+" + std::to_string(unknown) + " kernels with run-time shapes)").c_str()
+                        : "");
+    for (const auto &[kind, f] : byKind)
+      std::printf("  %-24s %lld (%.1f%%)\n", kind.c_str(), (long long)f, 100.0 * f / total);
+  } else if (unknown) {
+    std::printf("flops per run: unknown (run-time shapes; compile with --shape to count them)\n");
+  }
   if (listKernels)
     printKernels(m.model);
   return kOk;
@@ -113,10 +258,12 @@ int cmdInspect(const Args &a) {
     return kOk;
   }
   std::string file;
-  bool listKernels = false;
+  bool listKernels = false, json = false;
   for (const std::string &arg : a) {
     if (arg == "--kernels")
       listKernels = true;
+    else if (arg == "--json")
+      json = true;
     else if (!arg.empty() && arg[0] == '-')
       return userError("unknown option '" + arg + "' (see mlc inspect --help)");
     else if (file.empty())
@@ -130,9 +277,9 @@ int cmdInspect(const Args &a) {
     if (listKernels)
       return userError("--kernels lists the kernels of a compiled model (.so); compile '" + file +
                        "' first");
-    return inspectOnnx(file);
+    return inspectOnnx(file, json);
   }
-  return inspectSo(file, listKernels);
+  return inspectSo(file, listKernels, json);
 }
 
 } // namespace mlc::tools

@@ -5,8 +5,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "onnx/onnx_pb.h"
+
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstring>
+#include <set>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,14 +22,85 @@ namespace mlc::tools {
 static const char *kVerifyHelp =
     "usage: mlc verify MODEL.onnx [--so MODEL.so] [--input NAME=FILE]...\n"
     "                  [--shape NAME=DIMS]... [--rtol R] [--atol A] [--threads N]\n"
+    "                  [--seed N] [--val-range NAME:LO,HI]... [--load-inputs DIR]\n"
+    "                  [--save-inputs DIR] [--save-outputs DIR] [--cpu NAME] [-O0..3]\n"
     "\n"
-    "Compiles MODEL.onnx (or uses --so), runs it on the given inputs (random\n"
-    "ones otherwise; symbolic dims need --shape), runs onnxruntime on the\n"
-    "same inputs and prints max abs / rel error per output. Exits 1 when an\n"
-    "output differs beyond |mlc - ort| <= atol + rtol * |ort| (defaults 1e-4,\n"
-    "1e-3). onnxruntime is found through the Python in $MLC_PYTHON or python3.\n"
-    "--threads N runs mlc on N threads (default: $MLC_NUM_THREADS, or every\n"
-    "CPU this process may use).\n";
+    "Compiles MODEL.onnx (with --shape, --cpu and -O; or uses --so, which must\n"
+    "have been compiled from MODEL.onnx), runs it on the given inputs, runs\n"
+    "onnxruntime on the same inputs and prints max abs / rel error per output.\n"
+    "Exits 1 when an output differs beyond |mlc - ort| <= atol + rtol * |ort|\n"
+    "(defaults 1e-4, 1e-3). onnxruntime is found through the Python in\n"
+    "$MLC_PYTHON or python3.\n"
+    "\n"
+    "Inputs not given (--input, or DIR/NAME.npy with --load-inputs) are random\n"
+    "(--seed, default 0): floats in [-1, 1); integers in a range derived from\n"
+    "the model (an input that indexes a table with Gather: the table's rows;\n"
+    "an input whose name says mask: 0 or 1; others: 0..9); bools 0/1.\n"
+    "--val-range NAME:LO,HI sets the range ([LO, HI) for floats, [LO, HI] for\n"
+    "integers). Symbolic dims need --shape. --save-inputs writes the inputs\n"
+    "as DIR/NAME.npy, --save-outputs writes mlc's outputs as DIR/NAME.npy and\n"
+    "onnxruntime's as DIR/NAME.onnxruntime.npy. --threads N runs mlc on N\n"
+    "threads (default: $MLC_NUM_THREADS, or every CPU this process may use).\n";
+
+/// A file name for a tensor name ("input:0" -> "input_0").
+static std::string fileNameFor(const std::string &name) {
+  std::string s;
+  for (char c : name)
+    s += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ? c : '_';
+  return s.empty() ? "_" : s;
+}
+
+/// Integer inputs' value ranges that the graph implies: an input used as
+/// Gather indices into a constant table gets [0, rows - 1]; an input whose
+/// name says it is a mask gets [0, 1]. Names in `ranges` are kept.
+static void deriveRanges(const std::string &onnxPath,
+                         std::map<std::string, std::pair<double, double>> &ranges) {
+  std::ifstream f(onnxPath, std::ios::binary);
+  onnx::ModelProto model;
+  if (!f || !model.ParseFromIstream(&f))
+    return;
+  const onnx::GraphProto &g = model.graph();
+  std::map<std::string, const onnx::TensorProto *> init;
+  for (const auto &t : g.initializer())
+    init[t.name()] = &t;
+  for (const auto &in : g.input()) {
+    const std::string &name = in.name();
+    int elem = in.type().tensor_type().elem_type();
+    bool isInt = elem == onnx::TensorProto::INT64 || elem == onnx::TensorProto::INT32 ||
+                 elem == onnx::TensorProto::INT16 || elem == onnx::TensorProto::INT8 ||
+                 elem == onnx::TensorProto::UINT8;
+    if (!isInt || init.count(name) || ranges.count(name))
+      continue;
+    std::string lower;
+    for (char c : name)
+      lower += char(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.find("mask") != std::string::npos) {
+      ranges[name] = {0, 1};
+      continue;
+    }
+    int64_t rows = -1;
+    for (const auto &n : g.node()) {
+      if (n.op_type() != "Gather" || n.input_size() < 2 || n.input(1) != name)
+        continue;
+      auto t = init.find(n.input(0));
+      if (t == init.end())
+        continue;
+      int64_t axis = 0;
+      for (const auto &a : n.attribute())
+        if (a.name() == "axis")
+          axis = a.i();
+      int rank = t->second->dims_size();
+      if (axis < 0)
+        axis += rank;
+      if (axis < 0 || axis >= rank)
+        continue;
+      int64_t d = t->second->dims(int(axis));
+      rows = rows < 0 ? d : std::min(rows, d);
+    }
+    if (rows > 0)
+      ranges[name] = {0, double(rows - 1)};
+  }
+}
 
 /// Runs onnxruntime through Python on the inputs in `dir` (in_K.npy) and
 /// writes out_K.npy. Returns the script's exit code (3: no onnxruntime).
@@ -50,15 +126,64 @@ static int runOnnxRuntime(const std::string &onnx, const std::string &dir) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 2;
 }
 
+/// A --so must have been compiled from the model: same input and output
+/// names, in order.
+static int checkSameInterface(const std::string &onnxPath, const std::string &soPath,
+                              const mlc_model *m) {
+  std::ifstream f(onnxPath, std::ios::binary);
+  onnx::ModelProto model;
+  if (!f)
+    return userError("cannot read '" + onnxPath + "'");
+  if (!model.ParseFromIstream(&f))
+    return kOk; // the compile (or onnxruntime) reports what is wrong with it
+  std::set<std::string> init;
+  for (const auto &t : model.graph().initializer())
+    init.insert(t.name());
+  std::vector<std::string> want, got;
+  for (const auto &i : model.graph().input())
+    if (!init.count(i.name()))
+      want.push_back(i.name());
+  std::string wantText, gotText;
+  for (const auto &o : model.graph().output())
+    want.push_back("->" + o.name());
+  for (size_t i = 0; i < mlc_model_num_inputs(m); ++i) {
+    mlc_tensor_info t;
+    mlc_model_input_info(m, i, &t);
+    got.push_back(t.name);
+  }
+  for (size_t i = 0; i < mlc_model_num_outputs(m); ++i) {
+    mlc_tensor_info t;
+    mlc_model_output_info(m, i, &t);
+    got.push_back(std::string("->") + t.name);
+  }
+  if (want == got)
+    return kOk;
+  auto text = [](const std::vector<std::string> &v) {
+    std::string s, outs;
+    for (const std::string &n : v)
+      (n.rfind("->", 0) == 0 ? outs : s) += (n.rfind("->", 0) == 0 ? (outs.empty() ? "" : ", ") + n.substr(2) : (s.empty() ? "" : ", ") + n);
+    return "inputs [" + s + "], outputs [" + outs + "]";
+  };
+  return userError("'" + soPath + "' was not compiled from '" + onnxPath + "': the library has " +
+                   text(got) + ", the model has " + text(want));
+}
+
 static double elementAt(const HostTensor &t, size_t i) {
+  const char *p = t.data.data() + i * mlc_dtype_size(t.dtype);
+  auto load = [p](auto v) {
+    std::memcpy(&v, p, sizeof v);
+    return double(v);
+  };
   switch (t.dtype) {
-  case MLC_DTYPE_F32: return reinterpret_cast<const float *>(t.data.data())[i];
-  case MLC_DTYPE_F64: return reinterpret_cast<const double *>(t.data.data())[i];
-  case MLC_DTYPE_I64: return (double)reinterpret_cast<const int64_t *>(t.data.data())[i];
-  case MLC_DTYPE_I32: return reinterpret_cast<const int32_t *>(t.data.data())[i];
-  case MLC_DTYPE_I8: return reinterpret_cast<const int8_t *>(t.data.data())[i];
+  case MLC_DTYPE_F32: return load(float());
+  case MLC_DTYPE_F64: return load(double());
+  case MLC_DTYPE_F16: return load(_Float16());
+  case MLC_DTYPE_I64: return load(int64_t());
+  case MLC_DTYPE_I32: return load(int32_t());
+  case MLC_DTYPE_I16: return load(int16_t());
+  case MLC_DTYPE_I8: return load(int8_t());
   case MLC_DTYPE_U8:
-  case MLC_DTYPE_BOOL: return reinterpret_cast<const uint8_t *>(t.data.data())[i];
+  case MLC_DTYPE_BOOL: return load(uint8_t());
   default: return NAN;
   }
 }
@@ -72,17 +197,45 @@ int cmdVerify(const Args &a) {
   std::map<std::string, std::string> files;
   std::map<std::string, std::vector<int64_t>> shapes;
   double rtol = 1e-3, atol = 1e-4;
-  int threads = 0;
+  int threads = 0, seed = 0;
+  std::string cpu, loadDir, saveInputs, saveOutputs;
+  int optLevel = 3;
+  std::set<std::string> seen;
+  RandomInputs random;
   for (size_t i = 0; i < a.size(); ++i) {
     std::string v;
     bool missing = false;
+    std::string flag = a[i].substr(0, a[i].find('='));
+    // Options that take one value may be given once.
+    static const std::set<std::string> once = {"--so", "--rtol", "--atol", "--threads", "--seed",
+                                               "--cpu", "--load-inputs", "--save-inputs",
+                                               "--save-outputs"};
+    if (once.count(flag) && !seen.insert(flag).second)
+      return userError(flag + " given twice");
     if (flagValue(a, i, "--so", v, missing)) {
       so = v;
     } else if (flagValue(a, i, "--input", v, missing)) {
-      addInputArg(v, files);
+      if (!missing && !addInputArg(v, files))
+        return kUserError;
     } else if (flagValue(a, i, "--shape", v, missing)) {
       if (!missing && !addShapeArg(v, shapes))
         return kUserError;
+    } else if (flagValue(a, i, "--val-range", v, missing)) {
+      if (!missing && !addValueRangeArg(v, random.ranges))
+        return kUserError;
+    } else if (flagValue(a, i, "--seed", v, missing)) {
+      if (!missing && !parseCount("--seed", v, 0, seed))
+        return kUserError;
+    } else if (flagValue(a, i, "--cpu", v, missing)) {
+      cpu = v;
+    } else if (flagValue(a, i, "--load-inputs", v, missing)) {
+      loadDir = v;
+    } else if (flagValue(a, i, "--save-inputs", v, missing)) {
+      saveInputs = v;
+    } else if (flagValue(a, i, "--save-outputs", v, missing)) {
+      saveOutputs = v;
+    } else if (a[i].size() == 3 && a[i].rfind("-O", 0) == 0 && a[i][2] >= '0' && a[i][2] <= '3') {
+      optLevel = a[i][2] - '0';
     } else if (flagValue(a, i, "--rtol", v, missing)) {
       if (!missing && !parseReal("--rtol", v, rtol))
         return kUserError;
@@ -115,10 +268,15 @@ int cmdVerify(const Args &a) {
       std::filesystem::remove_all(path, ec);
     }
   } cleanup{dir};
+  if (!so.empty() && (!cpu.empty() || optLevel != 3))
+    return userError("--cpu and -O apply when verify compiles the model, not to --so");
   if (so.empty()) {
     CompileOptions o;
     o.input = onnx;
     o.output = dir + "/model.so";
+    o.shapes = shapes;
+    o.cpu = cpu;
+    o.optLevel = optLevel;
     absl::Status s = compileModel(o);
     if (!s.ok()) {
       std::fprintf(stderr, "mlc: error: %s\n", std::string(s.message()).c_str());
@@ -129,13 +287,45 @@ int cmdVerify(const Args &a) {
   LoadedModel m;
   if (int rc = loadModel(so, m))
     return rc;
+  if (int rc = checkSameInterface(onnx, so, m.model))
+    return rc;
+  size_t numInputs = mlc_model_num_inputs(m.model);
+  if (!loadDir.empty()) {
+    for (size_t i = 0; i < numInputs; ++i) {
+      mlc_tensor_info info;
+      mlc_model_input_info(m.model, i, &info);
+      std::string path = loadDir + "/" + fileNameFor(info.name) + ".npy";
+      if (!files.count(info.name)) {
+        if (!std::filesystem::exists(path))
+          return userError("--load-inputs: no '" + path + "' for input '" + info.name + "'");
+        files[info.name] = path;
+      }
+    }
+  }
+  random.seed = uint32_t(seed);
+  deriveRanges(onnx, random.ranges);
   std::vector<HostTensor> inputs;
-  if (int rc = gatherInputs(m.model, files, shapes, true, inputs))
+  if (int rc = gatherInputs(m.model, files, shapes, true, inputs, random))
     return rc;
   std::string err;
   for (size_t i = 0; i < inputs.size(); ++i)
     if (!writeNpy(dir + "/in_" + std::to_string(i) + ".npy", inputs[i], err))
       return userError(err);
+  auto makeDir = [](const std::string &d) {
+    std::error_code ec;
+    std::filesystem::create_directories(d, ec);
+    return !ec;
+  };
+  if (!saveInputs.empty()) {
+    if (!makeDir(saveInputs))
+      return userError("cannot create '" + saveInputs + "'");
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      mlc_tensor_info info;
+      mlc_model_input_info(m.model, i, &info);
+      if (!writeNpy(saveInputs + "/" + fileNameFor(info.name) + ".npy", inputs[i], err))
+        return userError(err);
+    }
+  }
   std::vector<HostTensor> outs;
   if (int rc = runToHost(m.model, threads, inputs, outs))
     return rc;
@@ -154,6 +344,13 @@ int cmdVerify(const Args &a) {
     HostTensor want;
     if (!readNpy(dir + "/out_" + std::to_string(i) + ".npy", want, err))
       return userError(err);
+    if (!saveOutputs.empty()) {
+      if (!makeDir(saveOutputs))
+        return userError("cannot create '" + saveOutputs + "'");
+      std::string base = saveOutputs + "/" + fileNameFor(info.name);
+      if (!writeNpy(base + ".npy", got, err) || !writeNpy(base + ".onnxruntime.npy", want, err))
+        return userError(err);
+    }
     bool ok = got.shape == want.shape;
     double maxAbs = 0, maxRel = 0;
     for (size_t e = 0; ok && e < got.elements(); ++e) {
