@@ -52,14 +52,11 @@ nb::dlpack::dtype dlpackOf(mlc_dtype d) {
 }
 
 mlc_dtype mlcOf(nb::dlpack::dtype t) {
-  for (int v = 1; v < 64; ++v) {
-    auto d = static_cast<mlc_dtype>(v);
-    if (mlc_dtype_size(d) == 0)
-      continue;
-    nb::dlpack::dtype e = dlpackOf(d);
-    if (e.code == t.code && e.bits == t.bits && t.lanes == 1)
-      return d;
-  }
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  if (nb::dlpack::dtype e = dlpackOf(MLC_DTYPE_##ENUM);                                          \
+      e.code == t.code && e.bits == t.bits && t.lanes == 1)                                      \
+    return MLC_DTYPE_##ENUM;
+#include "mlc/dtypes.def"
   return MLC_DTYPE_INVALID;
 }
 

@@ -15,6 +15,18 @@
 
 using namespace mlc::runtime;
 
+/// A dtype number the table defines (checked as a number: an unknown value
+/// must not become an mlc_dtype).
+static bool knownDtype(int32_t v) {
+  switch (v) {
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+  case VALUE:                                                                                    \
+    return true;
+#include "mlc/dtypes.def"
+  default: return false;
+  }
+}
+
 namespace {
 
 #if defined(__x86_64__)
@@ -340,7 +352,7 @@ mlc_status mlc::runtime::readModelTable(const ArtifactFile &file, const char *ba
         return malformed(which + ": name outside the library");
       if (x.rank < 0 || x.rank > MLC_MAX_RANK)
         return malformed(which + ": rank " + std::to_string(x.rank));
-      if (mlc_dtype_size(static_cast<mlc_dtype>(x.dtype)) == 0)
+      if (!knownDtype(x.dtype))
         return malformed(which + ": unknown dtype " + std::to_string(x.dtype));
       uint64_t dims = 0, names = 0;
       if (!v.pointer(at + offsetof(T, dims), dims) || !v.pointer(at + offsetof(T, dim_names), names))

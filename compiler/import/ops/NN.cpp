@@ -245,6 +245,8 @@ LogicalResult convTranspose(NodeBinder &b) {
     return b.error("strides and dilations must be in [1, 2^20], pads and output_padding "
                    "in [0, 2^20]"),
            failure();
+  if (!sane(k, 1))
+    return b.error("the weight's kernel dims must be in [1, 2^20]"), failure();
   if (!outShape.empty() || (autoPad != "NOTSET" && autoPad != "VALID")) {
     for (int i = 0; i < 2; ++i) {
       int64_t out = outShape.empty() ? in[i] * strides[i] : outShape[i];
