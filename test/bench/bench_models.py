@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 import torch_models  # noqa: E402
 
-BENCH_MODELS = ["resnet50", "mobilenet_v2", "bert_base", "gpt", "matmul1024"]
+BENCH_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "bert_base", "gpt", "matmul1024"]
 
 
 def matmul_model(path):
@@ -107,7 +107,10 @@ def main():
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--only", default="", help="comma-separated model names")
+    ap.add_argument("--markdown", default="",
+                    help="also write the results into this page's table (docs/models.md)")
     a = ap.parse_args()
+    rows = []
     import onnxruntime as ort
     os.makedirs(a.work, exist_ok=True)
     thread_counts = [int(t) for t in a.threads.split(",")]
@@ -152,6 +155,41 @@ def main():
                 line += (" %9.2f %8.2f" % (medians[2], mlc_ms / medians[2])) if ov else " %9s %8s" % ("-", "-")
             line += " %9.2f %9.1f %10.0f" % (mlc_ms / first, compile_s, rss_mb)
             print(line, flush=True)
+            rows.append((name, threads, mlc_ms, ort_ms, compile_s))
+    if a.markdown:
+        write_markdown(a.markdown, rows, a)
+
+
+def write_markdown(path, rows, a):
+    """Replaces the table between `<!-- bench_models table -->` and
+    `<!-- end -->` in `path` with this run's figures."""
+    import datetime
+    import platform
+    import re
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    table = ["| model | threads | mlc ms | onnxruntime ms | mlc / ort | compile s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for name, threads, mlc_ms, ort_ms, compile_s in rows:
+        table.append("| %s | %d | %.2f | %.2f | %.2f | %.1f |"
+                     % (name, threads, mlc_ms, ort_ms, mlc_ms / ort_ms, compile_s))
+    table.append("")
+    table.append("Measured %s on %s (%d CPUs) with `test/bench/bench_models.py --iterations %d "
+                 "--markdown docs/models.md`: median of interleaved runs, onnxruntime %s; compile "
+                 "time with every core." % (datetime.date.today().isoformat(), cpu, os.cpu_count(),
+                                            a.iterations, __import__("onnxruntime").__version__))
+    text = open(path).read()
+    new, n = re.subn(r"(<!-- bench_models table -->\n).*?(<!-- end -->)",
+                     lambda m: m.group(1) + "\n".join(table) + "\n" + m.group(2), text, flags=re.S)
+    if n != 1:
+        raise SystemExit("%s has no <!-- bench_models table --> ... <!-- end --> block" % path)
+    open(path, "w").write(new)
 
 
 if __name__ == "__main__":
