@@ -57,6 +57,19 @@ std::string mlc::nodeNameOf(Location loc) {
   return "";
 }
 
+std::string mlc::nodeOpTypeOf(Location loc) {
+  if (auto named = dyn_cast<NameLoc>(loc)) {
+    if (auto child = dyn_cast<NameLoc>(named.getChildLoc()))
+      return child.getName().str();
+    return "";
+  }
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      if (std::string t = nodeOpTypeOf(inner); !t.empty())
+        return t;
+  return "";
+}
+
 // Verifiers check only what holds for ranked operands; types may still be
 // unranked before shape propagation.
 static bool hasRank(Value v, int64_t rank) {

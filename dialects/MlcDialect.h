@@ -33,6 +33,8 @@ inline constexpr const char *kLoweringConfigAttr = "mlc.lowering_config";
 
 /// The ONNX node name recorded in `loc` at import, or "" if none.
 std::string nodeNameOf(mlir::Location loc);
+/// The ONNX op type of that node ("" when the location does not say).
+std::string nodeOpTypeOf(mlir::Location loc);
 } // namespace mlc
 
 #endif

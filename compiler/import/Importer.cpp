@@ -464,7 +464,10 @@ struct GraphImporter {
     std::string name = n.name().empty()
                            ? absl::StrCat(n.op_type(), "_", idx)
                            : n.name();
-    return NameLoc::get(builder.getStringAttr(name));
+    // The op type rides along as the child location: kernel names and
+    // `mlc inspect` read it (nodeOpTypeOf).
+    return NameLoc::get(builder.getStringAttr(name),
+                        NameLoc::get(builder.getStringAttr(n.op_type())));
   }
 
   absl::StatusOr<Value> initializer(StringRef name) {

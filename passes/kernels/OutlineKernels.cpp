@@ -67,7 +67,9 @@ int64_t flopsOf(linalg::LinalgOp op) {
   return iterations * perIteration;
 }
 
-/// A readable kernel name for profiles: the ONNX node of the group's root.
+/// A readable kernel name for profiles: the ONNX node of the group's root,
+/// its op type, the root's kind and how many ops were fused with it:
+/// "fc1 (MatMul, reduction+2)".
 std::string displayNameOf(ArrayRef<Operation *> ops) {
   Operation *root = ops.back();
   for (Operation *op : ops)
@@ -82,6 +84,8 @@ std::string displayNameOf(ArrayRef<Operation *> ops) {
     kind = g.getNumReductionLoops() ? "reduction" : "elementwise";
   if (ops.size() > 1)
     kind += "+" + std::to_string(ops.size() - 1);
+  if (std::string opType = nodeOpTypeOf(root->getLoc()); !opType.empty())
+    kind = opType + ", " + kind;
   return node.empty() ? kind : node + " (" + kind + ")";
 }
 

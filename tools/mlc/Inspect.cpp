@@ -18,7 +18,7 @@ static const char *kInspectHelp =
     "bytes, and the nodes mlc cannot compile. For .so: the artifact's table\n"
     "(read from the file: none of its code runs, so it works on a machine\n"
     "that lacks the model's CPU features), the activation memory of its\n"
-    "memory plan, FLOPs per run by kernel kind; --kernels lists the kernels\n"
+    "memory plan, FLOPs per run by op type; --kernels lists the kernels\n"
     "(name, FLOPs per call). --json prints the same as one JSON object.\n";
 
 static std::string jsonText(const std::string &s) {
@@ -141,12 +141,14 @@ static void printKernels(const mlc_model *model) {
   }
 }
 
-/// "fc1 (reduction+2)" -> "reduction+2".
-static std::string kernelKind(const std::string &name) {
+/// The ONNX op type a kernel was made from: "fc1 (MatMul, reduction+2)" ->
+/// "MatMul"; the kernel's kind when the name has no op type.
+static std::string kernelOpType(const std::string &name) {
   size_t open = name.rfind(" ("), close = name.rfind(')');
   if (open == std::string::npos || close == std::string::npos || close < open)
     return "other";
-  return name.substr(open + 2, close - open - 2);
+  std::string inside = name.substr(open + 2, close - open - 2);
+  return inside.substr(0, inside.find(", "));
 }
 
 static int inspectSoJson(const std::string &path, const mlc_model *m) {
@@ -224,8 +226,8 @@ static int inspectSo(const std::string &path, bool listKernels, bool json) {
   if (const char *arena = mlc_model_metadata(m.model, "arena_size"))
     std::printf("activation memory: %s (the memory plan's arena; outputs are extra)\n",
                 bytesText(std::strtod(arena, nullptr)).c_str());
-  // FLOPs per run by kernel kind (kernels with run-time shapes count as
-  // unknown).
+  // FLOPs per run by the op type of each kernel's root (fused elementwise
+  // ops count with their root; kernels with run-time shapes are unknown).
   std::map<std::string, int64_t> byKind;
   int64_t total = 0, unknown = 0;
   for (size_t i = 0; i < mlc_model_num_kernels(m.model); ++i) {
@@ -235,7 +237,7 @@ static int inspectSo(const std::string &path, bool listKernels, bool json) {
       ++unknown;
       continue;
     }
-    byKind[kernelKind(k.name)] += k.flops;
+    byKind[kernelOpType(k.name)] += k.flops;
     total += k.flops;
   }
   if (total > 0) {
