@@ -31,12 +31,21 @@ struct StaticDims {
   std::optional<int64_t> known(Dim d) {
     return d == kDyn ? std::nullopt : std::optional<int64_t>(d);
   }
-  Dim add(Dim a, Dim b) { return a == kDyn || b == kDyn ? kDyn : a + b; }
-  Dim sub(Dim a, Dim b) { return a == kDyn || b == kDyn ? kDyn : a - b; }
+  // A result that overflows is no dim a real model has: it becomes unknown
+  // (later checks reject it), never undefined behaviour.
+  Dim add(Dim a, Dim b) {
+    Dim r;
+    return a == kDyn || b == kDyn || __builtin_add_overflow(a, b, &r) ? kDyn : r;
+  }
+  Dim sub(Dim a, Dim b) {
+    Dim r;
+    return a == kDyn || b == kDyn || __builtin_sub_overflow(a, b, &r) ? kDyn : r;
+  }
   Dim mul(Dim a, Dim b) {
     if (a == 0 || b == 0)
       return 0;
-    return a == kDyn || b == kDyn ? kDyn : a * b;
+    Dim r;
+    return a == kDyn || b == kDyn || __builtin_mul_overflow(a, b, &r) ? kDyn : r;
   }
   Dim div(Dim a, Dim b) {
     return a == kDyn || b == kDyn || b == 0 ? kDyn : a / b;
@@ -99,7 +108,12 @@ template <typename S>
 typename S::Dim windowOut(S &s, typename S::Dim in, int64_t kernel,
                           int64_t stride, int64_t padSum, int64_t dilation,
                           bool ceilMode) {
-  int64_t span = dilation * (kernel - 1) + 1;
+  // Kernel dims come from the weight's shape: saturate rather than overflow
+  // (a span beyond any input makes the output size negative, an error).
+  int64_t span;
+  if (__builtin_mul_overflow(dilation, kernel - 1, &span) || span > (int64_t(1) << 62))
+    span = int64_t(1) << 62;
+  span += 1;
   auto num = s.add(in, s.cst(padSum - span));
   auto q = ceilMode ? s.ceilDiv(num, stride) : s.floorDiv(num, stride);
   return s.add(q, s.cst(1));

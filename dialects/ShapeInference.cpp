@@ -149,20 +149,18 @@ static std::optional<SDims> reshapePartial(const SDims &x, ArrayRef<int64_t> t,
       out.push_back(kDyn);
       continue;
     }
-    if (d == kDyn || d < 0)
+    // A product that overflows is no real shape: leave the -1 unknown.
+    if (d == kDyn || d < 0 || __builtin_mul_overflow(known, d, &known))
       allKnown = false;
-    else
-      known *= d;
     out.push_back(d < 0 ? kDyn : d);
   }
   if (infer >= 0 && allKnown && known > 0) {
     int64_t total = 1;
     for (int64_t d : x) {
-      if (d == kDyn) {
+      if (d == kDyn || __builtin_mul_overflow(total, d, &total)) {
         total = -1;
         break;
       }
-      total *= d;
     }
     if (total >= 0)
       out[infer] = total / known;
@@ -367,8 +365,8 @@ struct Inferrer {
               out[d] = ShapedType::kDynamic;
             else if ((*reps)[d] < 0)
               return fail(shape::ShapeError{"Tile repeats must not be negative"});
-            else
-              out[d] *= (*reps)[d];
+            else if (__builtin_mul_overflow(out[d], (*reps)[d], &out[d]))
+              return fail(shape::ShapeError{"Tile's output dims overflow"});
           }
           return out;
         })

@@ -247,6 +247,9 @@ LogicalResult convTranspose(NodeBinder &b) {
            failure();
   if (!sane(k, 1))
     return b.error("the weight's kernel dims must be in [1, 2^20]"), failure();
+  // With every factor bounded, the size arithmetic below stays below 2^62.
+  if (in[0] > (int64_t(1) << 30) || in[1] > (int64_t(1) << 30))
+    return b.error("input spatial dims above 2^30 are not supported"), failure();
   if (!outShape.empty() || (autoPad != "NOTSET" && autoPad != "VALID")) {
     for (int i = 0; i < 2; ++i) {
       int64_t out = outShape.empty() ? in[i] * strides[i] : outShape[i];
