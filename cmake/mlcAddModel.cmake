@@ -36,10 +36,8 @@ function(mlc_add_model target)
   endif()
   if(MLC_EXECUTABLE)
     set(compiler "${MLC_EXECUTABLE}")
-    set(compiler_dep "${MLC_EXECUTABLE}")
   elseif(TARGET mlc::mlc)
     set(compiler "$<TARGET_FILE:mlc::mlc>")
-    set(compiler_dep "$<TARGET_FILE:mlc::mlc>")
   else()
     message(FATAL_ERROR "mlc_add_model(${target}): no mlc compiler: this mlc package was "
                         "installed without it; set MLC_EXECUTABLE to an mlc binary")
@@ -68,7 +66,7 @@ function(mlc_add_model target)
     OUTPUT "${so}" "${header}"
     COMMAND "${compiler}" compile "${model}" -o "${so}" --header "${header}"
             --header-prefix "${target}" --quiet ${args}
-    DEPENDS "${model}" "${outdir}/options.txt" "${compiler_dep}"
+    DEPENDS "${model}" "${outdir}/options.txt" "${compiler}"
     COMMENT "mlc: compiling ${ARG_MODEL} (${target})"
     VERBATIM)
   add_custom_target(${target}_compile DEPENDS "${so}" "${header}")

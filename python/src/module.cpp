@@ -80,24 +80,8 @@ public:
   Model(const Model &) = delete;
   Model &operator=(const Model &) = delete;
 
-  nb::list inputs() const {
-    nb::list l;
-    for (size_t i = 0; i < mlc_model_num_inputs(model_); ++i) {
-      mlc_tensor_info t;
-      check(mlc_model_input_info(model_, i, &t));
-      l.append(describe(t));
-    }
-    return l;
-  }
-  nb::list outputs() const {
-    nb::list l;
-    for (size_t i = 0; i < mlc_model_num_outputs(model_); ++i) {
-      mlc_tensor_info t;
-      check(mlc_model_output_info(model_, i, &t));
-      l.append(describe(t));
-    }
-    return l;
-  }
+  nb::list inputs() const { return tensors(mlc_model_num_inputs, mlc_model_input_info); }
+  nb::list outputs() const { return tensors(mlc_model_num_outputs, mlc_model_output_info); }
   std::optional<std::string> metadata(const std::string &key) const {
     const char *v = mlc_model_metadata(model_, key.c_str());
     return v ? std::optional<std::string>(v) : std::nullopt;
@@ -114,6 +98,17 @@ public:
   const mlc_model *get() const { return model_; }
 
 private:
+  nb::list tensors(size_t (*count)(const mlc_model *),
+                   mlc_status (*info)(const mlc_model *, size_t, mlc_tensor_info *)) const {
+    nb::list l;
+    for (size_t i = 0; i < count(model_); ++i) {
+      mlc_tensor_info t;
+      check(info(model_, i, &t));
+      l.append(describe(t));
+    }
+    return l;
+  }
+
   mlc_model *model_ = nullptr;
 };
 

@@ -78,23 +78,6 @@ std::string rate(double v) {
   return format(v >= 100 ? "%.0f" : v >= 1 ? "%.2f" : "%.3g", v);
 }
 
-std::string jsonString(const std::string &s) {
-  std::string r = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      r += '\\';
-      r += (char)c;
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      r += buf;
-    } else {
-      r += (char)c;
-    }
-  }
-  return r + "\"";
-}
-
 struct KernelRow {
   int32_t kernel;
   std::string name;
@@ -301,10 +284,9 @@ int cmdBench(const Args &a) {
   double throughput = wall > 0 ? iterations / wall : 0;
   if (json) {
     std::string shapes;
+    std::vector<mlc_tensor_info> infos = tensorInfos(m.model, false);
     for (size_t i = 0; i < inputs.size(); ++i) {
-      mlc_tensor_info info;
-      mlc_model_input_info(m.model, i, &info);
-      shapes += std::string(i ? ", " : "") + jsonString(info.name) + ": [";
+      shapes += std::string(i ? ", " : "") + jsonString(infos[i].name) + ": [";
       for (size_t d = 0; d < inputs[i].shape.size(); ++d)
         shapes += (d ? ", " : "") + std::to_string(inputs[i].shape[d]);
       shapes += "]";

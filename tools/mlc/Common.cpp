@@ -170,6 +170,31 @@ int parseRunArgs(const Args &a, const std::vector<std::string> &valueOptions,
   return kOk;
 }
 
+std::vector<mlc_tensor_info> tensorInfos(const mlc_model *model, bool outputs) {
+  size_t n = outputs ? mlc_model_num_outputs(model) : mlc_model_num_inputs(model);
+  std::vector<mlc_tensor_info> infos(n);
+  for (size_t i = 0; i < n; ++i)
+    (outputs ? mlc_model_output_info : mlc_model_input_info)(model, i, &infos[i]);
+  return infos;
+}
+
+std::string jsonString(const std::string &s) {
+  std::string r = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      r += '\\';
+      r += (char)c;
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      r += buf;
+    } else {
+      r += (char)c;
+    }
+  }
+  return r + "\"";
+}
+
 int loadModel(const std::string &path, LoadedModel &m, bool infoOnly) {
   if (path.empty())
     return userError("no compiled model given");

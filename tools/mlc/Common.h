@@ -86,6 +86,13 @@ struct SessionHandle {
 int writeModelHeader(const mlc_model *model, const std::string &soPath, const std::string &header,
                      const std::string &prefixName);
 
+/// A model's inputs (or, with `outputs`, its outputs) in order.
+std::vector<mlc_tensor_info> tensorInfos(const mlc_model *model, bool outputs);
+
+/// `s` as a JSON string literal (quotes, backslashes and control
+/// characters escaped).
+std::string jsonString(const std::string &s);
+
 /// Loads a compiled model; `infoOnly` reads its description from the file
 /// without running its code (falling back to loading for older models).
 int loadModel(const std::string &path, LoadedModel &m, bool infoOnly = false);

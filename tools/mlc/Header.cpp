@@ -100,21 +100,13 @@ int writeModelHeader(const mlc_model *model, const std::string &soPath, const st
   os << "#define " << p << "_SO_PATH " << cString(soPath) << "\n";
   const char *arena = mlc_model_metadata(model, "arena_size");
   os << "#define " << p << "_ARENA_SIZE " << (arena ? arena : "0") << "u\n";
-  size_t ni = mlc_model_num_inputs(model), no = mlc_model_num_outputs(model);
-  os << "#define " << p << "_NUM_INPUTS " << ni << "\n";
-  os << "#define " << p << "_NUM_OUTPUTS " << no << "\n";
-  for (size_t i = 0; i < ni; ++i) {
-    mlc_tensor_info t;
-    if (mlc_model_input_info(model, i, &t) != MLC_OK)
-      return userError(std::string("cannot describe input: ") + mlc_last_error());
-    describe(os, p, "INPUT", i, t);
-  }
-  for (size_t i = 0; i < no; ++i) {
-    mlc_tensor_info t;
-    if (mlc_model_output_info(model, i, &t) != MLC_OK)
-      return userError(std::string("cannot describe output: ") + mlc_last_error());
-    describe(os, p, "OUTPUT", i, t);
-  }
+  std::vector<mlc_tensor_info> ins = tensorInfos(model, false), outs = tensorInfos(model, true);
+  os << "#define " << p << "_NUM_INPUTS " << ins.size() << "\n";
+  os << "#define " << p << "_NUM_OUTPUTS " << outs.size() << "\n";
+  for (size_t i = 0; i < ins.size(); ++i)
+    describe(os, p, "INPUT", i, ins[i]);
+  for (size_t i = 0; i < outs.size(); ++i)
+    describe(os, p, "OUTPUT", i, outs[i]);
   os << "\n#endif\n";
   std::string text = os.str();
   std::ofstream out(header, std::ios::binary | std::ios::trunc);

@@ -21,22 +21,6 @@ static const char *kInspectHelp =
     "memory plan, FLOPs per run by op type; --kernels lists the kernels\n"
     "(name, FLOPs per call). --json prints the same as one JSON object.\n";
 
-static std::string jsonText(const std::string &s) {
-  std::string r = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\')
-      r += '\\';
-    if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      r += buf;
-      continue;
-    }
-    r += char(c);
-  }
-  return r + "\"";
-}
-
 static std::string jsonList(const std::vector<std::string> &items) {
   std::string r = "[";
   for (size_t i = 0; i < items.size(); ++i)
@@ -67,24 +51,24 @@ static int inspectOnnx(const std::string &path, bool json) {
       for (const auto &t : ts) {
         std::vector<std::string> dims;
         for (const std::string &d : t.dims)
-          dims.push_back(!d.empty() && (std::isdigit((unsigned char)d[0]) || d[0] == '-') ? d : jsonText(d));
-        items.push_back("{\"name\": " + jsonText(t.name) + ", \"dtype\": " + jsonText(t.dtype) +
+          dims.push_back(!d.empty() && (std::isdigit((unsigned char)d[0]) || d[0] == '-') ? d : jsonString(d));
+        items.push_back("{\"name\": " + jsonString(t.name) + ", \"dtype\": " + jsonString(t.dtype) +
                         ", \"shape\": " + jsonList(dims) + "}");
       }
       return jsonList(items);
     };
     std::vector<std::string> ops, unsupported;
     for (const auto &[op, n] : s->opHistogram)
-      ops.push_back(jsonText(op) + ": " + std::to_string(n));
+      ops.push_back(jsonString(op) + ": " + std::to_string(n));
     for (const auto &u : s->unsupported)
-      unsupported.push_back(jsonText(u));
+      unsupported.push_back(jsonString(u));
     std::string opsText = "{";
     for (size_t i = 0; i < ops.size(); ++i)
       opsText += (i ? ", " : "") + ops[i];
     std::printf("{\"model\": %s, \"producer\": %s, \"opset\": %lld, \"parameters\": %lld, "
                 "\"weight_bytes\": %lld,\n \"inputs\": %s,\n \"outputs\": %s,\n \"ops\": %s},\n "
                 "\"unsupported\": %s}\n",
-                jsonText(path).c_str(), jsonText(s->producer).c_str(), (long long)s->opset,
+                jsonString(path).c_str(), jsonString(s->producer).c_str(), (long long)s->opset,
                 (long long)s->parameters, (long long)s->weightBytes, tensors(s->inputs).c_str(),
                 tensors(s->outputs).c_str(), opsText.c_str(), jsonList(unsupported).c_str());
     return kOk;
@@ -155,36 +139,30 @@ static int inspectSoJson(const std::string &path, const mlc_model *m) {
   auto tensor = [](const mlc_tensor_info &t) {
     std::vector<std::string> dims;
     for (int32_t d = 0; d < t.rank; ++d)
-      dims.push_back(t.dims[d] >= 0 ? std::to_string(t.dims[d]) : jsonText(t.dim_names[d]));
-    return "{\"name\": " + jsonText(t.name) + ", \"dtype\": " + jsonText(mlc_dtype_name(t.dtype)) +
+      dims.push_back(t.dims[d] >= 0 ? std::to_string(t.dims[d]) : jsonString(t.dim_names[d]));
+    return "{\"name\": " + jsonString(t.name) + ", \"dtype\": " + jsonString(mlc_dtype_name(t.dtype)) +
            ", \"shape\": " + jsonList(dims) + "}";
   };
   std::vector<std::string> ins, outs, kernels, meta;
-  for (size_t i = 0; i < mlc_model_num_inputs(m); ++i) {
-    mlc_tensor_info t;
-    mlc_model_input_info(m, i, &t);
+  for (const mlc_tensor_info &t : tensorInfos(m, false))
     ins.push_back(tensor(t));
-  }
-  for (size_t i = 0; i < mlc_model_num_outputs(m); ++i) {
-    mlc_tensor_info t;
-    mlc_model_output_info(m, i, &t);
+  for (const mlc_tensor_info &t : tensorInfos(m, true))
     outs.push_back(tensor(t));
-  }
   for (size_t i = 0; i < mlc_model_num_kernels(m); ++i) {
     mlc_kernel_info k;
     mlc_model_kernel_info(m, i, &k);
-    kernels.push_back("{\"name\": " + jsonText(k.name) + ", \"flops\": " +
+    kernels.push_back("{\"name\": " + jsonString(k.name) + ", \"flops\": " +
                       (k.flops >= 0 ? std::to_string(k.flops) : "null") + "}");
   }
   for (const char *k : {"compiler_version", "compile_options", "abi_version", "target", "cpu",
                         "cpu_features", "arena_size", "num_kernels"})
     if (const char *v = mlc_model_metadata(m, k))
-      meta.push_back(jsonText(k) + ": " + jsonText(v));
+      meta.push_back(jsonString(k) + ": " + jsonString(v));
   std::string metaText;
   for (size_t i = 0; i < meta.size(); ++i)
     metaText += (i ? ", " : "") + meta[i];
   std::printf("{\"model\": %s, %s,\n \"inputs\": %s,\n \"outputs\": %s,\n \"kernels\": %s}\n",
-              jsonText(path).c_str(), metaText.c_str(), jsonList(ins).c_str(),
+              jsonString(path).c_str(), metaText.c_str(), jsonList(ins).c_str(),
               jsonList(outs).c_str(), jsonList(kernels).c_str());
   return kOk;
 }
@@ -212,17 +190,11 @@ static int inspectSo(const std::string &path, bool listKernels, bool json) {
     std::printf("]\n");
   };
   std::printf("inputs:\n");
-  for (size_t i = 0; i < mlc_model_num_inputs(m.model); ++i) {
-    mlc_tensor_info info;
-    mlc_model_input_info(m.model, i, &info);
+  for (const mlc_tensor_info &info : tensorInfos(m.model, false))
     print(info);
-  }
   std::printf("outputs:\n");
-  for (size_t i = 0; i < mlc_model_num_outputs(m.model); ++i) {
-    mlc_tensor_info info;
-    mlc_model_output_info(m.model, i, &info);
+  for (const mlc_tensor_info &info : tensorInfos(m.model, true))
     print(info);
-  }
   if (const char *arena = mlc_model_metadata(m.model, "arena_size"))
     std::printf("activation memory: %s (the memory plan's arena; outputs are extra)\n",
                 bytesText(std::strtod(arena, nullptr)).c_str());

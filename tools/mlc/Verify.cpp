@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "absl/strings/str_join.h"
 #include "onnx/onnx_pb.h"
 
 #include <algorithm>
@@ -53,12 +54,8 @@ static std::string fileNameFor(const std::string &name) {
 /// Integer inputs' value ranges that the graph implies: an input used as
 /// Gather indices into a constant table gets [0, rows - 1]; an input whose
 /// name says it is a mask gets [0, 1]. Names in `ranges` are kept.
-static void deriveRanges(const std::string &onnxPath,
+static void deriveRanges(const onnx::ModelProto &model,
                          std::map<std::string, std::pair<double, double>> &ranges) {
-  std::ifstream f(onnxPath, std::ios::binary);
-  onnx::ModelProto model;
-  if (!f || !model.ParseFromIstream(&f))
-    return;
   const onnx::GraphProto &g = model.graph();
   std::map<std::string, const onnx::TensorProto *> init;
   for (const auto &t : g.initializer())
@@ -128,44 +125,30 @@ static int runOnnxRuntime(const std::string &onnx, const std::string &dir) {
 
 /// A --so must have been compiled from the model: same input and output
 /// names, in order.
-static int checkSameInterface(const std::string &onnxPath, const std::string &soPath,
-                              const mlc_model *m) {
-  std::ifstream f(onnxPath, std::ios::binary);
-  onnx::ModelProto model;
-  if (!f)
-    return userError("cannot read '" + onnxPath + "'");
-  if (!model.ParseFromIstream(&f))
-    return kOk; // the compile (or onnxruntime) reports what is wrong with it
+/// A --so must have been compiled from the model: the same input and output
+/// names, in order.
+static int checkSameInterface(const onnx::ModelProto &model, const std::string &onnxPath,
+                              const std::string &soPath, const mlc_model *m) {
   std::set<std::string> init;
   for (const auto &t : model.graph().initializer())
     init.insert(t.name());
-  std::vector<std::string> want, got;
+  std::vector<std::string> wantIn, wantOut, gotIn, gotOut;
   for (const auto &i : model.graph().input())
     if (!init.count(i.name()))
-      want.push_back(i.name());
-  std::string wantText, gotText;
+      wantIn.push_back(i.name());
   for (const auto &o : model.graph().output())
-    want.push_back("->" + o.name());
-  for (size_t i = 0; i < mlc_model_num_inputs(m); ++i) {
-    mlc_tensor_info t;
-    mlc_model_input_info(m, i, &t);
-    got.push_back(t.name);
-  }
-  for (size_t i = 0; i < mlc_model_num_outputs(m); ++i) {
-    mlc_tensor_info t;
-    mlc_model_output_info(m, i, &t);
-    got.push_back(std::string("->") + t.name);
-  }
-  if (want == got)
+    wantOut.push_back(o.name());
+  for (const mlc_tensor_info &t : tensorInfos(m, false))
+    gotIn.push_back(t.name);
+  for (const mlc_tensor_info &t : tensorInfos(m, true))
+    gotOut.push_back(t.name);
+  if (wantIn == gotIn && wantOut == gotOut)
     return kOk;
-  auto text = [](const std::vector<std::string> &v) {
-    std::string s, outs;
-    for (const std::string &n : v)
-      (n.rfind("->", 0) == 0 ? outs : s) += (n.rfind("->", 0) == 0 ? (outs.empty() ? "" : ", ") + n.substr(2) : (s.empty() ? "" : ", ") + n);
-    return "inputs [" + s + "], outputs [" + outs + "]";
+  auto text = [](const std::vector<std::string> &in, const std::vector<std::string> &out) {
+    return "inputs [" + absl::StrJoin(in, ", ") + "], outputs [" + absl::StrJoin(out, ", ") + "]";
   };
   return userError("'" + soPath + "' was not compiled from '" + onnxPath + "': the library has " +
-                   text(got) + ", the model has " + text(want));
+                   text(gotIn, gotOut) + ", the model has " + text(wantIn, wantOut));
 }
 
 static double elementAt(const HostTensor &t, size_t i) {
@@ -287,13 +270,19 @@ int cmdVerify(const Args &a) {
   LoadedModel m;
   if (int rc = loadModel(so, m))
     return rc;
-  if (int rc = checkSameInterface(onnx, so, m.model))
-    return rc;
-  size_t numInputs = mlc_model_num_inputs(m.model);
+  // The model is read once for the checks and the input ranges; one that
+  // does not parse was reported by the compile (or onnxruntime reports it).
+  onnx::ModelProto model;
+  std::ifstream modelFile(onnx, std::ios::binary);
+  if (!modelFile)
+    return userError("cannot read '" + onnx + "'");
+  bool parsed = model.ParseFromIstream(&modelFile);
+  if (parsed)
+    if (int rc = checkSameInterface(model, onnx, so, m.model))
+      return rc;
+  std::vector<mlc_tensor_info> inputInfos = tensorInfos(m.model, false);
   if (!loadDir.empty()) {
-    for (size_t i = 0; i < numInputs; ++i) {
-      mlc_tensor_info info;
-      mlc_model_input_info(m.model, i, &info);
+    for (const mlc_tensor_info &info : inputInfos) {
       std::string path = loadDir + "/" + fileNameFor(info.name) + ".npy";
       if (!files.count(info.name)) {
         if (!std::filesystem::exists(path))
@@ -303,7 +292,8 @@ int cmdVerify(const Args &a) {
     }
   }
   random.seed = uint32_t(seed);
-  deriveRanges(onnx, random.ranges);
+  if (parsed)
+    deriveRanges(model, random.ranges);
   std::vector<HostTensor> inputs;
   if (int rc = gatherInputs(m.model, files, shapes, true, inputs, random))
     return rc;
@@ -319,12 +309,9 @@ int cmdVerify(const Args &a) {
   if (!saveInputs.empty()) {
     if (!makeDir(saveInputs))
       return userError("cannot create '" + saveInputs + "'");
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      mlc_tensor_info info;
-      mlc_model_input_info(m.model, i, &info);
-      if (!writeNpy(saveInputs + "/" + fileNameFor(info.name) + ".npy", inputs[i], err))
+    for (size_t i = 0; i < inputs.size(); ++i)
+      if (!writeNpy(saveInputs + "/" + fileNameFor(inputInfos[i].name) + ".npy", inputs[i], err))
         return userError(err);
-    }
   }
   std::vector<HostTensor> outs;
   if (int rc = runToHost(m.model, threads, inputs, outs))
