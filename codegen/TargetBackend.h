@@ -24,6 +24,7 @@
 
 namespace mlir {
 class OpPassManager;
+class Pass;
 } // namespace mlir
 
 namespace mlc {
@@ -31,6 +32,7 @@ namespace mlc {
 /// What the user asked of the target.
 struct TargetOptions {
   std::string cpu;        // "" = this machine
+  std::string arch;       // the target's variant: --target NAME:ARCH (cuda: sm_90)
   int optLevel = 3;
   unsigned threads = 1;   // compile threads
   /// Called when a step of serialize() is done (for `mlc compile -v`).
@@ -66,6 +68,18 @@ public:
                                  std::vector<std::string> &out) const = 0;
 };
 
+// Steps every backend shares (codegen/Common.cpp).
+
+/// A pass recording the kernel list (symbol, name, FLOPs) on the module,
+/// before lowering drops the kernels' attributes.
+std::unique_ptr<mlir::Pass> createRecordKernelsPass();
+/// The recorded kernel list: appends each kernel to `sig.kernels` and its
+/// symbol to `symbols`; the arena size to `sig.arenaSize`.
+void readKernelList(mlir::ModuleOp m, ModelSignature &sig, std::vector<std::string> &symbols);
+/// Gives every function with a body the execution context (!llvm.ptr) as
+/// first argument; calls between them pass it on.
+void passExecutionContext(mlir::ModuleOp m);
+
 /// The registry of backends, by name. Backends register themselves once
 /// (registerBuiltinTargetBackends); lookups never fail silently.
 void registerTargetBackend(std::unique_ptr<TargetBackend> backend);
@@ -74,6 +88,7 @@ std::vector<std::string> targetBackendNames();
 /// Registers the backends built into this binary (cpu, and cuda when the
 /// toolkit was found at build time).
 void registerBuiltinTargetBackends();
+void registerCudaTargetBackend();
 
 } // namespace mlc
 

@@ -15,33 +15,6 @@ using namespace mlc;
 
 namespace {
 
-/// The kernels of the host schedule, in the order of the artifact's list
-/// (kernel i is @mlc_k<i>), recorded before LLVM lowering drops attributes.
-constexpr const char *kKernelListAttr = "mlc.kernel_list";
-
-struct RecordKernelsPass : PassWrapper<RecordKernelsPass, OperationPass<ModuleOp>> {
-  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(RecordKernelsPass)
-  StringRef getArgument() const override { return "mlc-record-kernels"; }
-  StringRef getDescription() const override {
-    return "Record the kernel list (symbol, name, FLOPs) on the module";
-  }
-  void runOnOperation() override {
-    ModuleOp m = getOperation();
-    Builder b(m.getContext());
-    SmallVector<Attribute> list;
-    for (auto f : m.getOps<func::FuncOp>()) {
-      if (!f->hasAttr(attr::kKernel))
-        continue;
-      auto name = f->getAttrOfType<StringAttr>(attr::kKernelName);
-      auto flops = f->getAttrOfType<IntegerAttr>(attr::kFlops);
-      list.push_back(b.getArrayAttr({b.getStringAttr(f.getName()),
-                                     name ? name : b.getStringAttr(f.getName()),
-                                     flops ? flops : b.getI64IntegerAttr(-1)}));
-    }
-    m->setAttr(kKernelListAttr, b.getArrayAttr(list));
-  }
-};
-
 struct DispatchPass : PassWrapper<DispatchPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(DispatchPass)
   StringRef getArgument() const override { return "mlc-cpu-dispatch"; }
@@ -83,7 +56,7 @@ public:
   }
 
   void buildKernelPipeline(OpPassManager &pm, const TargetInfo &t) const override {
-    pm.addPass(std::make_unique<RecordKernelsPass>());
+    pm.addPass(createRecordKernelsPass());
     pm.addNestedPass<func::FuncOp>(cpu::createTileVectorizePass());
     pm.addPass(cpu::createBufferizePlanPass());
     pm.addPass(std::make_unique<DispatchPass>());
@@ -99,15 +72,7 @@ public:
     if (!tm)
       return absl::InternalError(err);
     std::vector<std::string> kernelSymbols;
-    if (auto list = m->getAttrOfType<ArrayAttr>(kKernelListAttr))
-      for (Attribute a : list) {
-        auto entry = cast<ArrayAttr>(a);
-        kernelSymbols.push_back(cast<StringAttr>(entry[0]).str());
-        sig.kernels.push_back({cast<StringAttr>(entry[1]).str(),
-                               cast<IntegerAttr>(entry[2]).getInt()});
-      }
-    if (auto arena = m->getAttrOfType<IntegerAttr>("mlc.arena_size"))
-      sig.arenaSize = arena.getInt();
+    readKernelList(m, sig, kernelSymbols);
     auto llvmCtx = std::make_unique<llvm::LLVMContext>();
     auto module = cpu::translateToLLVMIR(m, *llvmCtx, *tm);
     if (!module)
@@ -151,7 +116,6 @@ public:
 } // namespace
 
 void mlc::cpu::registerCpuBackendPasses() {
-  PassRegistration<RecordKernelsPass>();
   PassRegistration<DispatchPass>();
   PassRegistration<PrepareHostPass>();
   PassPipelineRegistration<>("mlc-cpu-to-llvm", "Lower the module to the LLVM dialect",
@@ -161,6 +125,7 @@ void mlc::cpu::registerCpuBackendPasses() {
 void mlc::registerBuiltinTargetBackends() {
   static bool done = [] {
     registerTargetBackend(std::make_unique<CpuBackend>());
+    registerCudaTargetBackend();
     return true;
   }();
   (void)done;

@@ -124,36 +124,14 @@ LogicalResult outlineForall(scf::ForallOp loop, func::FuncOp kernel, Value ctxAr
 } // namespace
 
 LogicalResult cpu::outlineDistributionLoops(ModuleOp m) {
-  MLIRContext *ctx = m.getContext();
-  ctx->getOrLoadDialect<LLVM::LLVMDialect>();
-  auto ctxType = LLVM::LLVMPointerType::get(ctx);
-  func::FuncOp host = hostFunction(m);
-  if (!host)
+  if (!hostFunction(m))
     return m.emitError("no entry function");
+  // Every function with a body takes the context first; calls pass it on.
+  passExecutionContext(m);
   SmallVector<func::FuncOp> functions;
   for (auto f : m.getOps<func::FuncOp>())
-    if (!f.isExternal())
+    if (!f.isExternal() && !f.getName().starts_with(kDispatchPrefix))
       functions.push_back(f);
-  // Every function with a body takes the context first; calls pass it on.
-  for (func::FuncOp f : functions)
-    f.insertArgument(0, ctxType, {}, f.getLoc());
-  SymbolTable symbols(m);
-  for (func::FuncOp f : functions) {
-    Value fctx = f.getArgument(0);
-    SmallVector<func::CallOp> calls;
-    f.walk([&](func::CallOp c) { calls.push_back(c); });
-    for (func::CallOp c : calls) {
-      auto callee = symbols.lookup<func::FuncOp>(c.getCallee());
-      if (!callee || callee.isExternal())
-        continue;
-      SmallVector<Value> args = {fctx};
-      args.append(c.getOperands().begin(), c.getOperands().end());
-      OpBuilder b(c);
-      auto nc = b.create<func::CallOp>(c.getLoc(), callee, args);
-      c.replaceAllUsesWith(nc.getResults());
-      c.erase();
-    }
-  }
   for (func::FuncOp f : functions) {
     SmallVector<scf::ForallOp> loops;
     f.walk([&](scf::ForallOp l) {

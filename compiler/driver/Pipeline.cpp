@@ -171,11 +171,16 @@ static absl::Status compileUncached(const CompileOptions &opts, const TargetBack
 
 absl::Status mlc::compileModel(const CompileOptions &opts, CompileReport *report) {
   registerBuiltinTargetBackends();
-  const TargetBackend *backend = lookupTargetBackend(opts.target);
+  // NAME or NAME:ARCH (cuda:sm_80).
+  llvm::StringRef targetName = opts.target, targetArch;
+  std::tie(targetName, targetArch) = targetName.split(':');
+  const TargetBackend *backend = lookupTargetBackend(targetName);
   if (!backend)
     return absl::InvalidArgumentError(
-        "target '" + opts.target + "' is not available in this build (available: " +
+        "target '" + targetName.str() + "' is not available in this build (available: " +
         absl::StrJoin(targetBackendNames(), ", ") + ")");
+  if (targetName == "cpu" && !targetArch.empty())
+    return absl::InvalidArgumentError("the cpu target takes no ':ARCH'; use --cpu NAME");
   // An output that cannot be written is the user's to fix: say so (with
   // the system's reason) before compiling, not as a failure of the link.
   if (opts.output != "-") {
@@ -194,6 +199,7 @@ absl::Status mlc::compileModel(const CompileOptions &opts, CompileReport *report
   }
   TargetOptions topts;
   topts.cpu = opts.cpu;
+  topts.arch = targetArch.str();
   topts.optLevel = opts.optLevel;
   topts.threads = opts.jobs ? opts.jobs : std::max(1u, std::thread::hardware_concurrency());
   std::string err;

@@ -33,6 +33,13 @@ struct ModelTable {
   bool runnable() const { return runV1 || runV2; }
 };
 
+/// Checks a run's inputs against the signature and the outputs' count.
+mlc_status validateRun(const ModelTable &t, const mlc_tensor *in, size_t nin,
+                       const mlc_tensor *out, size_t nout);
+
+struct CudaModel;
+struct CudaSession;
+
 /// Allocates an activation arena of the model's size and alignment (null
 /// for an empty arena); free with std::free.
 void *allocArena(const ModelTable &t);
@@ -46,6 +53,8 @@ struct mlc_model {
   mlc::runtime::ModelTable table;
   std::string path;
   std::string abiVersion, arenaSize, numKernels;
+  /// CUDA models: the GPU side (null for CPU models).
+  std::unique_ptr<mlc::runtime::CudaModel> cuda;
   ~mlc_model();
 };
 
@@ -57,6 +66,8 @@ struct mlc_session {
   bool profiling = false;
   int64_t kernelBeginNs = 0;
   std::vector<mlc_profile_event> events;
+  /// CUDA models: the session's stream and device arena.
+  std::unique_ptr<mlc::runtime::CudaSession> cuda;
   ~mlc_session();
 };
 

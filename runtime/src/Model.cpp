@@ -1,4 +1,5 @@
 //===- Model.cpp - loading a compiled model and describing it -----------===//
+#include "Cuda.h"
 #include "Internal.h"
 
 #include <cpuid.h>
@@ -104,6 +105,7 @@ void *mlc::runtime::allocArena(const ModelTable &t) {
 }
 
 mlc_model::~mlc_model() {
+  cuda.reset(); // its modules came from the library
   if (handle)
     dlclose(handle);
 }
@@ -194,6 +196,7 @@ const char *mlc_status_name(mlc_status s) {
   case MLC_ERROR_UNSUPPORTED_CPU: return "unsupported CPU";
   case MLC_ERROR_OUT_OF_MEMORY: return "out of memory";
   case MLC_ERROR_INTERNAL: return "internal error";
+  case MLC_ERROR_DEVICE: return "device error";
   }
   return "unknown status";
 }
@@ -238,6 +241,14 @@ static mlc_status createModel(const char *path, bool load, mlc_model **out) {
                           std::string("'") + path + "' needs the CPU feature '" + f +
                               "', which this CPU lacks; recompile with --cpu for this "
                               "machine (e.g. --cpu x86-64-v2)");
+      if (std::string(m->table.target) == "cuda") {
+        if (!m->table.runV2)
+          return setError(MLC_ERROR_LOAD, std::string("'") + path + "' is a CUDA model "
+                                          "without an ABI v2 table");
+        if (mlc_status s = cudaLoadModel(std::string("'") + path + "'", m->table.cpuName,
+                                         m->cuda))
+          return s;
+      }
     }
     m->abiVersion = std::to_string(m->table.abiVersion);
     m->arenaSize = std::to_string(m->table.arenaSize);

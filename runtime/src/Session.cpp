@@ -1,4 +1,5 @@
 //===- Session.cpp - sessions, their threads and profiling, and runs -----===//
+#include "Cuda.h"
 #include "Internal.h"
 
 #include <sched.h>
@@ -57,7 +58,7 @@ mlc_status checkRunnable(const mlc_model *m) {
 /// Gives `s` a pool of n threads (none for ABI v1 models, which cannot use
 /// one). The old pool is kept if the new one cannot start.
 mlc_status startThreads(mlc_session *s, int32_t n) {
-  if (!s->model->table.runV2) {
+  if (!s->model->table.runV2 || s->model->cuda) {
     s->numThreads = 1;
     return MLC_OK;
   }
@@ -125,6 +126,13 @@ mlc_status mlc_session_create(const mlc_model *m, mlc_session **out) {
   if (!s)
     return setError(MLC_ERROR_OUT_OF_MEMORY, "out of memory");
   s->model = m;
+  if (m->cuda) {
+    if (mlc_status st = cudaCreateSession(*m->cuda, m->table.arenaSize, s->cuda))
+      return st;
+    s->numThreads = 1;
+    *out = s.release();
+    return MLC_OK;
+  }
   s->arena = allocArena(m->table);
   if (m->table.arenaSize && !s->arena)
     return setError(MLC_ERROR_OUT_OF_MEMORY, "cannot allocate the activation arena (" +
@@ -252,10 +260,10 @@ mlc_status validateInputs(const ModelTable &t, const mlc_tensor *in, size_t n) {
   return MLC_OK;
 }
 
-/// Runs the model's run function. `s` is null for mlc_model_run.
-mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor *in,
-               size_t nin, mlc_tensor *out, size_t nout) {
-  const ModelTable &t = m->table;
+} // namespace
+
+mlc_status mlc::runtime::validateRun(const ModelTable &t, const mlc_tensor *in, size_t nin,
+                                     const mlc_tensor *out, size_t nout) {
   if (mlc_status st = validateInputs(t, in, nin))
     return st;
   if (nout != t.outputs.size())
@@ -265,6 +273,19 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
                                                     " were given");
   if (nout && !out)
     return setError(MLC_ERROR_INVALID_ARGUMENT, "null outputs array");
+  return MLC_OK;
+}
+
+namespace {
+
+/// Runs the model's run function. `s` is null for mlc_model_run.
+mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor *in,
+               size_t nin, mlc_tensor *out, size_t nout) {
+  const ModelTable &t = m->table;
+  if (s && s->cuda)
+    return cudaRun(m, *s->cuda, in, nin, out, nout, /*device=*/false);
+  if (mlc_status st = validateRun(t, in, nin, out, nout))
+    return st;
   // Input descriptors: {alloc, aligned, offset, sizes[r], strides[r]}.
   std::vector<std::vector<int64_t>> descs(nin + 1);
   std::vector<void *> args(nin + 1);
@@ -406,6 +427,14 @@ extern "C" mlc_status mlc_model_run(const mlc_model *m, const mlc_tensor *in, si
     return setError(MLC_ERROR_INVALID_ARGUMENT, "null model");
   if (mlc_status st = checkRunnable(m))
     return st;
+  if (m->cuda) { // a temporary session: its own stream and device arena
+    mlc_session *s = nullptr;
+    if (mlc_status st = mlc_session_create(m, &s))
+      return st;
+    mlc_status st = runGuarded(m, s, nullptr, in, nin, out, nout);
+    mlc_session_free(s);
+    return st;
+  }
   void *arena = allocArena(m->table);
   if (m->table.arenaSize && !arena)
     return setError(MLC_ERROR_OUT_OF_MEMORY, "cannot allocate the activation arena");

@@ -59,7 +59,7 @@ def bert_base():
             self.enc = torch.nn.TransformerEncoder(layer, layers)
 
         def forward(self, ids):
-            pos = torch.arange(ids.shape[1]).unsqueeze(0)
+            pos = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
             return self.enc(self.norm(self.tok(ids) + self.pos(pos)))
 
     return Encoder().eval(), (torch.randint(0, 30522, (1, 128)),)
@@ -96,7 +96,7 @@ def gpt():
             self.ln = torch.nn.LayerNorm(d)
 
         def forward(self, ids):
-            x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1]))
+            x = self.wte(ids) + self.wpe(torch.arange(ids.shape[1], device=ids.device))
             for b in self.blocks:
                 x = b(x)
             return self.ln(x) @ self.wte.weight.t()  # tied output head

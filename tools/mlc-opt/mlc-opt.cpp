@@ -1,5 +1,6 @@
 //===- mlc-opt.cpp - runs any mlc or MLIR pass, for lit tests ------------===//
 #include "codegen/cpu/CpuCodegen.h"
+#include "codegen/cuda/CudaCodegen.h"
 #include "dialects/MlcDialect.h"
 #include "passes/Passes.h"
 
@@ -17,6 +18,8 @@ int main(int argc, char **argv) {
   mlc::registerMlcPasses();
   mlc::cpu::registerCpuCodegenPasses();
   mlc::cpu::registerCpuBackendPasses();
+  mlc::cuda::registerCudaCodegenPasses();
+  mlc::cuda::registerCudaBackendPasses();
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "mlc optimizer driver\n", registry));
 }

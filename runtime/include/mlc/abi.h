@@ -61,8 +61,37 @@ struct mlc_exec_ctx {
   void (*kernel_begin)(mlc_exec_ctx *ctx, int32_t kernel);
   void (*kernel_end)(mlc_exec_ctx *ctx, int32_t kernel);
   void *cuda_stream;              /* CUDA targets: the session's stream */
-  void *reserved[4];
+  /* CUDA targets: the runtime's device services (below); null otherwise. */
+  const struct mlc_cuda_api *cuda;
+  void *reserved[3];
 };
+
+/*---------------------------------------------------------------------------
+ * The device services a CUDA model's host schedule calls (target "cuda").
+ * Every call runs on the session's stream, in order. A call that fails
+ * records the error in the session and returns null; later calls of the
+ * same run do nothing, and the run returns the first error.
+ *-------------------------------------------------------------------------*/
+typedef struct mlc_cuda_api {
+  uint32_t size;                  /* sizeof(mlc_cuda_api) of the runtime */
+  uint32_t reserved;
+  /* The loaded module of a kernel image (a fatbin, cubin or PTX embedded
+   * in the model); loaded once per model, then cached. */
+  void *(*module_load)(mlc_exec_ctx *ctx, const void *image, uint64_t size);
+  void *(*module_function)(mlc_exec_ctx *ctx, void *module, const char *name);
+  void (*launch)(mlc_exec_ctx *ctx, void *function, int64_t grid_x, int64_t grid_y,
+                 int64_t grid_z, int64_t block_x, int64_t block_y, int64_t block_z,
+                 int32_t shared_bytes, void **params);
+  /* Device memory, stream-ordered. */
+  void *(*alloc)(mlc_exec_ctx *ctx, uint64_t bytes);
+  void (*free)(mlc_exec_ctx *ctx, void *ptr);
+  /* The device copy of constant `index` (weights), uploaded on first use
+   * from `host` (bytes long) and kept as long as the model is loaded. */
+  void *(*constant)(mlc_exec_ctx *ctx, const void *host, uint64_t bytes, int64_t index);
+  /* Copies `bytes` of device memory to the host, waiting for the stream:
+   * the host schedule reads a scalar it needs (a shape, an axis). */
+  void (*read)(mlc_exec_ctx *ctx, void *host, const void *device, uint64_t bytes);
+} mlc_cuda_api;
 
 /* One kernel of the host schedule. */
 typedef struct mlc_abi_kernel_v2 {

@@ -37,7 +37,9 @@ typedef enum mlc_status {
   MLC_ERROR_ABI = 3,              /* model built for another ABI version */
   MLC_ERROR_UNSUPPORTED_CPU = 4,  /* the CPU lacks a feature the code needs */
   MLC_ERROR_OUT_OF_MEMORY = 5,
-  MLC_ERROR_INTERNAL = 6
+  MLC_ERROR_INTERNAL = 6,
+  MLC_ERROR_DEVICE = 7            /* CUDA models: no usable GPU or driver, or a
+                                   * CUDA call failed (the message names it) */
 } mlc_status;
 
 /* Element types: float32, float64, float16, int64, int32, int16, int8,
@@ -136,6 +138,29 @@ MLC_API mlc_status mlc_model_run(const mlc_model *model,
                                  mlc_tensor *outputs, size_t num_outputs);
 /* Frees an output the runtime allocated and clears data/size_bytes. */
 MLC_API void mlc_tensor_release(mlc_tensor *tensor);
+
+/*---------------------------------------------------------------------------
+ * CUDA models (compiled with --target cuda). mlc_session_run and
+ * mlc_model_run take and return host memory (copied to and from the GPU).
+ * The calls below keep data on the GPU: every data pointer is a device
+ * pointer (CUdeviceptr) of the model's GPU ($MLC_CUDA_DEVICE, default 0).
+ * Inputs are read in place. An output with data = NULL receives a device
+ * buffer the caller frees with mlc_device_free; otherwise the result is
+ * copied into the device buffer given. Runs are synchronous: when a run
+ * returns, its outputs are complete. A CPU model refuses these calls.
+ *-------------------------------------------------------------------------*/
+MLC_API mlc_status mlc_session_run_device(mlc_session *session,
+                                          const mlc_tensor *inputs, size_t num_inputs,
+                                          mlc_tensor *outputs, size_t num_outputs);
+MLC_API mlc_status mlc_device_alloc(const mlc_model *model, size_t bytes, void **ptr);
+MLC_API mlc_status mlc_device_free(const mlc_model *model, void *ptr);
+/* Copies between host and device memory of the model's GPU; `to_device`
+ * picks the direction. */
+MLC_API mlc_status mlc_device_copy(const mlc_model *model, void *dst, const void *src,
+                                   size_t bytes, int to_device);
+/* The session's CUDA stream (a CUstream), for ordering the caller's own
+ * work; NULL for CPU models. */
+MLC_API void *mlc_session_cuda_stream(const mlc_session *session);
 
 /*---------------------------------------------------------------------------
  * Profiling: with profiling on, each mlc_session_run records one event per

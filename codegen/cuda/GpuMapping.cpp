@@ -1,0 +1,339 @@
+//===- GpuMapping.cpp - top-level work of each function into gpu.launch --===//
+//
+// After bufferisation and linalg-to-parallel-loops, a function (the host
+// schedule or a kernel) holds host work (buffer allocation and views, shape
+// arithmetic, kernel calls) and device work (parallel loops, and the odd
+// scalar loop, load or store). Host ops stay; each top-level scf.parallel
+// becomes one launch over its linearised iteration space; every other run
+// of consecutive device ops becomes a one-thread launch, so that all memory
+// the model touches is touched on the device.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/cuda/CudaCodegen.h"
+
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "llvm/ADT/SetVector.h"
+
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlc;
+
+namespace {
+
+/// Ops that stay on the host: they allocate, view or describe buffers, do
+/// shape arithmetic, or call kernels; none reads or writes tensor data.
+bool isHostOp(Operation *op) {
+  if (isa<func::ReturnOp, func::CallOp, memref::AllocOp, memref::AllocaOp, memref::DeallocOp, memref::DimOp,
+          memref::SubViewOp, memref::ViewOp, memref::CastOp, memref::ReinterpretCastOp,
+          memref::ExpandShapeOp, memref::CollapseShapeOp, memref::GetGlobalOp,
+          memref::ExtractStridedMetadataOp, memref::ExtractAlignedPointerAsIndexOp,
+          memref::AssumeAlignmentOp, memref::RankOp>(op))
+    return true;
+  if (op->getDialect() && isa<gpu::GPUDialect, LLVM::LLVMDialect>(op->getDialect()))
+    return true;
+  // The host's own temporaries (copyToHost).
+  if (auto load = dyn_cast<memref::LoadOp>(op))
+    return load.getMemRef().getDefiningOp<memref::AllocaOp>() != nullptr;
+  return op->getNumRegions() == 0 && isMemoryEffectFree(op);
+}
+
+Value cst(OpBuilder &b, Location loc, int64_t v) {
+  return b.create<arith::ConstantIndexOp>(loc, v);
+}
+
+/// One launch of kBlockSize-thread blocks over the loop's iterations, the
+/// thread of linear index i running iteration i (when the loop has any).
+LogicalResult mapParallel(scf::ParallelOp loop) {
+  if (loop.getNumResults() != 0)
+    return loop.emitError("a parallel loop with reductions cannot be mapped to the GPU yet");
+  Location loc = loop.getLoc();
+  OpBuilder b(loop);
+  SmallVector<Value> counts;
+  Value total = cst(b, loc, 1);
+  for (auto [lb, ub, step] : llvm::zip(loop.getLowerBound(), loop.getUpperBound(),
+                                       loop.getStep())) {
+    Value count = b.create<arith::CeilDivSIOp>(loc, b.create<arith::SubIOp>(loc, ub, lb), step);
+    count = b.create<arith::MaxSIOp>(loc, count, cst(b, loc, 0));
+    counts.push_back(count);
+    total = b.create<arith::MulIOp>(loc, total, count);
+  }
+  Value block = cst(b, loc, cuda::kBlockSize), one = cst(b, loc, 1);
+  Value any = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, total, cst(b, loc, 0));
+  auto guard = b.create<scf::IfOp>(loc, any, /*withElseRegion=*/false);
+  b.setInsertionPointToStart(&guard.getThenRegion().front());
+  Value grid = b.create<arith::CeilDivSIOp>(loc, total, block);
+  auto launch = b.create<gpu::LaunchOp>(loc, grid, one, one, block, one, one);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  Value linear = b.create<arith::AddIOp>(
+      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, block), launch.getThreadIds().x);
+  Value inRange = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, linear, total);
+  auto body = b.create<scf::IfOp>(loc, inRange, false);
+  b.create<gpu::TerminatorOp>(loc);
+  b.setInsertionPointToStart(&body.getThenRegion().front());
+  IRMapping map;
+  Value rem = linear;
+  unsigned rank = counts.size();
+  for (int d = rank - 1; d >= 0; --d) {
+    Value pos = d == 0 ? rem : b.create<arith::RemSIOp>(loc, rem, counts[d]).getResult();
+    if (d > 0)
+      rem = b.create<arith::DivSIOp>(loc, rem, counts[d]);
+    Value iv = b.create<arith::AddIOp>(
+        loc, loop.getLowerBound()[d], b.create<arith::MulIOp>(loc, pos, loop.getStep()[d]));
+    map.map(loop.getInductionVars()[d], iv);
+  }
+  for (Operation &op : loop.getBody()->without_terminator())
+    b.clone(op, map);
+  loop.erase();
+  return success();
+}
+
+/// The ops of `segment`, in order, into a one-thread launch. Their results
+/// must not be used after it.
+LogicalResult wrapSerial(ArrayRef<Operation *> segment) {
+  llvm::SmallPtrSet<Operation *, 16> inside(segment.begin(), segment.end());
+  for (Operation *op : segment)
+    for (Value r : op->getResults())
+      for (Operation *user : r.getUsers()) {
+        Operation *top = user;
+        while (top && !inside.count(top))
+          top = top->getParentOp();
+        if (!top) {
+          if (std::getenv("MLC_DEBUG_CUDA_MAP"))
+            for (Operation *o : segment)
+              llvm::errs() << "segment op: " << *o << "\n";
+          return user->emitError("this op needs, on the host, a value that the CUDA target "
+                                 "computes on the device (")
+                 << op->getName() << "); such models cannot be compiled for cuda yet";
+        }
+      }
+  Location loc = segment.front()->getLoc();
+  OpBuilder b(segment.front());
+  Value one = cst(b, loc, 1);
+  auto launch = b.create<gpu::LaunchOp>(loc, one, one, one, one, one, one);
+  b.setInsertionPointToStart(&launch.getBody().front());
+  auto term = b.create<gpu::TerminatorOp>(loc);
+  for (Operation *op : segment)
+    op->moveBefore(term);
+  return success();
+}
+
+/// A host copy of `count` elements of `src` starting at `indices`: a
+/// one-thread launch gathers them into a fresh device buffer (no view, so
+/// its address is its allocation), which @mlc_cuda_read(host, device,
+/// bytes) copies into a host temporary.
+Value copyToHost(OpBuilder &b, Location loc, Value src, ValueRange indices, int64_t count,
+                 func::FuncOp read) {
+  auto srcType = cast<MemRefType>(src.getType());
+  Type elem = srcType.getElementType();
+  // Bytes per element in memory (i1 takes a byte).
+  int64_t elemBytes = elem.isIndex() ? 8 : (elem.getIntOrFloatBitWidth() + 7) / 8;
+  auto flat = MemRefType::get({count}, elem);
+  Value scratch = b.create<memref::AllocOp>(loc, flat);
+  Value one = cst(b, loc, 1);
+  auto launch = b.create<gpu::LaunchOp>(loc, one, one, one, one, one, one);
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(&launch.getBody().front());
+    auto loop = b.create<scf::ForOp>(loc, cst(b, loc, 0), cst(b, loc, count), one);
+    b.create<gpu::TerminatorOp>(loc);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<Value> at(indices.begin(), indices.end());
+    if (at.empty() && srcType.getRank() == 1)
+      at.push_back(loop.getInductionVar()); // the whole (1-D) buffer
+    else if (!at.empty())
+      at.back() = b.create<arith::AddIOp>(loc, at.back(), loop.getInductionVar());
+    Value v = b.create<memref::LoadOp>(loc, src, at);
+    b.create<memref::StoreOp>(loc, v, scratch, ValueRange{loop.getInductionVar()});
+  }
+  Value host = b.create<memref::AllocaOp>(loc, flat);
+  Type i64 = b.getI64Type();
+  auto addr = [&](Value m) {
+    return b.create<arith::IndexCastOp>(loc, i64,
+                                        b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, m))
+        .getResult();
+  };
+  b.create<func::CallOp>(loc, read,
+                         ValueRange{addr(host), addr(scratch),
+                                    b.create<arith::ConstantIntOp>(loc, count * elemBytes, 64)});
+  b.create<memref::DeallocOp>(loc, scratch);
+  return host;
+}
+
+/// A load at the top of a function reads a scalar the host needs (a shape,
+/// an axis, a count): it reads a host copy of that element.
+void readOnHost(memref::LoadOp load, func::FuncOp read) {
+  Location loc = load.getLoc();
+  OpBuilder b(load);
+  Value host = copyToHost(b, loc, load.getMemRef(), load.getIndices(), 1, read);
+  Value v = b.create<memref::LoadOp>(loc, host, ValueRange{cst(b, loc, 0)});
+  load.replaceAllUsesWith(v);
+  load.erase();
+}
+
+/// memref.reshape reads its shape operand on the host. A static result
+/// needs no read (a reinterpret_cast); otherwise it reads a host copy.
+void reshapeOnHost(memref::ReshapeOp reshape, func::FuncOp read) {
+  Location loc = reshape.getLoc();
+  OpBuilder b(reshape);
+  auto type = cast<MemRefType>(reshape.getType());
+  if (type.hasStaticShape() && type.getLayout().isIdentity()) {
+    SmallVector<int64_t> strides(type.getRank(), 1);
+    for (int64_t d = type.getRank() - 2; d >= 0; --d)
+      strides[d] = strides[d + 1] * type.getDimSize(d + 1);
+    Value v = b.create<memref::ReinterpretCastOp>(loc, type, reshape.getSource(), 0,
+                                                  type.getShape(), strides);
+    reshape.replaceAllUsesWith(v);
+    reshape.erase();
+    return;
+  }
+  auto shapeType = cast<MemRefType>(reshape.getShape().getType());
+  Value host = copyToHost(b, loc, reshape.getShape(), {}, shapeType.getNumElements(), read);
+  reshape.getShapeMutable().assign(host);
+}
+
+LogicalResult mapBlock(Block &block, func::FuncOp read) {
+  for (auto load : llvm::make_early_inc_range(block.getOps<memref::LoadOp>()))
+    readOnHost(load, read);
+  for (auto reshape : llvm::make_early_inc_range(block.getOps<memref::ReshapeOp>()))
+    reshapeOnHost(reshape, read);
+  SmallVector<Operation *> ops;
+  for (Operation &op : block)
+    ops.push_back(&op);
+  SmallVector<Operation *> segment;
+  llvm::SmallPtrSet<Value, 16> deviceValues;
+  auto flush = [&]() -> LogicalResult {
+    if (segment.empty())
+      return success();
+    LogicalResult r = wrapSerial(segment);
+    segment.clear();
+    deviceValues.clear();
+    return r;
+  };
+  for (Operation *op : ops) {
+    bool usesDevice = llvm::any_of(op->getOperands(),
+                                   [&](Value v) { return deviceValues.contains(v); });
+    bool device = !isHostOp(op) && !isa<scf::ParallelOp>(op);
+    if (device || (usesDevice && op->getNumRegions() == 0 && isMemoryEffectFree(op))) {
+      segment.push_back(op);
+      deviceValues.insert(op->result_begin(), op->result_end());
+      continue;
+    }
+    if (failed(flush()))
+      return failure();
+    if (auto loop = dyn_cast<scf::ParallelOp>(op))
+      if (failed(mapParallel(loop)))
+        return failure();
+  }
+  return flush();
+}
+
+struct MapToGpuPass : PassWrapper<MapToGpuPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MapToGpuPass)
+  StringRef getArgument() const override { return "mlc-cuda-map-to-gpu"; }
+  StringRef getDescription() const override {
+    return "Move each function's top-level device work into gpu.launch regions";
+  }
+  void getDependentDialects(DialectRegistry &r) const override {
+    r.insert<gpu::GPUDialect, scf::SCFDialect, arith::ArithDialect>();
+  }
+  void runOnOperation() override {
+    if (failed(cuda::mapToGpu(getOperation())))
+      signalPassFailure();
+    if (const char *dump = std::getenv("MLC_DEBUG_CUDA_MAP"); dump && *dump == '2')
+      getOperation().print(llvm::errs(), OpPrintingFlags().elideLargeElementsAttrs(8));
+  }
+};
+
+struct MergeDeviceModulesPass : PassWrapper<MergeDeviceModulesPass, OperationPass<ModuleOp>> {
+  MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MergeDeviceModulesPass)
+  StringRef getArgument() const override { return "mlc-cuda-merge-modules"; }
+  StringRef getDescription() const override {
+    return "Move every outlined kernel into one gpu.module";
+  }
+  void runOnOperation() override {
+    if (failed(cuda::mergeDeviceModules(getOperation())))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+
+LogicalResult cuda::mapToGpu(ModuleOp m) {
+  MLIRContext *ctx = m->getContext();
+  ctx->getOrLoadDialect<gpu::GPUDialect>();
+  OpBuilder mb(ctx);
+  mb.setInsertionPointToEnd(m.getBody());
+  auto i64 = mb.getI64Type();
+  auto read = mb.create<func::FuncOp>(m.getLoc(), kReadFunction,
+                                      mb.getFunctionType({i64, i64, i64}, {}));
+  read.setPrivate();
+  for (auto f : llvm::make_early_inc_range(m.getOps<func::FuncOp>())) {
+    if (f.isExternal())
+      continue;
+    if (!f.getBody().hasOneBlock())
+      return f.emitError("the CUDA target expects structured control flow");
+    if (failed(mapBlock(f.getBody().front(), read)))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult cuda::mergeDeviceModules(ModuleOp m) {
+  SmallVector<gpu::GPUModuleOp> modules(m.getOps<gpu::GPUModuleOp>());
+  if (modules.empty())
+    return success();
+  OpBuilder b(m.getContext());
+  b.setInsertionPointToEnd(m.getBody());
+  auto merged = b.create<gpu::GPUModuleOp>(m.getLoc(), kDeviceModule);
+  SymbolTable table(merged);
+  llvm::DenseMap<Attribute, Attribute> renamed; // old @module::@fn -> new
+  for (gpu::GPUModuleOp mod : modules) {
+    for (Operation &op : llvm::make_early_inc_range(mod.getBody()->without_terminator())) {
+      auto sym = dyn_cast<SymbolOpInterface>(&op);
+      if (!sym)
+        return op.emitError("unexpected op in an outlined GPU module");
+      StringAttr old = sym.getNameAttr();
+      op.moveBefore(merged.getBody()->getTerminator());
+      if (!isa<gpu::GPUFuncOp>(op)) {
+        // A global both modules cloned: keep one.
+        if (table.lookup(old) && table.lookup(old) != &op) {
+          op.erase();
+          continue;
+        }
+      }
+      StringAttr now = table.insert(&op); // renames on a clash
+      renamed[SymbolRefAttr::get(mod.getNameAttr(), {FlatSymbolRefAttr::get(old)})] =
+          SymbolRefAttr::get(merged.getNameAttr(), {FlatSymbolRefAttr::get(now)});
+    }
+    mod.erase();
+  }
+  WalkResult r = m.walk([&](gpu::LaunchFuncOp launch) {
+    auto it = renamed.find(launch.getKernel());
+    if (it == renamed.end()) {
+      launch.emitError("launch of an unknown kernel");
+      return WalkResult::interrupt();
+    }
+    launch.setKernelAttr(cast<SymbolRefAttr>(it->second));
+    return WalkResult::advance();
+  });
+  return failure(r.wasInterrupted());
+}
+
+std::unique_ptr<Pass> cuda::createMapToGpuPass() { return std::make_unique<MapToGpuPass>(); }
+std::unique_ptr<Pass> cuda::createMergeDeviceModulesPass() {
+  return std::make_unique<MergeDeviceModulesPass>();
+}
+void cuda::registerCudaCodegenPasses() {
+  PassRegistration<MapToGpuPass>();
+  PassRegistration<MergeDeviceModulesPass>();
+}
