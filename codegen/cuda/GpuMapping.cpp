@@ -19,6 +19,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
@@ -237,6 +238,58 @@ LogicalResult mapBlock(Block &block, func::FuncOp read) {
   return flush();
 }
 
+/// A reduction loop that reads and writes one element of its output on
+/// every iteration (what linalg-to-loops gives a contraction) keeps it in a
+/// register instead: the load moves before the loop, the store after it.
+/// Only when the element's indices are fixed in the loop and nothing else
+/// in the loop touches that buffer.
+void promoteAccumulators(Operation *root) {
+  SmallVector<scf::ForOp> loops;
+  root->walk([&](scf::ForOp f) { loops.push_back(f); }); // innermost first
+  for (scf::ForOp loop : loops) {
+    Block *body = loop.getBody();
+    SmallVector<std::pair<memref::LoadOp, memref::StoreOp>> pairs;
+    for (auto load : body->getOps<memref::LoadOp>()) {
+      Value buf = load.getMemRef();
+      if (!llvm::all_of(load.getIndices(),
+                        [&](Value v) { return loop.isDefinedOutsideOfLoop(v); }) ||
+          !loop.isDefinedOutsideOfLoop(buf))
+        continue;
+      memref::StoreOp store;
+      bool other = false;
+      for (Operation *user : buf.getUsers()) {
+        if (user == load || !loop->isAncestor(user))
+          continue;
+        auto st = dyn_cast<memref::StoreOp>(user);
+        if (st && st->getBlock() == body && !store && st.getIndices() == load.getIndices() &&
+            load->isBeforeInBlock(st))
+          store = st;
+        else
+          other = true;
+      }
+      if (store && !other)
+        pairs.push_back({load, store});
+    }
+    for (auto [load, store] : pairs) {
+      OpBuilder b(loop);
+      auto init = b.create<memref::LoadOp>(load.getLoc(), load.getMemRef(), load.getIndices());
+      IRRewriter rw(loop.getContext());
+      auto grown = cast<scf::ForOp>(*loop.replaceWithAdditionalYields(
+          rw, ValueRange{init.getResult()}, /*replaceInitOperandUsesInLoop=*/false,
+          [&](OpBuilder &, Location, ArrayRef<BlockArgument>) {
+            return SmallVector<Value>{store.getValueToStore()};
+          }));
+      load.replaceAllUsesWith(grown.getRegionIterArgs().back());
+      b.setInsertionPointAfter(grown);
+      b.create<memref::StoreOp>(store.getLoc(), grown.getResults().back(), store.getMemRef(),
+                                store.getIndices());
+      load.erase();
+      store.erase();
+      loop = grown;
+    }
+  }
+}
+
 struct MapToGpuPass : PassWrapper<MapToGpuPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MapToGpuPass)
   StringRef getArgument() const override { return "mlc-cuda-map-to-gpu"; }
@@ -284,6 +337,7 @@ LogicalResult cuda::mapToGpu(ModuleOp m) {
       return f.emitError("the CUDA target expects structured control flow");
     if (failed(mapBlock(f.getBody().front(), read)))
       return failure();
+    f.walk([](gpu::LaunchOp launch) { promoteAccumulators(launch); });
   }
   return success();
 }

@@ -18,3 +18,14 @@ config.substitutions.append(("not ", os.path.join(os.path.dirname(config.fileche
 config.environment["PYTHONDONTWRITEBYTECODE"] = "1"
 # Tests measure the compiler, not the compile cache (cli/cache.test sets its own).
 config.environment["MLC_CACHE_DIR"] = "off"
+# The cuda target compiles with the CUDA toolkit's ptxas and libdevice.
+import shutil as _shutil
+if any(os.path.exists(os.path.join(p, "bin", "ptxas")) and
+       os.path.exists(os.path.join(p, "nvvm", "libdevice", "libdevice.10.bc"))
+       for p in [os.environ.get("CUDA_HOME", ""), os.environ.get("CUDA_PATH", ""),
+                 "/usr/local/cuda"] + ([os.path.dirname(os.path.dirname(os.path.realpath(
+                     _shutil.which("ptxas"))))] if _shutil.which("ptxas") else []) if p):
+    config.available_features.add("cuda-toolkit")
+for _v in ("CUDA_HOME", "CUDA_PATH", "PATH"):
+    if _v in os.environ:
+        config.environment[_v] = os.environ[_v]

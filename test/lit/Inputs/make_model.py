@@ -74,7 +74,21 @@ def case_constant_of_shape(out, dynamic=False):
     onnx.save(model(nodes, [vi("x", ["batch", 4])], outputs, [shape], opset=9), out)
 
 
+def case_cuda_mix(out):
+    """MatMul + bias + Softmax, and a ReduceSum whose axes are a run-time
+    input (the host reads them from the device)."""
+    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(4, 3) / 10, "w")
+    b = numpy_helper.from_array(np.array([0.5, 1.5, 2.5], np.float32), "b")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm"),
+             helper.make_node("Add", ["h", "b"], ["h2"], name="bias"),
+             helper.make_node("Softmax", ["h2"], ["y"], name="sm", axis=-1),
+             helper.make_node("ReduceSum", ["x", "axes"], ["s"], name="rs", keepdims=0)]
+    onnx.save(model(nodes, [vi("x", ["batch", 4]), vi("axes", [1], TensorProto.INT64)],
+                    [vi("y", ["batch", 3]), vi("s", None)], [w, b]), out)
+
+
 CASES = {
+    "cuda_mix": case_cuda_mix,
     "constant_of_shape": case_constant_of_shape,
     "constant_of_shape_dynamic": lambda o: case_constant_of_shape(o, dynamic=True),
     "mlp": case_mlp,
