@@ -133,6 +133,20 @@ public:
   }
   const mlc_model *get() const { return model_.get(); }
 
+  // CUDA models: memory on the model's GPU (see runtime.h).
+  void *deviceAlloc(size_t bytes) const {
+    void *p = nullptr;
+    check(mlc_device_alloc(get(), bytes, &p));
+    return p;
+  }
+  void deviceFree(void *p) const { check(mlc_device_free(get(), p)); }
+  void copyToDevice(void *device, const void *host, size_t bytes) const {
+    check(mlc_device_copy(get(), device, host, bytes, 1));
+  }
+  void copyToHost(void *host, const void *device, size_t bytes) const {
+    check(mlc_device_copy(get(), host, device, bytes, 0));
+  }
+
 private:
   struct Free {
     void operator()(mlc_model *m) const { mlc_model_free(m); }
@@ -165,6 +179,17 @@ public:
   std::vector<Tensor> run(std::initializer_list<const Tensor *> inputs) {
     return run(std::vector<const Tensor *>(inputs));
   }
+
+  /// CUDA models: every data pointer is GPU memory (mlc_session_run_device).
+  /// An output with data == nullptr receives a GPU buffer that the caller
+  /// frees with Model::deviceFree.
+  void runDevice(const std::vector<mlc_tensor> &inputs, std::vector<mlc_tensor> &outputs) {
+    outputs.resize(model_.numOutputs());
+    check(mlc_session_run_device(session_.get(), inputs.data(), inputs.size(), outputs.data(),
+                                 outputs.size()));
+  }
+  /// The session's CUDA stream (a CUstream); nullptr for CPU models.
+  void *cudaStream() const { return mlc_session_cuda_stream(session_.get()); }
 
   /// n >= 1 threads for the following runs; 0: the default.
   void setNumThreads(int n) { check(mlc_session_set_num_threads(session_.get(), n)); }
