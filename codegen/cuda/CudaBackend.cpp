@@ -124,6 +124,7 @@ public:
   void buildKernelPipeline(OpPassManager &pm, const TargetInfo &t) const override {
     pm.addPass(createRecordKernelsPass());
     pm.addPass(cpu::createBufferizePlanPass());
+    pm.addPass(cuda::createLibraryCallsPass());
     pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
     // Integer powers become functions, which outlining copies into the
     // device module with the kernels that call them.
@@ -239,7 +240,10 @@ public:
 
 } // namespace
 
-void mlc::cuda::registerCudaBackendPasses() { PassRegistration<PrepareHostPass>(); }
+void mlc::cuda::registerCudaBackendPasses() {
+  PassRegistration<PrepareHostPass>();
+  registerLibraryCallsPass();
+}
 
 void mlc::registerCudaTargetBackend() {
   registerTargetBackend(std::make_unique<CudaBackend>());

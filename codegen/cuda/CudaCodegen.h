@@ -34,6 +34,9 @@ inline constexpr const char *kDeviceModule = "mlc_cuda";
 /// The host's read of one scalar from device memory: (host, device, bytes)
 /// as i64 addresses; a call through ctx->cuda after translation.
 inline constexpr const char *kReadFunction = "mlc_cuda_read";
+/// A strided-batched SGEMM (LibraryCalls.cpp): 15 i64 arguments, a call
+/// through ctx->cuda after translation.
+inline constexpr const char *kGemmFunction = "mlc_cuda_gemm";
 /// Module attribute: the constants (memref.global names) the host reads,
 /// in the order of their index in mlc_cuda_api.constant.
 inline constexpr const char *kConstantsAttr = "mlc.cuda_constants";
@@ -46,6 +49,9 @@ mlir::LogicalResult mapToGpu(mlir::ModuleOp m);
 mlir::LogicalResult mergeDeviceModules(mlir::ModuleOp m);
 
 std::unique_ptr<mlir::Pass> createMapToGpuPass();
+/// float32 contractions on contiguous buffers -> @mlc_cuda_gemm (cuBLAS).
+std::unique_ptr<mlir::Pass> createLibraryCallsPass();
+void registerLibraryCallsPass();
 std::unique_ptr<mlir::Pass> createMergeDeviceModulesPass();
 void registerCudaCodegenPasses();
 void registerCudaBackendPasses();

@@ -30,6 +30,7 @@ static_assert(offsetof(mlc_exec_ctx, cuda) == 48, "ctx layout");
 static_assert(offsetof(mlc_cuda_api, module_load) == 8, "cuda api layout");
 static_assert(offsetof(mlc_cuda_api, constant) == 48, "cuda api layout");
 static_assert(offsetof(mlc_cuda_api, read) == 56, "cuda api layout");
+static_assert(offsetof(mlc_cuda_api, gemm) == 64, "cuda api layout");
 constexpr unsigned kCudaField = 7;
 enum ApiField : unsigned {
   kModuleLoad = 2,
@@ -38,7 +39,8 @@ enum ApiField : unsigned {
   kAlloc = 5,
   kFree = 6,
   kConstant = 7,
-  kRead = 8
+  kRead = 8,
+  kGemm = 9
 };
 
 struct Rewriter {
@@ -52,7 +54,7 @@ struct Rewriter {
       : m(m), c(m.getContext()), ptr(PointerType::get(c, 0)), i64(Type::getInt64Ty(c)),
         i32(Type::getInt32Ty(c)), voidTy(Type::getVoidTy(c)), err(err) {
     ctxTy = StructType::get(c, {i32, i32, ptr, ptr, ptr, ptr, ptr, ptr});
-    apiTy = StructType::get(c, {i32, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr});
+    apiTy = StructType::get(c, {i32, i32, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr});
   }
 
   Value *contextOf(Instruction *at) {
@@ -207,6 +209,18 @@ bool cuda::expandCudaRuntimeCalls(Module &m, ArrayRef<std::string> constants, st
                             {b.CreateIntToPtr(call->getArgOperand(0), r.ptr),
                              b.CreateIntToPtr(call->getArgOperand(1), r.ptr),
                              call->getArgOperand(2)});
+                  return nullptr;
+                }) &&
+      r.rewrite(kGemmFunction,
+                [&](CallInst *call) -> Value * {
+                  // Addresses (arguments 6, 9, 12) as pointers.
+                  IRBuilder<> b(call);
+                  SmallVector<Value *> args;
+                  for (unsigned i = 0; i < 15; ++i) {
+                    Value *v = call->getArgOperand(i);
+                    args.push_back(i == 6 || i == 9 || i == 12 ? b.CreateIntToPtr(v, r.ptr) : v);
+                  }
+                  r.callApi(call, kGemm, r.voidTy, args);
                   return nullptr;
                 }) &&
       r.constants(constants);

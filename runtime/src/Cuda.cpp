@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 using namespace mlc::runtime;
@@ -106,6 +107,63 @@ Driver *driver(std::string &err) {
   if (!ok)
     err = d.loadError;
   return ok ? &d : nullptr;
+}
+
+/// cuBLAS, loaded on a model's first GEMM.
+struct Blas {
+  void *lib = nullptr;
+  std::string loadError;
+  using Handle = void *;
+  int (*cublasCreate_v2)(Handle *) = nullptr;
+  int (*cublasDestroy_v2)(Handle) = nullptr;
+  int (*cublasSetStream_v2)(Handle, void *) = nullptr;
+  int (*cublasSgemmStridedBatched)(Handle, int, int, int, int, int, const float *, const float *,
+                                   int, long long, const float *, int, long long, const float *,
+                                   float *, int, long long, int) = nullptr;
+
+  bool load() {
+    std::vector<std::string> paths;
+    if (const char *env = std::getenv("MLC_CUBLAS"); env && *env)
+      paths.push_back(env);
+    else
+      for (const char *p : {"libcublas.so.13", "libcublas.so.12",
+                            "/usr/local/cuda/lib64/libcublas.so.13",
+                            "/usr/local/cuda/lib64/libcublas.so.12"})
+        paths.push_back(p);
+    std::string tried;
+    for (const std::string &p : paths) {
+      lib = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (lib)
+        break;
+      tried += (tried.empty() ? "" : ", ") + p;
+    }
+    if (!lib) {
+      loadError = "this CUDA model runs its matrix products on cuBLAS, which cannot be loaded "
+                  "(tried " + tried + "); install cuBLAS or set MLC_CUBLAS to libcublas.so";
+      return false;
+    }
+    bool ok = true;
+    auto sym = [&](auto &fn, const char *name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+      if (!fn && ok) {
+        ok = false;
+        loadError = std::string("cuBLAS lacks ") + name;
+      }
+    };
+    sym(cublasCreate_v2, "cublasCreate_v2");
+    sym(cublasDestroy_v2, "cublasDestroy_v2");
+    sym(cublasSetStream_v2, "cublasSetStream_v2");
+    sym(cublasSgemmStridedBatched, "cublasSgemmStridedBatched");
+    return ok;
+  }
+};
+
+Blas *blas(std::string &err) {
+  static Blas b;
+  static bool ok = b.load();
+  if (!ok)
+    err = b.loadError;
+  return ok ? &b : nullptr;
 }
 
 /// The driver, once some model loaded it (every caller below runs after).
@@ -238,9 +296,48 @@ void apiRead(mlc_exec_ctx *ctx, void *host, const void *device, uint64_t bytes) 
     std::memset(host, 0, bytes);
 }
 
+void apiGemm(mlc_exec_ctx *ctx, int64_t transA, int64_t transB, int64_t m, int64_t n, int64_t k,
+             int64_t batch, const float *a, int64_t lda, int64_t strideA, const float *b,
+             int64_t ldb, int64_t strideB, float *c, int64_t ldc, int64_t strideC) {
+  CudaSession &s = sessionOf(ctx);
+  if (!s.error.empty())
+    return;
+  if (m == 0 || n == 0 || batch == 0)
+    return;
+  for (int64_t v : {m, n, k, batch, lda, ldb, ldc})
+    if (v < 0 || v > INT32_MAX) {
+      s.error = "a matrix product has a dimension beyond cuBLAS's 32-bit limit";
+      return;
+    }
+  std::string err;
+  Blas *bl = blas(err);
+  if (!bl) {
+    s.error = err;
+    return;
+  }
+  if (!s.blas) {
+    if (int r = bl->cublasCreate_v2(&s.blas)) {
+      s.blas = nullptr;
+      s.error = "creating a cuBLAS handle failed (cuBLAS status " + std::to_string(r) + ")";
+      return;
+    }
+    if (int r = bl->cublasSetStream_v2(s.blas, s.stream)) {
+      s.error = "binding cuBLAS to the session's stream failed (status " + std::to_string(r) + ")";
+      return;
+    }
+  }
+  // Row-major C = A B is column-major C^T = B^T A^T: B first.
+  const float alpha = 1.0f, beta = 1.0f; // C += A B (C holds the fill or bias)
+  if (int r = bl->cublasSgemmStridedBatched(
+          s.blas, transB ? 1 : 0, transA ? 1 : 0, (int)n, (int)m, (int)k, &alpha, b, (int)ldb,
+          strideB, a, (int)lda, strideA, &beta, c, (int)ldc, strideC, (int)batch))
+    s.error = "a cuBLAS matrix product failed (cublasSgemmStridedBatched status " +
+              std::to_string(r) + ")";
+}
+
 const mlc_cuda_api kApi = {sizeof(mlc_cuda_api), 0,        apiModuleLoad, apiModuleFunction,
                            apiLaunch,            apiAlloc, apiFree,       apiConstant,
-                           apiRead};
+                           apiRead,              apiGemm};
 
 void serialParallelFor(mlc_exec_ctx *, int64_t n, mlc_task_fn fn, void *closure) {
   if (n > 0)
@@ -282,6 +379,11 @@ CudaSession::~CudaSession() {
   d.cuCtxSetCurrent(model->context);
   if (stream)
     d.cuStreamSynchronize(stream);
+  if (blas) {
+    std::string err;
+    if (Blas *b = ::blas(err))
+      b->cublasDestroy_v2(blas);
+  }
   if (arena)
     d.cuMemFree_v2(arena);
   if (stream)

@@ -3,7 +3,9 @@
 // CUDA models (target "cuda") run through the CUDA driver API, which the
 // runtime loads with dlopen the first time such a model is loaded, so CPU
 // models and machines without a GPU never touch it. The driver library is
-// libcuda.so.1 from the standard search path, or $MLC_CUDA_DRIVER.
+// libcuda.so.1 from the standard search path, or $MLC_CUDA_DRIVER. Models
+// whose GEMMs run on cuBLAS load it on their first GEMM: $MLC_CUBLAS, else
+// libcublas.so.13 or .12 from the search path or the CUDA toolkit's lib64.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MLC_RUNTIME_CUDA_H
@@ -38,6 +40,7 @@ struct CudaSession {
   CudaModel *model = nullptr;
   void *stream = nullptr; // CUstream
   unsigned long long arena = 0; // CUdeviceptr
+  void *blas = nullptr;         // cublasHandle_t, made on the first GEMM
   std::string error;
   ~CudaSession();
 };

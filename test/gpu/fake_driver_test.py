@@ -35,7 +35,7 @@ def check(cond, what):
 def child(a, env, code):
     """Runs `code` in a fresh process (the driver is loaded once per
     process) with the fake driver and `env`; returns (exit, output)."""
-    e = dict(os.environ, MLC_CUDA_DRIVER=a.fake, PYTHONPATH=HERE)
+    e = dict(os.environ, MLC_CUDA_DRIVER=a.fake, MLC_CUBLAS=a.fake, PYTHONPATH=HERE)
     e.update(env)
     prog = ("import sys, numpy as np\nfrom cuda_cases import Runtime\n"
             "rt = Runtime(%r)\n" % a.runtime) + code
@@ -143,10 +143,17 @@ print("status", rt.lib.mlc_session_run_device(s, None, 0, None, 0), rt.error())
                      ("cuMemcpyHtoDAsync_v2", "copying an input to the GPU"),
                      ("cuMemcpyDtoHAsync_v2", "from the GPU"),
                      ("cuStreamSynchronize", "CUDA_ERROR_UNKNOWN"),
-                     ("cuStreamCreate", "creating a CUDA stream")]:
+                     ("cuStreamCreate", "creating a CUDA stream"),
+                     ("cublasCreate_v2", "creating a cuBLAS handle failed"),
+                     ("cublasSgemmStridedBatched", "a cuBLAS matrix product failed")]:
         code, out = child(a, {"FAKE_CUDA_FAIL": fn}, RUN_ONE % so)
-        check(code == 0 and "error:" in out and want in out and "CUDA_ERROR_UNKNOWN" in out,
+        check(code == 0 and "error:" in out and want in out and
+              ("CUDA_ERROR_UNKNOWN" in out or fn.startswith("cublas")),
               "%s fails: %s" % (fn, out.strip()))
+    # The model's matrix product needs cuBLAS: without it, a clear error.
+    code, out = child(a, {"MLC_CUBLAS": os.path.join(a.work, "missing-cublas.so")}, RUN_ONE % so)
+    check(code == 0 and "runs its matrix products on cuBLAS, which cannot be loaded" in out,
+          "no cuBLAS: %s" % out.strip())
 
     print("%d failure(s)" % len(failures))
     return 1 if failures else 0

@@ -95,3 +95,21 @@ int cuMemcpyHtoD_v2(dptr d, const void *h, size_t b) { memcpy(HOST(d), h, b); re
 int cuMemcpyDtoH_v2(void *h, dptr d, size_t b) { memcpy(h, HOST(d), b); return OK; }
 int cuGetErrorName(int r, const char **s) { *s = r == ERROR_UNKNOWN ? "CUDA_ERROR_UNKNOWN" : "CUDA_ERROR"; return OK; }
 int cuGetErrorString(int r, const char **s) { (void)r; *s = "unknown error (fake driver)"; return OK; }
+
+/* cuBLAS (point MLC_CUBLAS at this library too): handles and products that
+ * do nothing; they fail on request like the driver's calls. */
+static long gemms;
+long fake_cublas_gemms(void) { return gemms; }
+int cublasCreate_v2(void **h) { FAIL_IF("cublasCreate_v2"); *h = (void *)0x3; return 0; }
+int cublasDestroy_v2(void *h) { (void)h; return 0; }
+int cublasSetStream_v2(void *h, void *s) { (void)h; (void)s; return 0; }
+int cublasSgemmStridedBatched(void *h, int ta, int tb, int m, int n, int k, const float *alpha,
+                              const float *a, int lda, long long sa, const float *b, int ldb,
+                              long long sb, const float *beta, float *c, int ldc, long long sc,
+                              int batch) {
+  (void)h; (void)ta; (void)tb; (void)m; (void)n; (void)k; (void)alpha; (void)a; (void)lda;
+  (void)sa; (void)b; (void)ldb; (void)sb; (void)beta; (void)c; (void)ldc; (void)sc; (void)batch;
+  FAIL_IF("cublasSgemmStridedBatched");
+  ++gemms;
+  return 0;
+}

@@ -91,6 +91,13 @@ typedef struct mlc_cuda_api {
   /* Copies `bytes` of device memory to the host, waiting for the stream:
    * the host schedule reads a scalar it needs (a shape, an axis). */
   void (*read)(mlc_exec_ctx *ctx, void *host, const void *device, uint64_t bytes);
+  /* C[b] += op(A[b]) * op(B[b]) for b < batch, float32, row-major (M x N
+   * results; op transposes when trans_* is 1; leading dimensions and batch
+   * strides in elements, a stride of 0 broadcasts), through cuBLAS. */
+  void (*gemm)(mlc_exec_ctx *ctx, int64_t trans_a, int64_t trans_b, int64_t m, int64_t n,
+               int64_t k, int64_t batch, const float *a, int64_t lda, int64_t stride_a,
+               const float *b, int64_t ldb, int64_t stride_b, float *c, int64_t ldc,
+               int64_t stride_c);
 } mlc_cuda_api;
 
 /* One kernel of the host schedule. */
