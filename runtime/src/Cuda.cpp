@@ -195,34 +195,41 @@ void *apiModuleLoad(mlc_exec_ctx *ctx, const void *image, uint64_t) {
   CudaSession &s = sessionOf(ctx);
   if (!s.error.empty())
     return nullptr;
+  if (auto mine = s.modules.find(image); mine != s.modules.end())
+    return mine->second;
   CudaModel &m = *s.model;
   std::lock_guard<std::mutex> lock(m.mutex);
   auto it = m.modules.find(image);
-  if (it != m.modules.end())
-    return it->second;
-  void *module = nullptr;
-  if (!ok(s, cu().cuModuleLoadData(&module, image), "loading the model's GPU code"))
-    return nullptr;
-  m.modules[image] = module;
-  return module;
+  if (it == m.modules.end()) {
+    void *module = nullptr;
+    if (!ok(s, cu().cuModuleLoadData(&module, image), "loading the model's GPU code"))
+      return nullptr;
+    it = m.modules.emplace(image, module).first;
+  }
+  s.modules[image] = it->second;
+  return it->second;
 }
 
 void *apiModuleFunction(mlc_exec_ctx *ctx, void *module, const char *name) {
   CudaSession &s = sessionOf(ctx);
   if (!s.error.empty() || !module)
     return nullptr;
+  // A kernel's name is a string of the model (one module per model).
+  if (auto mine = s.functions.find(name); mine != s.functions.end())
+    return mine->second;
   CudaModel &m = *s.model;
   std::lock_guard<std::mutex> lock(m.mutex);
   auto key = std::make_pair(module, name);
   auto it = m.functions.find(key);
-  if (it != m.functions.end())
-    return it->second;
-  void *fn = nullptr;
-  if (!ok(s, cu().cuModuleGetFunction(&fn, module, name),
-          (std::string("finding kernel ") + name).c_str()))
-    return nullptr;
-  m.functions[key] = fn;
-  return fn;
+  if (it == m.functions.end()) {
+    void *fn = nullptr;
+    if (!ok(s, cu().cuModuleGetFunction(&fn, module, name),
+            (std::string("finding kernel ") + name).c_str()))
+      return nullptr;
+    it = m.functions.emplace(key, fn).first;
+  }
+  s.functions[name] = it->second;
+  return it->second;
 }
 
 void apiLaunch(mlc_exec_ctx *ctx, void *fn, int64_t gx, int64_t gy, int64_t gz, int64_t bx,

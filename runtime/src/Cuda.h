@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 namespace mlc::runtime {
@@ -41,6 +42,9 @@ struct CudaSession {
   void *stream = nullptr; // CUstream
   unsigned long long arena = 0; // CUdeviceptr
   void *blas = nullptr;         // cublasHandle_t, made on the first GEMM
+  /// The model's modules and kernels this session has used: looked up
+  /// without the model's lock on every launch after the first.
+  std::unordered_map<const void *, void *> modules, functions;
   std::string error;
   ~CudaSession();
 };
