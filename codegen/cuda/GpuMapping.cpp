@@ -22,7 +22,11 @@
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "llvm/ADT/SetVector.h"
+
+#include <limits>
+#include <optional>
 
 #include <cstdlib>
 
@@ -52,8 +56,73 @@ Value cst(OpBuilder &b, Location loc, int64_t v) {
   return b.create<arith::ConstantIndexOp>(loc, v);
 }
 
+void promoteAccumulators(Operation *root);
+
+/// A parallel loop whose body reduces a long run of float32 values into
+/// one output (LayerNorm and softmax statistics, pooling, a reduce op):
+/// loads and arithmetic, one scf.for carrying the accumulator through an
+/// associative combiner, then the result's stores.
+struct WarpReduction {
+  scf::ForOp loop;
+  Operation *combiner = nullptr;
+  TypedAttr neutral;
+};
+
+std::optional<WarpReduction> matchWarpReduction(scf::ParallelOp par) {
+  Block *body = par.getBody();
+  scf::ForOp red;
+  for (Operation &op : body->without_terminator()) {
+    if (auto f = dyn_cast<scf::ForOp>(&op)) {
+      if (red)
+        return std::nullopt;
+      red = f;
+      continue;
+    }
+    bool before = !red;
+    if (op.getNumRegions() || (before && !isMemoryEffectFree(&op) && !isa<memref::LoadOp>(op)) ||
+        (!before && !isMemoryEffectFree(&op) && !isa<memref::StoreOp>(op)))
+      return std::nullopt;
+  }
+  if (!red || red.getNumRegionIterArgs() != 1 || !red.getResult(0).getType().isF32())
+    return std::nullopt;
+  // Short constant trips (a 3x3 window) stay one thread per output.
+  auto lb = getConstantIntValue(red.getLowerBound()), ub = getConstantIntValue(red.getUpperBound());
+  auto st = getConstantIntValue(red.getStep());
+  if (lb && ub && st && *st > 0 && (*ub - *lb) / *st < 64)
+    return std::nullopt;
+  // Inside: reads and arithmetic only, and the accumulator used once, by
+  // the combiner that is yielded.
+  bool pure = true;
+  red.getBody()->walk([&](Operation *op) {
+    if (!isMemoryEffectFree(op) && !isa<memref::LoadOp>(op))
+      pure = false;
+  });
+  if (!pure)
+    return std::nullopt;
+  BlockArgument acc = red.getRegionIterArgs()[0];
+  Operation *comb = red.getBody()->getTerminator()->getOperand(0).getDefiningOp();
+  if (!comb || !acc.hasOneUse() || *acc.getUsers().begin() != comb || comb->getNumOperands() != 2)
+    return std::nullopt;
+  Builder b(par.getContext());
+  float inf = std::numeric_limits<float>::infinity();
+  TypedAttr neutral;
+  if (isa<arith::AddFOp>(comb))
+    neutral = b.getF32FloatAttr(0.0f);
+  else if (isa<arith::MulFOp>(comb))
+    neutral = b.getF32FloatAttr(1.0f);
+  else if (isa<arith::MaximumFOp, arith::MaxNumFOp>(comb))
+    neutral = b.getF32FloatAttr(-inf);
+  else if (isa<arith::MinimumFOp, arith::MinNumFOp>(comb))
+    neutral = b.getF32FloatAttr(inf);
+  else
+    return std::nullopt;
+  return WarpReduction{red, comb, neutral};
+}
+
 /// One launch of kBlockSize-thread blocks over the loop's iterations, the
-/// thread of linear index i running iteration i (when the loop has any).
+/// thread of linear index i running iteration i (when the loop has any);
+/// for a long reduction, a warp per iteration instead: each lane reduces
+/// every 32nd element, the lanes combine by shuffles, lane 0 stores.
 LogicalResult mapParallel(scf::ParallelOp loop) {
   if (loop.getNumResults() != 0)
     return loop.emitError("a parallel loop with reductions cannot be mapped to the GPU yet");
@@ -68,15 +137,21 @@ LogicalResult mapParallel(scf::ParallelOp loop) {
     counts.push_back(count);
     total = b.create<arith::MulIOp>(loc, total, count);
   }
+  promoteAccumulators(loop);
+  std::optional<WarpReduction> red = matchWarpReduction(loop);
+  constexpr int64_t kWarp = 32;
+  int64_t perBlock = red ? cuda::kBlockSize / kWarp : cuda::kBlockSize;
   Value block = cst(b, loc, cuda::kBlockSize), one = cst(b, loc, 1);
   Value any = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::sgt, total, cst(b, loc, 0));
   auto guard = b.create<scf::IfOp>(loc, any, /*withElseRegion=*/false);
   b.setInsertionPointToStart(&guard.getThenRegion().front());
-  Value grid = b.create<arith::CeilDivSIOp>(loc, total, block);
+  Value grid = b.create<arith::CeilDivSIOp>(loc, total, cst(b, loc, perBlock));
   auto launch = b.create<gpu::LaunchOp>(loc, grid, one, one, block, one, one);
   b.setInsertionPointToStart(&launch.getBody().front());
+  Value tid = launch.getThreadIds().x;
+  Value slot = red ? b.create<arith::DivUIOp>(loc, tid, cst(b, loc, kWarp)).getResult() : tid;
   Value linear = b.create<arith::AddIOp>(
-      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, block), launch.getThreadIds().x);
+      loc, b.create<arith::MulIOp>(loc, launch.getBlockIds().x, cst(b, loc, perBlock)), slot);
   Value inRange = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::slt, linear, total);
   auto body = b.create<scf::IfOp>(loc, inRange, false);
   b.create<gpu::TerminatorOp>(loc);
@@ -92,8 +167,55 @@ LogicalResult mapParallel(scf::ParallelOp loop) {
         loc, loop.getLowerBound()[d], b.create<arith::MulIOp>(loc, pos, loop.getStep()[d]));
     map.map(loop.getInductionVars()[d], iv);
   }
-  for (Operation &op : loop.getBody()->without_terminator())
-    b.clone(op, map);
+  if (!red) {
+    for (Operation &op : loop.getBody()->without_terminator())
+      b.clone(op, map);
+    loop.erase();
+    return success();
+  }
+  // Warp per output: the ops before the reduction in every lane (reads),
+  // the reduction strided over the lanes, a shuffle tree, then lane 0.
+  Value lane = b.create<arith::RemUIOp>(loc, tid, cst(b, loc, kWarp));
+  Block *parBody = loop.getBody();
+  auto it = parBody->begin();
+  for (; &*it != red->loop.getOperation(); ++it)
+    b.clone(*it, map);
+  scf::ForOp old = red->loop;
+  Value step = map.lookupOrDefault(old.getStep());
+  Value start = b.create<arith::AddIOp>(loc, map.lookupOrDefault(old.getLowerBound()),
+                                        b.create<arith::MulIOp>(loc, lane, step));
+  Value stride = b.create<arith::MulIOp>(loc, step, cst(b, loc, kWarp));
+  Value neutral = b.create<arith::ConstantOp>(loc, red->neutral);
+  auto strided = b.create<scf::ForOp>(loc, start, map.lookupOrDefault(old.getUpperBound()),
+                                      stride, ValueRange{neutral});
+  {
+    OpBuilder::InsertionGuard g(b);
+    b.setInsertionPointToStart(strided.getBody());
+    map.map(old.getInductionVar(), strided.getInductionVar());
+    map.map(old.getRegionIterArgs()[0], strided.getRegionIterArgs()[0]);
+    for (Operation &op : old.getBody()->without_terminator())
+      b.clone(op, map);
+    b.create<scf::YieldOp>(loc, map.lookup(old.getBody()->getTerminator()->getOperand(0)));
+  }
+  auto combine = [&](Value x, Value y) {
+    Operation *c = b.clone(*red->combiner);
+    c->setOperands({x, y});
+    return c->getResult(0);
+  };
+  Value partial = strided.getResult(0);
+  Value width = b.create<arith::ConstantIntOp>(loc, kWarp, 32);
+  for (int64_t off = kWarp / 2; off >= 1; off /= 2) {
+    auto shuf = b.create<gpu::ShuffleOp>(loc, partial,
+                                         b.create<arith::ConstantIntOp>(loc, off, 32), width,
+                                         gpu::ShuffleMode::XOR);
+    partial = combine(partial, shuf.getShuffleResult());
+  }
+  map.map(old.getResult(0), combine(map.lookupOrDefault(old.getInitArgs()[0]), partial));
+  Value first = b.create<arith::CmpIOp>(loc, arith::CmpIPredicate::eq, lane, cst(b, loc, 0));
+  auto store = b.create<scf::IfOp>(loc, first, false);
+  b.setInsertionPointToStart(&store.getThenRegion().front());
+  for (++it; it != parBody->end() && !it->hasTrait<OpTrait::IsTerminator>(); ++it)
+    b.clone(*it, map);
   loop.erase();
   return success();
 }

@@ -71,3 +71,38 @@ func.func @read_shape(%shape: memref<2xi64>) -> memref<?xf32> {
   %buf = memref.alloc(%i) : memref<?xf32>
   return %buf : memref<?xf32>
 }
+
+// -----
+
+// A long reduction per output (a LayerNorm's mean, a softmax's sum) runs a
+// warp per output: 8 outputs per 256-thread block, each lane summing every
+// 32nd element from the neutral value, a shuffle tree combining the lanes,
+// the loop's initial value added last, and lane 0 storing.
+// CHECK-LABEL: func.func @row_sum
+// CHECK: %[[GRID:.*]] = arith.ceildivsi %{{.*}}, %c8
+// CHECK: gpu.launch blocks({{.*}}) in ({{.*}} = %[[GRID]], {{.*}}) threads({{.*}}) in ({{.*}} = %c256
+// CHECK: arith.divui %{{.*}}, %c32
+// CHECK: %[[LANE:.*]] = arith.remui %{{.*}}, %c32
+// CHECK: %[[INIT:.*]] = memref.load %arg1
+// CHECK: %[[PART:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %cst{{.*}}) -> (f32)
+// CHECK-COUNT-5: gpu.shuffle  xor
+// CHECK: %[[SUM:.*]] = arith.addf %[[INIT]], %{{.*}} : f32
+// CHECK: %[[FIRST:.*]] = arith.cmpi eq, %[[LANE]], %c0
+// CHECK: scf.if %[[FIRST]]
+// CHECK-NEXT: memref.store %[[SUM]], %arg1
+func.func @row_sum(%x: memref<128x768xf32>, %s: memref<128xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c128 = arith.constant 128 : index
+  %c768 = arith.constant 768 : index
+  scf.parallel (%i) = (%c0) to (%c128) step (%c1) {
+    scf.for %k = %c0 to %c768 step %c1 {
+      %v = memref.load %x[%i, %k] : memref<128x768xf32>
+      %acc = memref.load %s[%i] : memref<128xf32>
+      %a = arith.addf %v, %acc : f32
+      memref.store %a, %s[%i] : memref<128xf32>
+    }
+    scf.reduce
+  }
+  return
+}
