@@ -63,12 +63,16 @@ void mlc::passExecutionContext(ModuleOp m) {
   MLIRContext *ctx = m.getContext();
   ctx->getOrLoadDialect<LLVM::LLVMDialect>();
   auto ctxType = LLVM::LLVMPointerType::get(ctx);
+  func::FuncOp host = hostFunction(m);
   SmallVector<func::FuncOp> functions;
   for (auto f : m.getOps<func::FuncOp>())
-    if (!f.isExternal())
+    if (!f.isExternal() && (f == host || f->hasAttr(attr::kKernel)))
       functions.push_back(f);
-  for (func::FuncOp f : functions)
+  llvm::SmallPtrSet<Operation *, 16> takes;
+  for (func::FuncOp f : functions) {
     f.insertArgument(0, ctxType, {}, f.getLoc());
+    takes.insert(f);
+  }
   SymbolTable symbols(m);
   for (func::FuncOp f : functions) {
     Value fctx = f.getArgument(0);
@@ -76,7 +80,7 @@ void mlc::passExecutionContext(ModuleOp m) {
     f.walk([&](func::CallOp c) { calls.push_back(c); });
     for (func::CallOp c : calls) {
       auto callee = symbols.lookup<func::FuncOp>(c.getCallee());
-      if (!callee || callee.isExternal())
+      if (!callee || !takes.contains(callee))
         continue;
       SmallVector<Value> args = {fctx};
       args.append(c.getOperands().begin(), c.getOperands().end());

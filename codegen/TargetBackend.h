@@ -76,8 +76,9 @@ std::unique_ptr<mlir::Pass> createRecordKernelsPass();
 /// The recorded kernel list: appends each kernel to `sig.kernels` and its
 /// symbol to `symbols`; the arena size to `sig.arenaSize`.
 void readKernelList(mlir::ModuleOp m, ModelSignature &sig, std::vector<std::string> &symbols);
-/// Gives every function with a body the execution context (!llvm.ptr) as
-/// first argument; calls between them pass it on.
+/// Gives the host schedule and every kernel the execution context
+/// (!llvm.ptr) as first argument; calls between them pass it on. Other
+/// functions (helpers that device code calls) are left alone.
 void passExecutionContext(mlir::ModuleOp m);
 
 /// The registry of backends, by name. Backends register themselves once

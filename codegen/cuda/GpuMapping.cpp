@@ -10,12 +10,14 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cuda/CudaCodegen.h"
+#include "passes/Passes.h"
 
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
@@ -412,6 +414,59 @@ void promoteAccumulators(Operation *root) {
   }
 }
 
+/// Math ops NVVM's lowering has no libdevice call for, as ones it has.
+void expandMath(Operation *root) {
+  SmallVector<Operation *> ops;
+  root->walk([&](Operation *op) {
+    if (isa<math::SinhOp, math::CoshOp, math::AsinhOp, math::AcoshOp, math::AtanhOp,
+            math::AsinOp, math::AcosOp>(op))
+      ops.push_back(op);
+  });
+  for (Operation *op : ops) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    Value x = op->getOperand(0);
+    Type t = x.getType();
+    auto c = [&](double v) { return b.create<arith::ConstantOp>(loc, b.getFloatAttr(t, v)); };
+    Value one = c(1.0), half = c(0.5);
+    Value r;
+    if (isa<math::SinhOp>(op)) { // (expm1(x) - expm1(-x)) / 2
+      Value nx = b.create<arith::NegFOp>(loc, x);
+      r = b.create<arith::MulFOp>(loc, half,
+                                  b.create<arith::SubFOp>(loc, b.create<math::ExpM1Op>(loc, x),
+                                                          b.create<math::ExpM1Op>(loc, nx)));
+    } else if (isa<math::CoshOp>(op)) { // (exp(x) + exp(-x)) / 2
+      Value nx = b.create<arith::NegFOp>(loc, x);
+      r = b.create<arith::MulFOp>(loc, half,
+                                  b.create<arith::AddFOp>(loc, b.create<math::ExpOp>(loc, x),
+                                                          b.create<math::ExpOp>(loc, nx)));
+    } else if (isa<math::AsinhOp>(op)) { // sign(x) log1p(|x| + x^2 / (1 + sqrt(1 + x^2)))
+      Value ax = b.create<math::AbsFOp>(loc, x);
+      Value x2 = b.create<arith::MulFOp>(loc, x, x);
+      Value den = b.create<arith::AddFOp>(
+          loc, one, b.create<math::SqrtOp>(loc, b.create<arith::AddFOp>(loc, one, x2)));
+      Value v = b.create<math::Log1pOp>(
+          loc, b.create<arith::AddFOp>(loc, ax, b.create<arith::DivFOp>(loc, x2, den)));
+      r = b.create<math::CopySignOp>(loc, v, x);
+    } else if (isa<math::AcoshOp>(op)) { // log(x + sqrt(x^2 - 1))
+      Value x2m1 = b.create<arith::SubFOp>(loc, b.create<arith::MulFOp>(loc, x, x), one);
+      r = b.create<math::LogOp>(loc,
+                                b.create<arith::AddFOp>(loc, x, b.create<math::SqrtOp>(loc, x2m1)));
+    } else if (isa<math::AtanhOp>(op)) { // log1p(2x / (1 - x)) / 2
+      Value q = b.create<arith::DivFOp>(loc, b.create<arith::AddFOp>(loc, x, x),
+                                        b.create<arith::SubFOp>(loc, one, x));
+      r = b.create<arith::MulFOp>(loc, half, b.create<math::Log1pOp>(loc, q));
+    } else { // asin: atan2(x, sqrt(1 - x^2)); acos: atan2(sqrt(1 - x^2), x)
+      Value s = b.create<math::SqrtOp>(
+          loc, b.create<arith::SubFOp>(loc, one, b.create<arith::MulFOp>(loc, x, x)));
+      r = isa<math::AsinOp>(op) ? b.create<math::Atan2Op>(loc, x, s).getResult()
+                                : b.create<math::Atan2Op>(loc, s, x).getResult();
+    }
+    op->getResult(0).replaceAllUsesWith(r);
+    op->erase();
+  }
+}
+
 struct MapToGpuPass : PassWrapper<MapToGpuPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(MapToGpuPass)
   StringRef getArgument() const override { return "mlc-cuda-map-to-gpu"; }
@@ -452,14 +507,20 @@ LogicalResult cuda::mapToGpu(ModuleOp m) {
   auto read = mb.create<func::FuncOp>(m.getLoc(), kReadFunction,
                                       mb.getFunctionType({i64, i64, i64}, {}));
   read.setPrivate();
+  func::FuncOp host = hostFunction(m);
   for (auto f : llvm::make_early_inc_range(m.getOps<func::FuncOp>())) {
-    if (f.isExternal())
+    // Helpers (math-to-funcs' integer powers) run on the device, inside
+    // the launches that call them.
+    if (f.isExternal() || (f != host && !f->hasAttr("mlc.kernel")))
       continue;
     if (!f.getBody().hasOneBlock())
       return f.emitError("the CUDA target expects structured control flow");
     if (failed(mapBlock(f.getBody().front(), read)))
       return failure();
-    f.walk([](gpu::LaunchOp launch) { promoteAccumulators(launch); });
+    f.walk([](gpu::LaunchOp launch) {
+      promoteAccumulators(launch);
+      expandMath(launch);
+    });
   }
   return success();
 }

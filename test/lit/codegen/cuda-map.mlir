@@ -106,3 +106,27 @@ func.func @row_sum(%x: memref<128x768xf32>, %s: memref<128xf32>) {
   }
   return
 }
+
+// -----
+
+// Math ops that have no libdevice call become ones that do: sinh through
+// expm1, acos through atan2.
+// CHECK-LABEL: func.func @no_libdevice
+// CHECK: gpu.launch
+// CHECK-NOT: math.sinh
+// CHECK-DAG: math.expm1
+// CHECK-DAG: math.atan2
+// CHECK-NOT: math.acos
+func.func @no_libdevice(%x: memref<64xf32>, %y: memref<64xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%i) = (%c0) to (%c64) step (%c1) {
+    %v = memref.load %x[%i] : memref<64xf32>
+    %s = math.sinh %v : f32
+    %a = math.acos %s : f32
+    memref.store %a, %y[%i] : memref<64xf32>
+    scf.reduce
+  }
+  return
+}
