@@ -122,7 +122,7 @@ def pack(a):
     work = os.path.join(a.out, ".work")
     os.makedirs(work, exist_ok=True)
     failed = []
-    tests = collect(["onnx-1.12"], None, a.node_filter) if a.node_filter else []
+    tests = collect([a.node_source], a.cache, a.node_filter) if a.node_filter else []
     pairs = [(os.path.join(d, "model.onnx"), os.path.join(work, n + ".so")) for _, n, d in tests]
     if a.torch_model:
         import types
@@ -338,7 +338,10 @@ def main():
     p = sub.add_parser("pack")
     p.add_argument("--mlc", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--node-filter", help="node tests (onnx 1.12) whose name matches")
+    p.add_argument("--node-filter", help="node tests whose name matches")
+    p.add_argument("--node-source", choices=["onnx-1.12", "onnx"], default="onnx-1.12",
+                   help="Debian's libonnx-testdata (onnx 1.12), or the installed onnx's "
+                        "generated cases (as node_tests.py)")
     p.add_argument("--model", action="append", default=[], help="an ONNX model (repeatable)")
     p.add_argument("--torch-model", action="append", default=[],
                    help="a model of test/e2e/torch_models.py, exported (cached) at opset 17")
