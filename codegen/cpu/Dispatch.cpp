@@ -130,7 +130,7 @@ LogicalResult cpu::outlineDistributionLoops(ModuleOp m) {
   passExecutionContext(m);
   SmallVector<func::FuncOp> functions;
   for (auto f : m.getOps<func::FuncOp>())
-    if (!f.isExternal() && !f.getName().starts_with(kDispatchPrefix))
+    if (!f.isExternal())
       functions.push_back(f);
   for (func::FuncOp f : functions) {
     SmallVector<scf::ForallOp> loops;

@@ -173,35 +173,6 @@ bool cuda::expandCudaRuntimeCalls(Module &m, ArrayRef<std::string> constants, st
                 [&](CallInst *) -> Value * {
                   return ConstantPointerNull::get(cast<PointerType>(r.ptr));
                 }) &&
-      r.rewrite("_mlir_memref_to_llvm_alloc",
-                [&](CallInst *call) -> Value * {
-                  return r.callApi(call, kAlloc, r.ptr, {call->getArgOperand(0)});
-                }) &&
-      r.rewrite("_mlir_memref_to_llvm_aligned_alloc",
-                [&](CallInst *call) -> Value * {
-                  // (alignment, size): device allocations are 256-byte aligned.
-                  return r.callApi(call, kAlloc, r.ptr, {call->getArgOperand(1)});
-                }) &&
-      // The host's own allocations are device buffers too, whichever
-      // lowering made them.
-      r.rewrite("malloc",
-                [&](CallInst *call) -> Value * {
-                  return r.callApi(call, kAlloc, r.ptr, {call->getArgOperand(0)});
-                }) &&
-      r.rewrite("aligned_alloc",
-                [&](CallInst *call) -> Value * {
-                  return r.callApi(call, kAlloc, r.ptr, {call->getArgOperand(1)});
-                }) &&
-      r.rewrite("free",
-                [&](CallInst *call) -> Value * {
-                  r.callApi(call, kFree, r.voidTy, {call->getArgOperand(0)});
-                  return nullptr;
-                }) &&
-      r.rewrite("_mlir_memref_to_llvm_free",
-                [&](CallInst *call) -> Value * {
-                  r.callApi(call, kFree, r.voidTy, {call->getArgOperand(0)});
-                  return nullptr;
-                }) &&
       r.rewrite(kReadFunction,
                 [&](CallInst *call) -> Value * {
                   IRBuilder<> b(call);
@@ -224,6 +195,20 @@ bool cuda::expandCudaRuntimeCalls(Module &m, ArrayRef<std::string> constants, st
                   return nullptr;
                 }) &&
       r.constants(constants);
+  // Every host allocation is a device buffer, whichever lowering made it
+  // (MLIR's generic functions or libc's): the size is argument 0, or 1
+  // after an alignment (device allocations are 256-byte aligned).
+  for (auto [name, sizeArg] : {std::pair("_mlir_memref_to_llvm_alloc", 0u),
+                               std::pair("_mlir_memref_to_llvm_aligned_alloc", 1u),
+                               std::pair("malloc", 0u), std::pair("aligned_alloc", 1u)})
+    ok = ok && r.rewrite(name, [&, sizeArg = sizeArg](CallInst *call) -> Value * {
+           return r.callApi(call, kAlloc, r.ptr, {call->getArgOperand(sizeArg)});
+         });
+  for (const char *name : {"_mlir_memref_to_llvm_free", "free"})
+    ok = ok && r.rewrite(name, [&](CallInst *call) -> Value * {
+           r.callApi(call, kFree, r.voidTy, {call->getArgOperand(0)});
+           return nullptr;
+         });
   if (!ok)
     return false;
   for (Function &f : m)

@@ -346,11 +346,6 @@ const mlc_cuda_api kApi = {sizeof(mlc_cuda_api), 0,        apiModuleLoad, apiMod
                            apiLaunch,            apiAlloc, apiFree,       apiConstant,
                            apiRead,              apiGemm};
 
-void serialParallelFor(mlc_exec_ctx *, int64_t n, mlc_task_fn fn, void *closure) {
-  if (n > 0)
-    fn(closure, 0, n);
-}
-
 int archOf(const char *arch) {
   int n = 0;
   if (!arch || std::strncmp(arch, "sm_", 3) != 0)
@@ -477,43 +472,27 @@ mlc_status mlc::runtime::cudaRun(const mlc_model *m, CudaSession &s, const mlc_t
   ctx.cuda = &kApi;
 
   // Inputs on the device: the caller's, or staged copies.
-  std::vector<std::vector<int64_t>> descs(nin + 1);
-  std::vector<void *> args(nin + 1), staged;
+  std::vector<void *> data(nin), staged;
   for (size_t i = 0; i < nin && s.error.empty(); ++i) {
-    int32_t r = in[i].rank;
     size_t bytes = mlc_dtype_size(in[i].dtype);
-    for (int32_t k = 0; k < r; ++k)
+    for (int32_t k = 0; k < in[i].rank; ++k)
       bytes *= (size_t)in[i].shape[k];
-    void *p = in[i].data;
+    data[i] = in[i].data;
     if (!device) {
-      p = apiAlloc(&ctx, bytes);
-      if (p) {
-        staged.push_back(p);
+      data[i] = apiAlloc(&ctx, bytes);
+      if (data[i]) {
+        staged.push_back(data[i]);
         if (bytes)
-          ok(s, d.cuMemcpyHtoDAsync_v2(reinterpret_cast<CUdeviceptr>(p), in[i].data, bytes,
-                                       s.stream),
+          ok(s, d.cuMemcpyHtoDAsync_v2(reinterpret_cast<CUdeviceptr>(data[i]), in[i].data,
+                                       bytes, s.stream),
              "copying an input to the GPU");
       }
     }
-    auto &desc = descs[i];
-    desc.assign(3 + 2 * r, 0);
-    desc[0] = desc[1] = (int64_t)(intptr_t)p;
-    int64_t stride = 1;
-    for (int32_t k = r - 1; k >= 0; --k) {
-      desc[3 + k] = in[i].shape[k];
-      desc[3 + r + k] = stride;
-      stride *= in[i].shape[k];
-    }
-    args[i] = desc.data();
   }
-  descs[nin] = {(int64_t)s.arena, (int64_t)s.arena, 0, (int64_t)t.arenaSize, 1};
-  args[nin] = descs[nin].data();
-  size_t resultWords = 0;
-  for (size_t i = 0; i < nout; ++i)
-    resultWords += 3 + 2 * t.outputs[i].rank;
-  std::vector<int64_t> results(resultWords + 1, 0);
+  RunArgs ra(t, in, data, reinterpret_cast<void *>(s.arena));
+  std::vector<int64_t> &results = ra.results;
   if (s.error.empty())
-    t.runV2(&ctx, results.data(), args.data());
+    t.runV2(&ctx, results.data(), ra.args.data());
 
   // Outputs: copy to the caller, hand over, or free.
   size_t pos = 0;

@@ -37,6 +37,20 @@ struct ModelTable {
 mlc_status validateRun(const ModelTable &t, const mlc_tensor *in, size_t nin,
                        const mlc_tensor *out, size_t nout);
 
+/// The run function's arguments: one memref descriptor per input
+/// ({alloc, aligned, offset, sizes[r], strides[r]}, row-major, at data[i]),
+/// then the arena's; and room for the outputs' descriptors.
+struct RunArgs {
+  std::vector<std::vector<int64_t>> descs;
+  std::vector<void *> args;
+  std::vector<int64_t> results;
+  RunArgs(const ModelTable &t, const mlc_tensor *in, const std::vector<void *> &data,
+          void *arena);
+};
+
+/// parallel_for of runs that use no thread pool: the caller only.
+void serialParallelFor(mlc_exec_ctx *ctx, int64_t n, mlc_task_fn fn, void *closure);
+
 struct CudaModel;
 struct CudaSession;
 

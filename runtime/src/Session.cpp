@@ -87,11 +87,6 @@ void sessionParallelFor(mlc_exec_ctx *ctx, int64_t n, mlc_task_fn fn, void *clos
   static_cast<mlc_session *>(ctx->runtime)->pool->parallelFor(n, fn, closure);
 }
 
-/// parallel_for of runs without a session (mlc_model_run): the caller only.
-void serialParallelFor(mlc_exec_ctx *, int64_t n, mlc_task_fn fn, void *closure) {
-  if (n > 0)
-    fn(closure, 0, n);
-}
 
 void profileKernelBegin(mlc_exec_ctx *ctx, int32_t) {
   static_cast<mlc_session *>(ctx->runtime)->kernelBeginNs = nowNs();
@@ -276,6 +271,36 @@ mlc_status mlc::runtime::validateRun(const ModelTable &t, const mlc_tensor *in, 
   return MLC_OK;
 }
 
+RunArgs::RunArgs(const ModelTable &t, const mlc_tensor *in, const std::vector<void *> &data,
+                 void *arena)
+    : descs(data.size() + 1), args(data.size() + 1) {
+  for (size_t i = 0; i < data.size(); ++i) {
+    int32_t r = in[i].rank;
+    auto &d = descs[i];
+    d.assign(3 + 2 * r, 0);
+    d[0] = d[1] = (int64_t)(intptr_t)data[i];
+    int64_t stride = 1;
+    for (int32_t k = r - 1; k >= 0; --k) {
+      d[3 + k] = in[i].shape[k];
+      d[3 + r + k] = stride;
+      stride *= in[i].shape[k];
+    }
+    args[i] = d.data();
+  }
+  size_t n = data.size();
+  descs[n] = {(int64_t)(intptr_t)arena, (int64_t)(intptr_t)arena, 0, (int64_t)t.arenaSize, 1};
+  args[n] = descs[n].data();
+  size_t resultWords = 0;
+  for (const mlc_abi_tensor_v1 &o : t.outputs)
+    resultWords += 3 + 2 * o.rank;
+  results.assign(resultWords + 1, 0);
+}
+
+void mlc::runtime::serialParallelFor(mlc_exec_ctx *, int64_t n, mlc_task_fn fn, void *closure) {
+  if (n > 0)
+    fn(closure, 0, n);
+}
+
 namespace {
 
 /// Runs the model's run function. `s` is null for mlc_model_run.
@@ -286,28 +311,11 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
     return cudaRun(m, *s->cuda, in, nin, out, nout, /*device=*/false);
   if (mlc_status st = validateRun(t, in, nin, out, nout))
     return st;
-  // Input descriptors: {alloc, aligned, offset, sizes[r], strides[r]}.
-  std::vector<std::vector<int64_t>> descs(nin + 1);
-  std::vector<void *> args(nin + 1);
-  for (size_t i = 0; i < nin; ++i) {
-    int32_t r = in[i].rank;
-    auto &d = descs[i];
-    d.assign(3 + 2 * r, 0);
-    d[0] = d[1] = (int64_t)(intptr_t)in[i].data;
-    int64_t stride = 1;
-    for (int32_t k = r - 1; k >= 0; --k) {
-      d[3 + k] = in[i].shape[k];
-      d[3 + r + k] = stride;
-      stride *= in[i].shape[k];
-    }
-    args[i] = d.data();
-  }
-  descs[nin] = {(int64_t)(intptr_t)arena, (int64_t)(intptr_t)arena, 0, (int64_t)t.arenaSize, 1};
-  args[nin] = descs[nin].data();
-  size_t resultWords = 0;
-  for (size_t i = 0; i < nout; ++i)
-    resultWords += 3 + 2 * t.outputs[i].rank;
-  std::vector<int64_t> results(resultWords + 1, 0);
+  std::vector<void *> data(nin);
+  for (size_t i = 0; i < nin; ++i)
+    data[i] = in[i].data;
+  RunArgs ra(t, in, data, arena);
+  std::vector<int64_t> &results = ra.results;
 
   bool profiling = s && s->profiling;
   // Grow the event list outside the timed hooks where we can.
@@ -324,9 +332,9 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
       ctx.kernel_begin = profileKernelBegin;
       ctx.kernel_end = profileKernelEnd;
     }
-    t.runV2(&ctx, results.data(), args.data());
+    t.runV2(&ctx, results.data(), ra.args.data());
   } else {
-    t.runV1(results.data(), args.data()); // no context: one thread, no kernel events
+    t.runV1(results.data(), ra.args.data()); // no context: one thread, no kernel events
   }
   if (profiling)
     s->events.push_back({-1, 0, begin, nowNs()});

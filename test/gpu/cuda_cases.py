@@ -44,24 +44,6 @@ DTYPES = {1: np.float32, 2: np.float64, 3: np.float16, 4: np.int64, 5: np.int32,
 NP_TO_MLC = {np.dtype(v): k for k, v in DTYPES.items()}
 
 
-def compare(got, want, rtol, atol):
-    """None when equal within tolerance, else why not."""
-    if got.shape != want.shape:
-        return "shape %s, expected %s" % (got.shape, want.shape)
-    if got.dtype != want.dtype:
-        return "dtype %s, expected %s" % (got.dtype, want.dtype)
-    if want.dtype.kind in "iub":
-        if not np.array_equal(got, want):
-            return "differs (%d of %d elements)" % (np.count_nonzero(got != want), got.size)
-        return None
-    g, w = got.astype(np.float64), want.astype(np.float64)
-    if not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
-        with np.errstate(invalid="ignore"):
-            err = np.nanmax(np.abs(g - w)) if g.size else 0.0
-        return "differs (max abs %.3g)" % err
-    return None
-
-
 # --------------------------------------------------------------------------
 # pack
 
@@ -292,6 +274,7 @@ def run(a):
     if why:
         print("skipped %d GPU cases: %s" % (len(cases), why))
         return 0
+    from node_tests import compare  # the conformance run's comparison
     rt = Runtime(a.runtime)
     tmp = a.tmp
     os.makedirs(tmp, exist_ok=True)
