@@ -8,6 +8,7 @@
 //   Dim cst(int64_t); std::optional<int64_t> known(Dim);
 //   Dim add(Dim, Dim); Dim sub(Dim, Dim); Dim mul(Dim, Dim);
 //   Dim floorDiv(Dim, int64_t); Dim ceilDiv(Dim, int64_t); Dim div(Dim, Dim);
+//   Dim min(Dim, Dim);
 //
 //===----------------------------------------------------------------------===//
 #ifndef MLC_DIALECTS_SHAPEFNS_H
@@ -15,6 +16,7 @@
 
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/SmallVector.h"
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -55,6 +57,7 @@ struct StaticDims {
       return kDyn;
     return a >= 0 ? a / b : -((-a + b - 1) / b);
   }
+  Dim min(Dim a, Dim b) { return a == kDyn || b == kDyn ? kDyn : std::min(a, b); }
   Dim ceilDiv(Dim a, int64_t b) {
     if (a == kDyn)
       return kDyn;
@@ -104,10 +107,12 @@ std::optional<ShapeError> broadcast(S &s, ArrayRef<Dims<S>> shapes,
 }
 
 /// Output size of a sliding window (convolution or pooling).
+/// In ceil mode a window that would start inside the end padding is
+/// dropped (ONNX and PyTorch): the last start must be < in + padBegin.
 template <typename S>
 typename S::Dim windowOut(S &s, typename S::Dim in, int64_t kernel,
-                          int64_t stride, int64_t padSum, int64_t dilation,
-                          bool ceilMode) {
+                          int64_t stride, int64_t padBegin, int64_t padSum,
+                          int64_t dilation, bool ceilMode) {
   // Kernel dims come from the weight's shape: saturate rather than overflow
   // (a span beyond any input makes the output size negative, an error).
   int64_t span;
@@ -116,6 +121,8 @@ typename S::Dim windowOut(S &s, typename S::Dim in, int64_t kernel,
   span += 1;
   auto num = s.add(in, s.cst(padSum - span));
   auto q = ceilMode ? s.ceilDiv(num, stride) : s.floorDiv(num, stride);
+  if (ceilMode)
+    q = s.min(q, s.floorDiv(s.add(in, s.cst(padBegin - 1)), stride));
   return s.add(q, s.cst(1));
 }
 
@@ -131,7 +138,7 @@ window2d(S &s, const Dims<S> &x, typename S::Dim channels,
     int64_t dil = dilations.empty() ? 1 : dilations[i];
     if (kernel[i] <= 0 || strides[i] <= 0 || dil <= 0 || pads[i] < 0 || pads[i + 2] < 0)
       return ShapeError{"kernel, strides and dilations must be > 0 and pads >= 0"};
-    auto d = windowOut(s, x[2 + i], kernel[i], strides[i],
+    auto d = windowOut(s, x[2 + i], kernel[i], strides[i], pads[i],
                        pads[i] + pads[i + 2], dil, ceilMode);
     if (auto k = s.known(d); k && *k <= 0)
       return ShapeError{"window larger than the padded input"};
@@ -196,7 +203,8 @@ void flatten(S &s, const Dims<S> &x, int64_t axis, Dims<S> &out) {
 }
 
 /// ONNX Reshape with a known target: 0 copies the input dim (unless
-/// allowzero), -1 takes what is left.
+/// allowzero), -1 takes what is left. Copied dims cancel out of the -1
+/// (so [0, 0, 4, -1] of (?, ?, 32) infers 8 even with unknown dims).
 template <typename S>
 std::optional<ShapeError> reshape(S &s, const Dims<S> &x,
                                   ArrayRef<int64_t> target, bool allowZero,
@@ -204,6 +212,7 @@ std::optional<ShapeError> reshape(S &s, const Dims<S> &x,
   out.clear();
   int inferIdx = -1;
   auto known = s.cst(1);
+  SmallVector<bool> copied(x.size(), false);
   for (size_t i = 0; i < target.size(); ++i) {
     int64_t t = target[i];
     if (t == -1) {
@@ -219,23 +228,26 @@ std::optional<ShapeError> reshape(S &s, const Dims<S> &x,
     if (t == 0 && !allowZero) {
       if (i >= x.size())
         return ShapeError{"0 in the target shape has no input dimension"};
-      d = x[i];
+      out.push_back(x[i]);
+      copied[i] = true;
+      continue;
     }
     out.push_back(d);
     known = s.mul(known, d);
   }
-  auto total = product(s, ArrayRef<typename S::Dim>(x));
+  auto total = s.cst(1);
+  for (size_t i = 0; i < x.size(); ++i)
+    if (!copied[i])
+      total = s.mul(total, x[i]);
+  auto kt = s.known(total), kk = s.known(known);
   if (inferIdx >= 0) {
-    auto kt = s.known(total), kk = s.known(known);
     if (kt && kk && (*kk == 0 || *kt % *kk != 0))
       return ShapeError{"cannot infer -1: " + std::to_string(*kt) +
                         " elements do not divide into " + std::to_string(*kk)};
     out[inferIdx] = s.div(total, known);
-  } else {
-    auto kt = s.known(total), kk = s.known(known);
-    if (kt && kk && *kt != *kk)
-      return ShapeError{"cannot reshape " + std::to_string(*kt) +
-                        " elements into " + std::to_string(*kk)};
+  } else if (kt && kk && *kt != *kk) {
+    return ShapeError{"cannot reshape " + std::to_string(*kt) + " elements into " +
+                      std::to_string(*kk)};
   }
   return std::nullopt;
 }

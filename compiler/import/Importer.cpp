@@ -57,6 +57,7 @@ ConvertFn mlc::lookupConverter(StringRef opType, int64_t opset) {
 void registerMathConverters();
 void registerNNConverters();
 void registerTensorConverters();
+void registerAttentionConverters();
 
 void mlc::registerAllConverters() {
   static std::once_flag once;
@@ -64,6 +65,7 @@ void mlc::registerAllConverters() {
     registerMathConverters();
     registerNNConverters();
     registerTensorConverters();
+    registerAttentionConverters();
   });
 }
 
@@ -328,6 +330,18 @@ bool NodeBinder::rank(Value v, int64_t &r) {
 
 Value NodeBinder::constant(DenseElementsAttr value) {
   return create<ConstantOp>(value);
+}
+
+Value NodeBinder::i64s(ArrayRef<int64_t> values) {
+  auto t = RankedTensorType::get({(int64_t)values.size()}, builder.getI64Type());
+  return constant(DenseElementsAttr::get(t, values));
+}
+
+Value NodeBinder::scalar(Type elem, double value) {
+  auto t = RankedTensorType::get({}, elem);
+  if (isa<FloatType>(elem))
+    return constant(DenseElementsAttr::get(t, builder.getFloatAttr(elem, value)));
+  return constant(DenseElementsAttr::get(t, builder.getIntegerAttr(elem, (int64_t)value)));
 }
 
 void NodeBinder::setResults(ArrayRef<Value> values) {

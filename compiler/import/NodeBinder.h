@@ -80,6 +80,10 @@ public:
     return op;
   }
   mlir::Value constant(mlir::DenseElementsAttr value);
+  /// A 1-D int64 constant (shapes, axes, pads).
+  mlir::Value i64s(llvm::ArrayRef<int64_t> values);
+  /// A rank-0 constant of `elem` (float, integer or bool) holding `value`.
+  mlir::Value scalar(mlir::Type elem, double value);
   void setResults(llvm::ArrayRef<mlir::Value> values);
   /// Records why the node is unsupported; returns true for chaining.
   bool error(const llvm::Twine &why);

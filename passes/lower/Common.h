@@ -48,6 +48,9 @@ struct ValueDims {
       return p >= 0 ? p / q : -((-p + q - 1) / q);
     });
   }
+  Dim min(Dim x, Dim y) {
+    return bin<arith::MinSIOp>(x, y, [](int64_t p, int64_t q) { return std::min(p, q); });
+  }
   Dim ceilDiv(Dim x, int64_t y) {
     return bin<arith::CeilDivSIOp>(x, cst(y), [](int64_t p, int64_t q) {
       return p >= 0 ? (p + q - 1) / q : -((-p) / q);

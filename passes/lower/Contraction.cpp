@@ -27,18 +27,49 @@ Value multiplyAccumulate(OpBuilder &b, Location l, Value x, Value y, Value acc,
   return b.create<arith::AddFOp>(l, acc, p);
 }
 
+/// `t` with every element converted to `to` (extf / truncf).
+Value convertElements(OpBuilder &b, Location loc, Value t, Type to) {
+  auto tt = cast<RankedTensorType>(t.getType());
+  unsigned rank = tt.getRank();
+  Value out = emptyTensor(b, loc, dimsOf(b, loc, t), to);
+  auto id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<IteratorType> iters(rank, IteratorType::parallel);
+  return b
+      .create<linalg::GenericOp>(
+          loc, out.getType(), t, out, ArrayRef<AffineMap>{id, id}, iters,
+          [&](OpBuilder &nb, Location l, ValueRange v) {
+            Value r = to.getIntOrFloatBitWidth() > tt.getElementTypeBitWidth()
+                          ? nb.create<arith::ExtFOp>(l, to, v[0]).getResult()
+                          : nb.create<arith::TruncFOp>(l, to, v[0]).getResult();
+            nb.create<linalg::YieldOp>(l, r);
+          })
+      .getResult(0);
+}
+
 /// A contraction generic: `maps` = {lhs, rhs, out}; the last loop reduces.
+/// Half-precision (f16, bf16) products accumulate in f32 and are rounded
+/// once at the end, as numpy and onnxruntime do: an f16 accumulator loses
+/// digits with every step of a long k.
 Value contraction(OpBuilder &b, Location loc, Value lhs, Value rhs, Value init,
                   ArrayRef<AffineMap> maps, double alpha = 1.0) {
   unsigned loops = maps[0].getNumDims();
   SmallVector<IteratorType> iters(loops, IteratorType::parallel);
   iters.back() = IteratorType::reduction;
+  Type elem = cast<RankedTensorType>(init.getType()).getElementType();
+  bool widen = elem.getIntOrFloatBitWidth() < 32;
+  Type f32 = b.getF32Type();
+  Value acc = widen ? convertElements(b, loc, init, f32) : init;
   auto g = b.create<linalg::GenericOp>(
-      loc, init.getType(), ValueRange{lhs, rhs}, init, maps, iters,
+      loc, acc.getType(), ValueRange{lhs, rhs}, acc, maps, iters,
       [&](OpBuilder &nb, Location l, ValueRange v) {
-        nb.create<linalg::YieldOp>(l, multiplyAccumulate(nb, l, v[0], v[1], v[2], alpha));
+        Value x = v[0], y = v[1];
+        if (widen) {
+          x = nb.create<arith::ExtFOp>(l, f32, x);
+          y = nb.create<arith::ExtFOp>(l, f32, y);
+        }
+        nb.create<linalg::YieldOp>(l, multiplyAccumulate(nb, l, x, y, v[2], alpha));
       });
-  return g.getResult(0);
+  return widen ? convertElements(b, loc, g.getResult(0), elem) : g.getResult(0);
 }
 
 /// `dims`-shaped tensor holding `bias` broadcast (numpy rules), times beta.

@@ -221,10 +221,13 @@ struct UnaryLowering : MlcPattern<OpT> {
       rw.replaceOp(op, a.getInput());
       return success();
     }
-    if (failed(requireFloat(op, a.getInput())))
+    Type elem = cast<ShapedType>(a.getInput().getType()).getElementType();
+    constexpr bool intToo =
+        std::is_same_v<OpT, NegOp> || std::is_same_v<OpT, AbsOp> || std::is_same_v<OpT, ReluOp>;
+    if (!(intToo && elem.isSignlessInteger() && !elem.isInteger(1)) &&
+        failed(requireFloat(op, a.getInput())))
       return failure();
     Location loc = op.getLoc();
-    Type elem = cast<ShapedType>(a.getInput().getType()).getElementType();
     VDims dims = dimsOf(rw, loc, a.getInput());
     Value r = elementwise(rw, loc, a.getInput(), dims, elem,
                           [&](OpBuilder &b, Location l, ValueRange v) {
@@ -235,6 +238,14 @@ struct UnaryLowering : MlcPattern<OpT> {
   }
   static Value body(OpBuilder &b, Location l, Value x) {
     Type t = x.getType();
+    if (isa<IntegerType>(t)) { // Neg, Abs, Relu on signed integers (wrapping)
+      Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(t));
+      if constexpr (std::is_same_v<OpT, NegOp>)
+        return b.create<arith::SubIOp>(l, zero, x);
+      if constexpr (std::is_same_v<OpT, AbsOp>)
+        return b.create<math::AbsIOp>(l, x);
+      return b.create<arith::MaxSIOp>(l, x, zero);
+    }
     if constexpr (std::is_same_v<OpT, ReluOp>) {
       Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(t));
       return b.create<arith::MaximumFOp>(l, x, zero);
@@ -588,13 +599,18 @@ struct SoftmaxLowering : MlcPattern<SoftmaxOp, /*FloatOnly=*/true> {
                            l, b.create<arith::MaximumFOp>(l, v[0], v[1]).getResult());
                      })
                    .getResult(0);
-    Value sumInit = filledTensor(rw, loc, kept, elem, zeroAttr(rw, elem));
+    // Half precision computes exp, sum and quotient in f32 and rounds once.
+    Type calc = elem.getIntOrFloatBitWidth() < 32 ? rw.getF32Type() : elem;
+    auto widen = [&](OpBuilder &b, Location l, Value v) -> Value {
+      return calc == elem ? v : b.create<arith::ExtFOp>(l, calc, v).getResult();
+    };
+    Value sumInit = filledTensor(rw, loc, kept, calc, zeroAttr(rw, calc));
     Value sum = rw.create<linalg::GenericOp>(
                       loc, sumInit.getType(), ValueRange{x, mx}, sumInit,
                       ArrayRef<AffineMap>{id, red, red}, iters,
                       [&](OpBuilder &b, Location l, ValueRange v) {
                         Value e = b.create<math::ExpOp>(
-                            l, b.create<arith::SubFOp>(l, v[0], v[1]));
+                            l, b.create<arith::SubFOp>(l, widen(b, l, v[0]), widen(b, l, v[1])));
                         b.create<linalg::YieldOp>(
                             l, b.create<arith::AddFOp>(l, e, v[2]).getResult());
                       })
@@ -605,15 +621,15 @@ struct SoftmaxLowering : MlcPattern<SoftmaxOp, /*FloatOnly=*/true> {
                     loc, init.getType(), ValueRange{x, mx, sum}, init,
                     ArrayRef<AffineMap>{id, red, red, id}, par,
                     [&](OpBuilder &b, Location l, ValueRange v) {
-                      Value d = b.create<arith::SubFOp>(l, v[0], v[1]);
-                      if (logSoftmax) {
-                        Value ls = b.create<math::LogOp>(l, v[2]);
-                        b.create<linalg::YieldOp>(l, b.create<arith::SubFOp>(l, d, ls).getResult());
-                        return;
-                      }
-                      Value e = b.create<math::ExpOp>(l, d);
-                      b.create<linalg::YieldOp>(
-                          l, b.create<arith::DivFOp>(l, e, v[2]).getResult());
+                      Value d = b.create<arith::SubFOp>(l, widen(b, l, v[0]), widen(b, l, v[1]));
+                      Value y = logSoftmax
+                                    ? b.create<arith::SubFOp>(l, d, b.create<math::LogOp>(l, v[2]))
+                                          .getResult()
+                                    : b.create<arith::DivFOp>(l, b.create<math::ExpOp>(l, d), v[2])
+                                          .getResult();
+                      if (calc != elem)
+                        y = b.create<arith::TruncFOp>(l, elem, y);
+                      b.create<linalg::YieldOp>(l, y);
                     })
                   .getResult(0);
     rw.replaceOp(op, r);

@@ -345,12 +345,6 @@ template <bool Max> LogicalResult argReduce(NodeBinder &b) {
   return success();
 }
 
-/// A float scalar constant of `elem`.
-static Value scalarOf(NodeBinder &b, Type elem, double v) {
-  auto st = RankedTensorType::get({}, elem);
-  return b.constant(DenseElementsAttr::get(st, b.builder.getFloatAttr(elem, v)));
-}
-
 /// LayerNormalization and RMSNormalization from mlc ops, for the forms the
 /// fused op does not cover: the Mean/InvStdDev outputs, RMS, and a stash
 /// type wider than the input. Statistics keep the reduced dims as 1s.
@@ -391,7 +385,7 @@ static LogicalResult normalization(NodeBinder &b, bool rms) {
     centred = b.create<SubOp>(xc, mu);
   }
   Value var = mean(b.create<MulOp>(centred, centred));
-  Value rstd = b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(var, scalarOf(b, calc, eps))));
+  Value rstd = b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(var, b.scalar(calc, eps))));
   Value y = b.create<MulOp>(to(b.create<MulOp>(centred, rstd), elem), scale);
   if (bias)
     y = b.create<AddOp>(y, bias);
@@ -419,10 +413,7 @@ static LogicalResult nllLoss(NodeBinder &b, Value scores, Value target, Value we
   Type ielem = mlir::cast<ShapedType>(target.getType()).getElementType();
   if (!isa<FloatType>(elem) || !isa<IntegerType>(ielem))
     return b.error("needs float scores and integer targets"), failure();
-  auto scalarInt = [&](int64_t v) {
-    return b.constant(DenseElementsAttr::get(RankedTensorType::get({}, ielem),
-                                             B.getIntegerAttr(ielem, v)));
-  };
+  auto scalarInt = [&](int64_t v) { return b.scalar(ielem, v); };
   Value safe = target, keep;
   if (hasIgnore) {
     Value ign = b.create<CompareOp>(target, scalarInt(ignore), B.getStringAttr("eq"));

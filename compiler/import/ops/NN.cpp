@@ -6,11 +6,21 @@ using namespace mlc;
 
 namespace {
 
-/// Reads the window attributes shared by Conv and the pools and resolves
 /// The largest kernel, stride, dilation or pad a window may have.
 constexpr int64_t kMaxWindowAttr = int64_t(1) << 20;
 
+/// 1-D window attributes as those of a 2-D window of height 1.
+void liftWindow(SmallVectorImpl<int64_t> &kernel, SmallVectorImpl<int64_t> &strides,
+                SmallVectorImpl<int64_t> &pads, SmallVectorImpl<int64_t> &dilations) {
+  kernel.insert(kernel.begin(), 1);
+  strides.insert(strides.begin(), 1);
+  dilations.insert(dilations.begin(), 1);
+  pads.assign({0, pads[0], 0, pads[1]});
+}
+
+/// Reads the window attributes shared by Conv and the pools and resolves
 /// auto_pad into explicit pads (needs static spatial dims for SAME_*).
+/// A 1-D window comes back lifted to 2-D (liftWindow).
 bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
                  SmallVectorImpl<int64_t> &strides,
                  SmallVectorImpl<int64_t> &pads,
@@ -19,8 +29,8 @@ bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
   if (b.rank(x, rank))
     return true;
   size_t spatial = rank - 2;
-  if (spatial != 2)
-    return b.error("only 2-D windows (4-D NCHW input) are supported");
+  if (spatial != 1 && spatial != 2)
+    return b.error("only 1-D and 2-D windows (3-D NCL or 4-D NCHW input) are supported");
   std::string autoPad;
   if (b.attr("strides", strides, SmallVector<int64_t>(spatial, 1)) ||
       b.attr("dilations", dilations, SmallVector<int64_t>(spatial, 1)) ||
@@ -37,10 +47,11 @@ bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
         pads[i + spatial] > kMaxWindowAttr)
       return b.error("kernel_shape, strides and dilations must be in [1, 2^20] and pads in "
                      "[0, 2^20]");
-  if (autoPad == "NOTSET")
-    return false;
-  if (autoPad == "VALID") {
-    pads.assign(2 * spatial, 0);
+  if (autoPad == "NOTSET" || autoPad == "VALID") {
+    if (autoPad == "VALID")
+      pads.assign(2 * spatial, 0);
+    if (spatial == 1)
+      liftWindow(kernel, strides, pads, dilations);
     return false;
   }
   if (autoPad != "SAME_UPPER" && autoPad != "SAME_LOWER")
@@ -57,7 +68,17 @@ bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
     pads[i] = autoPad == "SAME_UPPER" ? small : big;
     pads[i + spatial] = autoPad == "SAME_UPPER" ? big : small;
   }
+  if (spatial == 1)
+    liftWindow(kernel, strides, pads, dilations);
   return false;
+}
+
+/// A 1-D window runs as a 2-D one over (N, C, 1, L): these views.
+Value liftInput(NodeBinder &b, Value x) {
+  return b.create<UnsqueezeOp>(x, b.builder.getDenseI64ArrayAttr({2}));
+}
+Value dropLifted(NodeBinder &b, Value y) {
+  return b.create<SqueezeOp>(y, b.builder.getDenseI64ArrayAttr({2}));
 }
 
 LogicalResult conv(NodeBinder &b) {
@@ -71,16 +92,22 @@ LogicalResult conv(NodeBinder &b) {
     return b.error("the weight needs rank >= 3 and group must be > 0"), failure();
   auto wShape = cast<RankedTensorType>(w.getType()).getShape();
   SmallVector<int64_t> inferred(wShape.begin() + 2, wShape.end());
-  if (b.attr("kernel_shape", kernel, inferred) ||
-      windowAttrs(b, x, kernel, strides, pads, dilations))
+  if (b.attr("kernel_shape", kernel, inferred))
     return failure();
   if (ArrayRef<int64_t>(kernel) != ArrayRef<int64_t>(inferred))
     return b.error("kernel_shape does not match the weight"), failure();
+  if (windowAttrs(b, x, kernel, strides, pads, dilations))
+    return failure();
+  bool lifted = wRank == 3;
+  if (lifted) {
+    x = liftInput(b, x);
+    w = liftInput(b, w);
+  }
   auto &B = b.builder;
-  b.setResults({b.create<ConvOp>(x, w, bias, B.getDenseI64ArrayAttr(strides),
-                                 B.getDenseI64ArrayAttr(pads),
-                                 B.getDenseI64ArrayAttr(dilations),
-                                 B.getI64IntegerAttr(group))});
+  Value y = b.create<ConvOp>(x, w, bias, B.getDenseI64ArrayAttr(strides),
+                             B.getDenseI64ArrayAttr(pads), B.getDenseI64ArrayAttr(dilations),
+                             B.getI64IntegerAttr(group));
+  b.setResults({lifted ? dropLifted(b, y) : y});
   return success();
 }
 
@@ -93,10 +120,11 @@ LogicalResult maxPool(NodeBinder &b) {
       b.attr("ceil_mode", ceil, 0) || b.expect("storage_order", 0))
     return failure();
   auto &B = b.builder;
-  b.setResults({b.create<MaxPoolOp>(
-      x, B.getDenseI64ArrayAttr(kernel), B.getDenseI64ArrayAttr(strides),
-      B.getDenseI64ArrayAttr(pads), B.getDenseI64ArrayAttr(dilations),
-      B.getBoolAttr(ceil != 0))});
+  bool lifted = cast<RankedTensorType>(x.getType()).getRank() == 3;
+  Value y = b.create<MaxPoolOp>(lifted ? liftInput(b, x) : x, B.getDenseI64ArrayAttr(kernel),
+                                B.getDenseI64ArrayAttr(strides), B.getDenseI64ArrayAttr(pads),
+                                B.getDenseI64ArrayAttr(dilations), B.getBoolAttr(ceil != 0));
+  b.setResults({lifted ? dropLifted(b, y) : y});
   return success();
 }
 
@@ -112,10 +140,11 @@ LogicalResult averagePool(NodeBinder &b) {
   if (llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
     return b.error("dilated AveragePool is not supported"), failure();
   auto &B = b.builder;
-  b.setResults({b.create<AveragePoolOp>(
-      x, B.getDenseI64ArrayAttr(kernel), B.getDenseI64ArrayAttr(strides),
-      B.getDenseI64ArrayAttr(pads), B.getBoolAttr(ceil != 0),
-      B.getBoolAttr(includePad != 0))});
+  bool lifted = cast<RankedTensorType>(x.getType()).getRank() == 3;
+  Value y = b.create<AveragePoolOp>(lifted ? liftInput(b, x) : x, B.getDenseI64ArrayAttr(kernel),
+                                    B.getDenseI64ArrayAttr(strides), B.getDenseI64ArrayAttr(pads),
+                                    B.getBoolAttr(ceil != 0), B.getBoolAttr(includePad != 0));
+  b.setResults({lifted ? dropLifted(b, y) : y});
   return success();
 }
 
@@ -142,11 +171,6 @@ LogicalResult batchNorm(NodeBinder &b) {
   b.setResults({b.create<BatchNormOp>(x, scale, bias, mean, var,
                                       b.builder.getF32FloatAttr(eps))});
   return success();
-}
-
-Value i64Const(NodeBinder &b, ArrayRef<int64_t> v) {
-  auto t = RankedTensorType::get({(int64_t)v.size()}, b.builder.getI64Type());
-  return b.constant(DenseElementsAttr::get(t, v));
 }
 
 SmallVector<int64_t> range(int64_t from, int64_t to) {
@@ -217,24 +241,39 @@ LogicalResult convTranspose(NodeBinder &b) {
     return failure();
   auto xt = dyn_cast<RankedTensorType>(x.getType());
   auto wt = dyn_cast<RankedTensorType>(w.getType());
-  if (!xt || !wt || xt.getRank() != 4 || wt.getRank() != 4)
-    return b.error("only 2-D ConvTranspose (4-D NCHW input) is supported"), failure();
-  if (!wt.hasStaticShape() || xt.isDynamicDim(1) || xt.isDynamicDim(2) || xt.isDynamicDim(3))
-    return b.error("the weight and the input's C, H, W must be static"), failure();
-  int64_t cin = wt.getDimSize(0), coutG = wt.getDimSize(1);
-  SmallVector<int64_t> k = {wt.getDimSize(2), wt.getDimSize(3)};
-  SmallVector<int64_t> in = {xt.getDimSize(2), xt.getDimSize(3)};
-  if (b.attr("kernel_shape", kernel, k) || b.attr("strides", strides, SmallVector<int64_t>{1, 1}) ||
-      b.attr("dilations", dilations, SmallVector<int64_t>{1, 1}) ||
-      b.attr("output_padding", outPad, SmallVector<int64_t>{0, 0}) ||
-      b.attr("pads", pads, SmallVector<int64_t>{0, 0, 0, 0}) ||
+  if (!xt || !wt || (xt.getRank() != 3 && xt.getRank() != 4) || wt.getRank() != xt.getRank())
+    return b.error("only 1-D and 2-D ConvTranspose (3-D NCL or 4-D NCHW input) is supported"),
+           failure();
+  size_t spatial = xt.getRank() - 2;
+  if (!wt.hasStaticShape() || llvm::any_of(xt.getShape().drop_front(), ShapedType::isDynamic))
+    return b.error("the weight and the input's C and spatial dims must be static"), failure();
+  SmallVector<int64_t> k(wt.getShape().drop_front(2));
+  if (b.attr("kernel_shape", kernel, k) ||
+      b.attr("strides", strides, SmallVector<int64_t>(spatial, 1)) ||
+      b.attr("dilations", dilations, SmallVector<int64_t>(spatial, 1)) ||
+      b.attr("output_padding", outPad, SmallVector<int64_t>(spatial, 0)) ||
+      b.attr("pads", pads, SmallVector<int64_t>(2 * spatial, 0)) ||
       b.attr("output_shape", outShape, SmallVector<int64_t>{}))
     return failure();
-  if (ArrayRef<int64_t>(kernel) != ArrayRef<int64_t>(k) || strides.size() != 2 ||
-      dilations.size() != 2 || outPad.size() != 2 || pads.size() != 4 ||
-      (outShape.size() != 0 && outShape.size() != 2) || group <= 0 || cin % group ||
-      xt.getDimSize(1) != cin)
-    return b.error("inconsistent kernel_shape, strides, pads, groups or channels"), failure();
+  if (ArrayRef<int64_t>(kernel) != ArrayRef<int64_t>(k) || strides.size() != spatial ||
+      dilations.size() != spatial || outPad.size() != spatial || pads.size() != 2 * spatial ||
+      (outShape.size() != 0 && outShape.size() != spatial))
+    return b.error("inconsistent kernel_shape, strides, pads or output_shape"), failure();
+  bool lifted = spatial == 1;
+  if (lifted) { // as a 2-D ConvTranspose over (N, C, 1, L)
+    liftWindow(k, strides, pads, dilations);
+    outPad.insert(outPad.begin(), 0);
+    if (!outShape.empty())
+      outShape.insert(outShape.begin(), 1);
+    x = liftInput(b, x);
+    w = liftInput(b, w);
+    xt = cast<RankedTensorType>(x.getType());
+    wt = cast<RankedTensorType>(w.getType());
+  }
+  int64_t cin = wt.getDimSize(0), coutG = wt.getDimSize(1);
+  SmallVector<int64_t> in = {xt.getDimSize(2), xt.getDimSize(3)};
+  if (group <= 0 || cin % group || xt.getDimSize(1) != cin)
+    return b.error("inconsistent groups or channels"), failure();
   // Window attributes beyond 2^20 are no real model's, and would overflow
   // the size arithmetic below.
   auto sane = [](ArrayRef<int64_t> v, int64_t lo) {
@@ -262,7 +301,7 @@ LogicalResult convTranspose(NodeBinder &b) {
     pads = {0, 0, 0, 0};
   }
   auto &B = b.builder;
-  auto consts = [&](ArrayRef<int64_t> v) { return i64Const(b, v); };
+  auto consts = [&](ArrayRef<int64_t> v) { return b.i64s(v); };
   auto reshape = [&](Value v, ArrayRef<int64_t> dims) -> Value {
     return b.create<ReshapeOp>(v, consts(dims), B.getBoolAttr(false));
   };
@@ -293,9 +332,10 @@ LogicalResult convTranspose(NodeBinder &b) {
       rev.push_back(j);
     wf = b.create<GatherOp>(wf, consts(rev), B.getI64IntegerAttr(2 + i));
   }
-  b.setResults({b.create<ConvOp>(up, wf, bias, B.getDenseI64ArrayAttr({1, 1}),
-                                 B.getDenseI64ArrayAttr({0, 0, 0, 0}),
-                                 B.getDenseI64ArrayAttr(dilations), B.getI64IntegerAttr(group))});
+  Value y = b.create<ConvOp>(up, wf, bias, B.getDenseI64ArrayAttr({1, 1}),
+                             B.getDenseI64ArrayAttr({0, 0, 0, 0}),
+                             B.getDenseI64ArrayAttr(dilations), B.getI64IntegerAttr(group));
+  b.setResults({lifted ? dropLifted(b, y) : y});
   return success();
 }
 
@@ -317,7 +357,7 @@ template <bool ToSpace> LogicalResult depthSpace(NodeBinder &b) {
     return b.error("mode must be DCR or CRD"), failure();
   auto &B = b.builder;
   auto reshape = [&](Value v, ArrayRef<int64_t> dims) -> Value {
-    return b.create<ReshapeOp>(v, i64Const(b, dims), B.getBoolAttr(false));
+    return b.create<ReshapeOp>(v, b.i64s(dims), B.getBoolAttr(false));
   };
   auto transpose = [&](Value v, ArrayRef<int64_t> perm) -> Value {
     return b.create<TransposeOp>(v, B.getDenseI64ArrayAttr(perm));

@@ -87,7 +87,52 @@ def case_cuda_mix(out):
                     [vi("y", ["batch", 3]), vi("s", None)], [w, b]), out)
 
 
+def case_attention(out):
+    """Attention (opset 23) with symbolic batch and sequence dims: grouped
+    heads (8 query, 2 kv), a past cache, a boolean mask and causal."""
+    d = 16
+    nodes = [helper.make_node("Attention", ["q", "k", "v", "mask", "past_k", "past_v"],
+                              ["y", "present_k", "present_v"], name="attn", is_causal=1)]
+    inputs = [vi("q", ["batch", 8, "seq", d]), vi("k", ["batch", 2, "seq", d]),
+              vi("v", ["batch", 2, "seq", d]), vi("mask", ["seq", "total"], TensorProto.BOOL),
+              vi("past_k", ["batch", 2, "past", d]), vi("past_v", ["batch", 2, "past", d])]
+    outputs = [vi("y", ["batch", 8, "seq", d]), vi("present_k", ["batch", 2, "total", d]),
+               vi("present_v", ["batch", 2, "total", d])]
+    onnx.save(model(nodes, inputs, outputs, opset=23), out)
+
+
+def case_attention_3d(out):
+    """Attention on (batch, seq, heads * head_size) inputs with a float
+    mask, a scale and a soft cap."""
+    nodes = [helper.make_node("Attention", ["q", "k", "v", "mask"], ["y"], name="attn",
+                              q_num_heads=4, kv_num_heads=4, scale=0.3, softcap=2.0)]
+    inputs = [vi("q", ["batch", "seq", 32]), vi("k", ["batch", "kv", 32]),
+              vi("v", ["batch", "kv", 24]), vi("mask", ["seq", "kv"])]
+    onnx.save(model(nodes, inputs, [vi("y", ["batch", "seq", 24])], opset=23), out)
+
+
+def case_window1d(out):
+    """1-D Conv, pools and ConvTranspose on (batch, C, length)."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((6, 2, 3)).astype(np.float32), "w")
+    wt = numpy_helper.from_array(rng.standard_normal((6, 2, 4)).astype(np.float32), "wt")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv1d", group=2,
+                              strides=[2], pads=[1, 1]),
+             helper.make_node("MaxPool", ["c"], ["m"], name="maxpool1d", kernel_shape=[3],
+                              strides=[2], ceil_mode=1),
+             helper.make_node("AveragePool", ["c"], ["a"], name="avgpool1d",
+                              kernel_shape=[2], pads=[1, 0], count_include_pad=1),
+             helper.make_node("ConvTranspose", ["c", "wt"], ["t"], name="convT1d",
+                              strides=[2], pads=[1, 1])]
+    outputs = [vi("m", ["batch", 6, None]), vi("a", ["batch", 6, None]),
+               vi("t", ["batch", 2, None])]
+    onnx.save(model(nodes, [vi("x", ["batch", 4, 17])], outputs, [w, wt], opset=18), out)
+
+
 CASES = {
+    "attention": case_attention,
+    "attention_3d": case_attention_3d,
+    "window1d": case_window1d,
     "cuda_mix": case_cuda_mix,
     "constant_of_shape": case_constant_of_shape,
     "constant_of_shape_dynamic": lambda o: case_constant_of_shape(o, dynamic=True),
