@@ -88,8 +88,14 @@ Value remSIDefined(OpBuilder &b, Location l, Value x, Value y);
 /// An attribute for 0 / lowest / 1 in `elem`.
 TypedAttr zeroAttr(OpBuilder &b, Type elem);
 TypedAttr lowestAttr(OpBuilder &b, Type elem);
-/// The lowest (or, with `highest`, the highest) value of `elem`.
-TypedAttr lowerAttr(OpBuilder &b, Type elem, bool highest);
+/// The lowest (or, with `highest`, the highest) value of `elem` (read as
+/// unsigned with `isUnsigned`).
+TypedAttr lowerAttr(OpBuilder &b, Type elem, bool highest, bool isUnsigned = false);
+/// Unsigned integer tensors are signless in the lowering (arith's types);
+/// an op that reads one carries `mlc.unsigned`, a Cast that writes one
+/// `mlc.unsigned_result` (set by the lowering pass before it converts).
+inline bool readsUnsigned(Operation *op) { return op->hasAttr("mlc.unsigned"); }
+inline bool writesUnsigned(Operation *op) { return op->hasAttr("mlc.unsigned_result"); }
 
 /// Base of the converters: the result type must be known (and, with
 /// FloatOnly, the first operand a float tensor) before `lower` runs, so each

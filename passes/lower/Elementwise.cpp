@@ -11,8 +11,10 @@ namespace {
 
 using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
 
-/// Converts a scalar between ONNX element types (bool, ints, floats).
-Value convertScalar(OpBuilder &b, Location l, Value v, Type to) {
+/// Converts a scalar between ONNX element types (bool, ints, floats);
+/// `fromU` / `toU`: the integer source / destination is unsigned.
+Value convertScalar(OpBuilder &b, Location l, Value v, Type to, bool fromU = false,
+                    bool toU = false) {
   Type from = v.getType();
   if (from == to)
     return v;
@@ -22,7 +24,7 @@ Value convertScalar(OpBuilder &b, Location l, Value v, Type to) {
                ? b.create<arith::ExtFOp>(l, to, v).getResult()
                : b.create<arith::TruncFOp>(l, to, v).getResult();
   if (toF)
-    return from.isInteger(1) || from.isUnsignedInteger()
+    return from.isInteger(1) || fromU
                ? b.create<arith::UIToFPOp>(l, to, v).getResult()
                : b.create<arith::SIToFPOp>(l, to, v).getResult();
   if (to.isInteger(1)) {
@@ -32,10 +34,11 @@ Value convertScalar(OpBuilder &b, Location l, Value v, Type to) {
     return b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ne, v, zero);
   }
   if (fromF)
-    return b.create<arith::FPToSIOp>(l, to, v);
+    return toU ? b.create<arith::FPToUIOp>(l, to, v).getResult()
+               : b.create<arith::FPToSIOp>(l, to, v).getResult();
   unsigned fw = from.getIntOrFloatBitWidth(), tw = to.getIntOrFloatBitWidth();
   if (fw < tw)
-    return from.isInteger(1) ? b.create<arith::ExtUIOp>(l, to, v).getResult()
+    return from.isInteger(1) || fromU ? b.create<arith::ExtUIOp>(l, to, v).getResult()
                              : b.create<arith::ExtSIOp>(l, to, v).getResult();
   if (fw > tw)
     return b.create<arith::TruncIOp>(l, to, v);
@@ -104,6 +107,14 @@ Value mlc::lower::remSIDefined(OpBuilder &b, Location l, Value x, Value y) {
   return b.create<arith::RemSIOp>(l, x, safeDivisor(b, l, y));
 }
 
+/// Unsigned division and remainder by 0 divide by 1 instead of trapping.
+static Value safeUnsignedDivisor(OpBuilder &b, Location l, Value y) {
+  Value one = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), 1));
+  Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(y.getType()));
+  Value isZero = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, y, zero);
+  return b.create<arith::SelectOp>(l, isZero, one, y);
+}
+
 namespace {
 
 template <typename OpT>
@@ -128,18 +139,31 @@ struct BinaryLowering : MlcPattern<OpT> {
     auto dims = broadcastDims(rw, loc, op, ins);
     if (failed(dims))
       return failure();
-    bool isFloat = isa<FloatType>(elem);
+    bool isFloat = isa<FloatType>(elem), u = readsUnsigned(op);
     Value r = elementwise(rw, loc, ins, *dims, elem,
                           [&](OpBuilder &b, Location l, ValueRange v) -> Value {
                             Value y = v[1];
                             if (y.getType() != elem) // Pow with an exponent of another type
-                              y = convertScalar(b, l, y, elem);
-                            return makeOp(b, l, isFloat, v[0], y);
+                              y = convertScalar(b, l, y, elem, u);
+                            return makeOp(b, l, isFloat, u, v[0], y);
                           });
     rw.replaceOp(op, r);
     return success();
   }
-  static Value makeOp(OpBuilder &b, Location l, bool f, Value x, Value y) {
+  /// `u`: integer operands are unsigned.
+  static Value makeOp(OpBuilder &b, Location l, bool f, bool u, Value x, Value y) {
+    if constexpr (std::is_same_v<OpT, MaxOp> || std::is_same_v<OpT, MinOp> ||
+                  std::is_same_v<OpT, DivOp> || std::is_same_v<OpT, ModOp> ||
+                  std::is_same_v<OpT, FModOp>)
+      if (!f && u) {
+        if constexpr (std::is_same_v<OpT, MaxOp>)
+          return b.create<arith::MaxUIOp>(l, x, y);
+        if constexpr (std::is_same_v<OpT, MinOp>)
+          return b.create<arith::MinUIOp>(l, x, y);
+        if constexpr (std::is_same_v<OpT, DivOp>)
+          return b.create<arith::DivUIOp>(l, x, safeUnsignedDivisor(b, l, y));
+        return b.create<arith::RemUIOp>(l, x, safeUnsignedDivisor(b, l, y));
+      }
     if constexpr (std::is_same_v<OpT, AddOp>)
       return f ? b.create<arith::AddFOp>(l, x, y).getResult()
                : b.create<arith::AddIOp>(l, x, y).getResult();
@@ -171,7 +195,15 @@ struct BinaryLowering : MlcPattern<OpT> {
       unsigned w = x.getType().getIntOrFloatBitWidth();
       Value width = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), w));
       Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(x.getType()));
+      // A negative shift is out of range too (uge). Signed right shifts are
+      // arithmetic: out of range they give -1 for a negative x.
       Value big = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::uge, y, width);
+      if constexpr (std::is_same_v<OpT, ShrOp>)
+        if (!u) {
+          Value last = b.create<arith::ConstantOp>(l, b.getIntegerAttr(y.getType(), w - 1));
+          Value amount = b.create<arith::SelectOp>(l, big, last, y);
+          return b.create<arith::ShRSIOp>(l, x, amount);
+        }
       Value r = std::is_same_v<OpT, ShlOp> ? b.create<arith::ShLIOp>(l, x, y).getResult()
                                            : b.create<arith::ShRUIOp>(l, x, y).getResult();
       return b.create<arith::SelectOp>(l, big, zero, r);
@@ -227,6 +259,10 @@ struct UnaryLowering : MlcPattern<OpT> {
     if (!(intToo && elem.isSignlessInteger() && !elem.isInteger(1)) &&
         failed(requireFloat(op, a.getInput())))
       return failure();
+    if (isa<IntegerType>(elem) && readsUnsigned(op) && !std::is_same_v<OpT, NegOp>) {
+      rw.replaceOp(op, a.getInput()); // Abs and Relu of unsigned values
+      return success();
+    }
     Location loc = op.getLoc();
     VDims dims = dimsOf(rw, loc, a.getInput());
     Value r = elementwise(rw, loc, a.getInput(), dims, elem,
@@ -297,15 +333,17 @@ struct MathLowering : MlcPattern<MathOp> {
     Location loc = op.getLoc();
     MathKind kind = op.getKind();
     double alpha = op.getAlpha().convertToDouble(), beta = op.getBeta().convertToDouble();
+    bool u = readsUnsigned(op);
     Value r = elementwise(rw, loc, a.getInput(), dimsOf(rw, loc, a.getInput()),
                           type.getElementType(), [&](OpBuilder &b, Location l, ValueRange v) {
-                            return body(b, l, kind, v[0], alpha, beta);
+                            return body(b, l, kind, v[0], alpha, beta, u);
                           });
     rw.replaceOp(op, r);
     return success();
   }
+  /// `u`: an integer input is unsigned (Sign).
   static Value body(OpBuilder &b, Location l, MathKind kind, Value x, double alpha,
-                    double beta) {
+                    double beta, bool u) {
     Type t = x.getType();
     auto c = [&](double v) -> Value {
       if (isa<FloatType>(t))
@@ -350,7 +388,6 @@ struct MathLowering : MlcPattern<MathOp> {
         Value pos = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, x, zero);
         return sel(pos, one, sel(lt(x, zero), minus, zero));
       }
-      bool u = t.isUnsignedInteger();
       Value pos = b.create<arith::CmpIOp>(l, u ? arith::CmpIPredicate::ugt
                                                 : arith::CmpIPredicate::sgt, x, zero);
       Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, x, zero);
@@ -471,7 +508,8 @@ struct CastLowering : MlcPattern<CastOp> {
     Type to = type.getElementType();
     Value r = elementwise(rw, loc, a.getInput(), dimsOf(rw, loc, a.getInput()), to,
                           [&](OpBuilder &b, Location l, ValueRange v) {
-                            return convertScalar(b, l, v[0], to);
+                            return convertScalar(b, l, v[0], to, readsUnsigned(op),
+                                                 writesUnsigned(op));
                           });
     rw.replaceOp(op, r);
     return success();
@@ -493,9 +531,12 @@ struct CompareLowering : MlcPattern<CompareOp> {
     auto fp = p == "eq" ? arith::CmpFPredicate::OEQ : p == "lt" ? arith::CmpFPredicate::OLT
               : p == "le" ? arith::CmpFPredicate::OLE : p == "gt" ? arith::CmpFPredicate::OGT
                           : arith::CmpFPredicate::OGE;
-    auto ip = p == "eq" ? arith::CmpIPredicate::eq : p == "lt" ? arith::CmpIPredicate::slt
-              : p == "le" ? arith::CmpIPredicate::sle : p == "gt" ? arith::CmpIPredicate::sgt
-                          : arith::CmpIPredicate::sge;
+    bool u = readsUnsigned(op);
+    auto ip = p == "eq"   ? arith::CmpIPredicate::eq
+              : p == "lt" ? (u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt)
+              : p == "le" ? (u ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle)
+              : p == "gt" ? (u ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt)
+                          : (u ? arith::CmpIPredicate::uge : arith::CmpIPredicate::sge);
     Value r = elementwise(rw, loc, ins, *dims, type.getElementType(),
                           [&](OpBuilder &b, Location l, ValueRange v) -> Value {
                             if (f)

@@ -47,12 +47,61 @@ TypedAttr lower::zeroAttr(OpBuilder &b, Type elem) {
 
 TypedAttr lower::lowestAttr(OpBuilder &b, Type elem) { return lowerAttr(b, elem, false); }
 
-TypedAttr lower::lowerAttr(OpBuilder &b, Type elem, bool highest) {
+TypedAttr lower::lowerAttr(OpBuilder &b, Type elem, bool highest, bool isUnsigned) {
   if (auto f = dyn_cast<FloatType>(elem))
     return b.getFloatAttr(elem, APFloat::getInf(f.getFloatSemantics(), !highest));
-  auto i = cast<IntegerType>(elem);
-  return b.getIntegerAttr(elem, highest ? APInt::getSignedMaxValue(i.getWidth())
-                                        : APInt::getSignedMinValue(i.getWidth()));
+  unsigned w = cast<IntegerType>(elem).getWidth();
+  if (isUnsigned)
+    return b.getIntegerAttr(elem, highest ? APInt::getMaxValue(w) : APInt::getMinValue(w));
+  return b.getIntegerAttr(elem, highest ? APInt::getSignedMaxValue(w)
+                                        : APInt::getSignedMinValue(w));
+}
+
+/// Unsigned integer tensors (uint8..uint64) become signless, as arith
+/// wants; the mlc ops that read them are marked `mlc.unsigned` (a Cast that
+/// writes one `mlc.unsigned_result`) so that their converters pick the
+/// unsigned forms: divui, cmpi ult, uitofp, maxui. The artifact's I/O table
+/// was taken before this, so the ABI still says uint.
+static void makeSignless(ModuleOp m) {
+  auto isUnsigned = [](Type t) {
+    auto st = dyn_cast<ShapedType>(t);
+    return st && st.getElementType().isUnsignedInteger();
+  };
+  auto signless = [&](Type t) -> Type {
+    if (!isUnsigned(t))
+      return t;
+    auto st = cast<ShapedType>(t);
+    return st.clone(IntegerType::get(t.getContext(), st.getElementTypeBitWidth()));
+  };
+  m.walk([&](Operation *op) {
+    if (isa<MlcDialect>(op->getDialect())) {
+      bool in = llvm::any_of(op->getOperandTypes(), isUnsigned);
+      bool out = llvm::any_of(op->getResultTypes(), isUnsigned);
+      UnitAttr unit = UnitAttr::get(op->getContext());
+      if (in || (out && !isa<CastOp>(op)))
+        op->setAttr("mlc.unsigned", unit);
+      if (out && isa<CastOp>(op))
+        op->setAttr("mlc.unsigned_result", unit);
+      if (auto c = dyn_cast<ConstantOp>(op); c && isUnsigned(c.getType()))
+        if (auto d = dyn_cast<DenseElementsAttr>(c.getValue()))
+          c.setValueAttr(d.bitcast(cast<ShapedType>(signless(d.getType())).getElementType()));
+    }
+    for (Region &r : op->getRegions())
+      for (Block &b : r)
+        for (BlockArgument arg : b.getArguments())
+          arg.setType(signless(arg.getType()));
+    for (OpResult r : op->getResults())
+      r.setType(signless(r.getType()));
+    if (auto f = dyn_cast<func::FuncOp>(op)) {
+      auto ft = f.getFunctionType();
+      SmallVector<Type> ins, outs;
+      for (Type t : ft.getInputs())
+        ins.push_back(signless(t));
+      for (Type t : ft.getResults())
+        outs.push_back(signless(t));
+      f.setFunctionType(FunctionType::get(f.getContext(), ins, outs));
+    }
+  });
 }
 
 FailureOr<RankedTensorType> lower::resultTypeOf(Operation *op) {
@@ -124,6 +173,7 @@ struct LowerToLinalgPass
   }
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    makeSignless(getOperation());
     ConversionTarget target(*ctx);
     target.addIllegalDialect<MlcDialect>();
     target.addLegalOp<ModuleOp>();

@@ -9,10 +9,14 @@ namespace {
 
 using utils::IteratorType;
 
-/// The start value of a sum/max/min/prod (bool max/min: or/and).
+/// The start value of a sum/max/min/prod (bool max/min: or/and; umax/umin:
+/// max/min of unsigned integers).
 TypedAttr identityOf(OpBuilder &b, Type elem, StringRef kind) {
   if (elem.isInteger(1) && (kind == "max" || kind == "min"))
     return b.getBoolAttr(kind == "min");
+  if (kind == "umax" || kind == "umin")
+    return b.getIntegerAttr(elem, kind == "umax" ? APInt::getMinValue(elem.getIntOrFloatBitWidth())
+                                                 : APInt::getMaxValue(elem.getIntOrFloatBitWidth()));
   if (kind == "max")
     return lowerAttr(b, elem, false);
   if (kind == "min")
@@ -29,6 +33,10 @@ Value combine(OpBuilder &b, Location l, StringRef kind, Value in, Value acc) {
   if (in.getType().isInteger(1) && (kind == "max" || kind == "min"))
     return kind == "max" ? b.create<arith::OrIOp>(l, in, acc).getResult()
                          : b.create<arith::AndIOp>(l, in, acc).getResult();
+  if (kind == "umax")
+    return b.create<arith::MaxUIOp>(l, in, acc);
+  if (kind == "umin")
+    return b.create<arith::MinUIOp>(l, in, acc);
   if (kind == "max")
     return f ? b.create<arith::MaximumFOp>(l, in, acc).getResult()
              : b.create<arith::MaxSIOp>(l, in, acc).getResult();
@@ -266,6 +274,15 @@ Value reduceOfKind(OpBuilder &b, Location loc, Type elem, StringRef kind, Reduce
   return r;
 }
 
+/// The kind of `op` as reduceOfKind takes it: max/min of unsigned integers
+/// are umax/umin, and their l1 is their sum.
+StringRef unsignedKind(ReduceOp op, Type elem) {
+  StringRef kind = op.getKind();
+  if (!isa<IntegerType>(elem) || elem.isInteger(1) || !readsUnsigned(op))
+    return kind;
+  return kind == "max" ? "umax" : kind == "min" ? "umin" : kind == "l1" ? "sum" : kind;
+}
+
 struct ReduceLowering : MlcPattern<ReduceOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(ReduceOp op, OpAdaptor a, ConversionPatternRewriter &rw,
@@ -274,7 +291,7 @@ struct ReduceLowering : MlcPattern<ReduceOp> {
     Value x = a.getInput();
     auto xt = cast<RankedTensorType>(x.getType());
     Type elem = xt.getElementType();
-    StringRef kind = op.getKind();
+    StringRef kind = unsignedKind(op, elem);
     bool isFloat = isa<FloatType>(elem);
     bool floatOnly = kind == "mean" || kind == "l2" || kind == "log_sum" ||
                      kind == "log_sum_exp";
@@ -311,7 +328,7 @@ LogicalResult ReduceLowering::lowerRuntimeAxes(ReduceOp op, ReduceOp::Adaptor a,
   auto xt = cast<RankedTensorType>(x.getType());
   Type elem = xt.getElementType();
   unsigned rank = xt.getRank();
-  StringRef kind = op.getKind();
+  StringRef kind = unsignedKind(op, elem);
   SmallVector<Value> m = axesMask(rw, loc, a.getAxesInput(), rank, op.getNoopEmpty());
   // The count of a mean: the product of the reduced dims.
   auto meanCount = [&] {
@@ -386,7 +403,8 @@ struct ArgReduceLowering : MlcPattern<ArgReduceOp> {
         keptExprs.push_back(getAffineDimExpr(d, ctx));
       }
     }
-    Value best = filledTensor(rw, loc, kept, elem, lowerAttr(rw, elem, !isMax));
+    bool u = !isFloat && readsUnsigned(op);
+    Value best = filledTensor(rw, loc, kept, elem, lowerAttr(rw, elem, !isMax, u));
     Value idx = filledTensor(rw, loc, kept, rw.getI64Type(), rw.getI64IntegerAttr(-1));
     auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
     auto red = AffineMap::get(rank, 0, keptExprs, ctx);
@@ -402,8 +420,9 @@ struct ArgReduceLowering : MlcPattern<ArgReduceOp> {
                                                       : arith::CmpFPredicate::OLT, v[0], v[1]);
             equal = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, v[0], v[1]);
           } else {
-            better = b.create<arith::CmpIOp>(l, isMax ? arith::CmpIPredicate::sgt
-                                                      : arith::CmpIPredicate::slt, v[0], v[1]);
+            auto pred = isMax ? (u ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt)
+                              : (u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt);
+            better = b.create<arith::CmpIOp>(l, pred, v[0], v[1]);
             equal = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, v[0], v[1]);
           }
           Value none = b.create<arith::CmpIOp>(

@@ -48,17 +48,43 @@ FailureOr<VDims> windowOutDims(OpBuilder &b, Location loc, Operation *op,
   return out;
 }
 
-struct MaxPoolLowering : MlcPattern<MaxPoolOp, /*FloatOnly=*/true> {
+/// `x` with the sign bit of each element flipped: unsigned order becomes
+/// signed order (and back).
+Value flipSignBit(OpBuilder &b, Location loc, Value x) {
+  auto t = cast<RankedTensorType>(x.getType());
+  unsigned rank = t.getRank();
+  auto id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  Value out = emptyTensor(b, loc, dimsOf(b, loc, x), t.getElementType());
+  return b
+      .create<linalg::GenericOp>(
+          loc, out.getType(), x, out, ArrayRef<AffineMap>{id, id},
+          SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+          [&](OpBuilder &nb, Location l, ValueRange v) {
+            Type e = v[0].getType();
+            Value bit = nb.create<arith::ConstantOp>(
+                l, nb.getIntegerAttr(e, APInt::getSignMask(e.getIntOrFloatBitWidth())));
+            nb.create<linalg::YieldOp>(l, nb.create<arith::XOrIOp>(l, v[0], bit).getResult());
+          })
+      .getResult(0);
+}
+
+/// MaxPool; integer inputs too (unsigned ones through flipSignBit, as
+/// linalg's NCHW max pool compares signed).
+struct MaxPoolLowering : MlcPattern<MaxPoolOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(MaxPoolOp op, OpAdaptor a, ConversionPatternRewriter &rw,
                       RankedTensorType type) const override {
     Location loc = op.getLoc();
     Type elem = type.getElementType();
+    if (!elem.isIntOrFloat() || elem.isInteger(1))
+      return op->emitError("MaxPool takes float or integer inputs");
+    bool flip = isa<IntegerType>(elem) && readsUnsigned(op);
     auto od = windowOutDims(rw, loc, op, a.getX(), op.getKernel(), op.getStrides(),
                             op.getPads(), op.getDilations(), op.getCeilMode());
     if (failed(od))
       return failure();
-    auto x = padForWindow(rw, loc, op, a.getX(), op.getPads(), op.getKernel(),
+    auto x = padForWindow(rw, loc, op, flip ? flipSignBit(rw, loc, a.getX()) : a.getX(),
+                          op.getPads(), op.getKernel(),
                           op.getStrides(), op.getDilations(), type,
                           lowestAttr(rw, elem));
     if (failed(x))
@@ -68,7 +94,7 @@ struct MaxPoolLowering : MlcPattern<MaxPoolOp, /*FloatOnly=*/true> {
     auto pool = rw.create<linalg::PoolingNchwMaxOp>(
         loc, TypeRange{init.getType()}, ValueRange{*x, window}, ValueRange{init},
         rw.getI64VectorAttr(op.getStrides()), rw.getI64VectorAttr(op.getDilations()));
-    rw.replaceOp(op, pool.getResult(0));
+    rw.replaceOp(op, flip ? flipSignBit(rw, loc, pool.getResult(0)) : pool.getResult(0));
     return success();
   }
 };

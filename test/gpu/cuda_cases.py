@@ -40,7 +40,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 
 # mlc_dtype values (runtime/include/mlc/dtypes.def) and their NumPy twins.
 DTYPES = {1: np.float32, 2: np.float64, 3: np.float16, 4: np.int64, 5: np.int32,
-          6: np.int16, 7: np.int8, 8: np.uint8, 9: np.bool_}
+          6: np.int16, 7: np.int8, 8: np.uint8, 9: np.bool_, 10: np.uint16,
+          11: np.uint32, 12: np.uint64}
 NP_TO_MLC = {np.dtype(v): k for k, v in DTYPES.items()}
 
 

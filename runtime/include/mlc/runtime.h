@@ -43,7 +43,8 @@ typedef enum mlc_status {
 } mlc_status;
 
 /* Element types: float32, float64, float16, int64, int32, int16, int8,
- * uint8, bool (the table, with sizes and ONNX numbers, is mlc/dtypes.def). */
+ * uint8, uint16, uint32, uint64, bool (the table, with sizes and ONNX
+ * numbers, is mlc/dtypes.def). */
 typedef enum mlc_dtype {
   MLC_DTYPE_INVALID = 0,
 #define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX) MLC_DTYPE_##ENUM = VALUE,
