@@ -9,9 +9,11 @@ import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTES = {
-    "Conv": "2-D (NCHW); groups and dilations; auto_pad SAME needs static spatial dims",
-    "MaxPool": "2-D; ceil_mode, dilations; no Indices output, storage_order 0",
-    "AveragePool": "2-D; ceil_mode, count_include_pad",
+    "Conv": "1-D (NCL, run as 2-D) and 2-D (NCHW); groups and dilations; auto_pad SAME needs static spatial dims",
+    "MaxPool": "1-D and 2-D; float and integer inputs; ceil_mode (a window starting in the end padding is dropped), dilations; no Indices output, storage_order 0",
+    "AveragePool": "1-D and 2-D; ceil_mode, count_include_pad",
+    "Attention": "opsets 23-25: 3-D and 4-D inputs, past K/V (present outputs), grouped-query heads, bool/float masks (shorter masks padded), is_causal, left/right windows, nonpad_kv_seqlen, scale, softcap, softmax_precision, every qk_matmul_output_mode; needs static head counts, and a static head size without scale",
+    "Split": "sizes constant, computed at run time, or equal chunks (num_outputs) of a static or run-time dim",
     "BatchNormalization": "inference only (training_mode 0); folded into a preceding Conv",
     "Softmax": "opset < 13 semantics (2-D coercion) kept for old models",
     "Reshape": "target shape constant or computed at run time; 0 and -1; allowzero",
@@ -27,15 +29,16 @@ NOTES = {
     "CumSum": "axis constant or run-time; exclusive, reverse",
     "LayerNormalization": "Mean and InvStdDev outputs; stash_type",
     "DepthToSpace": "4-D with static C, H, W",
-    "ConvTranspose": "2-D with a static weight and static C, H, W; groups, strides, dilations, pads, output_padding, output_shape, auto_pad",
+    "ConvTranspose": "1-D and 2-D with a static weight and static C, H, W; groups, strides, dilations, pads, output_padding, output_shape, auto_pad",
     "Slice": "negative steps; starts/ends may be run-time, axes and steps constant",
     "SpaceToDepth": "4-D with static C, H, W",
     "Mod": "fmod 0 (integers) and 1",
-    "BitShift": "signed integer types only until unsigned types land",
-    "Add": "float and signed integer types, numpy broadcasting",
-    "Sub": "float and signed integer types, numpy broadcasting",
-    "Mul": "float and signed integer types, numpy broadcasting",
-    "Div": "float and signed integer types, numpy broadcasting",
+    "BitShift": "unsigned and (opset 28) signed types; right shifts of signed values are arithmetic; shifts out of range give 0 (or -1)",
+    "Add": "float, signed and unsigned integer types, numpy broadcasting",
+    "Sub": "float, signed and unsigned integer types, numpy broadcasting",
+    "Mul": "float, signed and unsigned integer types, numpy broadcasting",
+    "Div": "float, signed and unsigned integer types, numpy broadcasting; integer division by 0 gives x (never traps)",
+    "MatMul": "half-precision inputs accumulate in float32 and round once",
 }
 
 ops = collections.defaultdict(list)

@@ -511,21 +511,35 @@ LogicalResult slice(NodeBinder &b) {
 }
 
 /// Split becomes one Slice per output; sizes must be known at compile time.
+/// Split into slices along `axis`. Sizes known at compile time give
+/// constant bounds; sizes given at run time (a computed `split` input) or
+/// equal chunks of a dim known only at run time give bounds computed by mlc
+/// ops (the slices clamp a last chunk that runs past the dim).
 LogicalResult split(NodeBinder &b) {
-  Value x;
+  Value x, given;
   int64_t axis, rank, numOutputs = b.numOutputs();
   SmallVector<int64_t> sizes;
   if (b.tensors(x) || b.rank(x, rank) || b.attr("axis", axis, 0) || b.axis(axis, rank))
     return failure();
   b.ignore("num_outputs");
   if (b.opset >= 13) {
-    Value given;
     b.optTensor(1, given);
-    if (given && b.constInts(1, sizes))
+    DenseElementsAttr constant;
+    if (given && matchPattern(given, m_Constant(&constant)) && b.constInts(1, sizes))
       return failure();
+    if (given && sizes.empty()) {
+      auto gt = dyn_cast<RankedTensorType>(given.getType());
+      if (!gt || gt.getRank() != 1 || !isa<IntegerType>(gt.getElementType()) ||
+          gt.getDimSize(0) != numOutputs)
+        return b.error("split must be a 1-D integer tensor with one size per output"), failure();
+    } else {
+      given = nullptr;
+    }
   } else if (b.attr("split", sizes, SmallVector<int64_t>{})) {
     return failure();
   }
+  if (numOutputs < 1)
+    return b.error("Split needs at least one output"), failure();
   int64_t dim = cast<RankedTensorType>(x.getType()).getDimSize(axis);
   if (!sizes.empty()) {
     int64_t sum = 0;
@@ -543,25 +557,46 @@ LogicalResult split(NodeBinder &b) {
                      std::to_string(dim)),
              failure();
   }
+  auto &B = b.builder;
+  auto slice = [&](Value st, Value en) -> Value {
+    return b.create<SliceOp>(x, st, en, B.getDenseI64ArrayAttr({axis}),
+                             B.getDenseI64ArrayAttr({1}));
+  };
+  std::vector<Value> outs;
+  if (given || (sizes.empty() && ShapedType::isDynamic(dim))) {
+    Value starts, ends; // 1-D, one bound per output
+    if (given) {
+      Value n = b.create<CastOp>(given, TypeAttr::get(B.getI64Type()));
+      ends = b.create<CumSumOp>(n, Value(), B.getI64IntegerAttr(0), B.getBoolAttr(false),
+                                B.getBoolAttr(false));
+      starts = b.create<SubOp>(ends, n);
+    } else {
+      Value d = b.create<ShapeOp>(x, B.getI64IntegerAttr(axis), B.getI64IntegerAttr(axis + 1));
+      Value chunk = b.create<DivOp>(b.create<AddOp>(d, b.i64s({numOutputs - 1})),
+                                    b.i64s({numOutputs}));
+      SmallVector<int64_t> index;
+      for (int64_t i = 0; i < numOutputs; ++i)
+        index.push_back(i);
+      starts = b.create<MulOp>(b.i64s(index), chunk);
+      ends = b.create<AddOp>(starts, chunk);
+    }
+    for (int64_t i = 0; i < numOutputs; ++i) {
+      auto at = [&](Value v) -> Value {
+        return b.create<GatherOp>(v, b.i64s({i}), B.getI64IntegerAttr(0));
+      };
+      outs.push_back(slice(at(starts), at(ends)));
+    }
+    b.setResults(outs);
+    return success();
+  }
   if (sizes.empty()) {
-    if (ShapedType::isDynamic(dim))
-      return b.error("splitting a dimension only known at run time needs explicit sizes"),
-             failure();
-    if (numOutputs < 1)
-      return b.error("Split needs at least one output"), failure();
     int64_t chunk = (dim + numOutputs - 1) / numOutputs;
     for (int64_t i = 0, left = dim; i < numOutputs; ++i, left -= chunk)
-      sizes.push_back(std::min(chunk, left));
+      sizes.push_back(std::max<int64_t>(0, std::min(chunk, left)));
   }
-  auto &B = b.builder;
-  auto t = RankedTensorType::get({1}, B.getI64Type());
-  std::vector<Value> outs;
   int64_t start = 0;
   for (int64_t s : sizes) {
-    Value st = b.constant(DenseElementsAttr::get(t, ArrayRef<int64_t>{start}));
-    Value en = b.constant(DenseElementsAttr::get(t, ArrayRef<int64_t>{start + s}));
-    outs.push_back(b.create<SliceOp>(x, st, en, B.getDenseI64ArrayAttr({axis}),
-                                     B.getDenseI64ArrayAttr({1})));
+    outs.push_back(slice(b.i64s({start}), b.i64s({start + s})));
     start += s;
   }
   b.setResults(outs);

@@ -129,7 +129,19 @@ def case_window1d(out):
     onnx.save(model(nodes, [vi("x", ["batch", 4, 17])], outputs, [w, wt], opset=18), out)
 
 
+def case_split_dynamic(out):
+    """Split into equal chunks of a run-time dim (num_outputs), and by
+    sizes computed at run time."""
+    nodes = [helper.make_node("Split", ["x"], ["a", "b", "c"], name="chunks", axis=1,
+                              num_outputs=3),
+             helper.make_node("Split", ["x", "sizes"], ["p", "q"], name="by_sizes", axis=1)]
+    outputs = [vi(o, None) for o in ["a", "b", "c", "p", "q"]]
+    onnx.save(model(nodes, [vi("x", ["n", "len"]), vi("sizes", [2], TensorProto.INT64)],
+                    outputs, opset=18), out)
+
+
 CASES = {
+    "split_dynamic": case_split_dynamic,
     "attention": case_attention,
     "attention_3d": case_attention_3d,
     "window1d": case_window1d,
