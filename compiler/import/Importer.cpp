@@ -175,7 +175,17 @@ FailureOr<DenseElementsAttr> mlc::tensorToAttr(MLIRContext *ctx,
     case onnx::TensorProto::INT32:
       ok = fromTyped(t.int32_data(), [](int32_t v, char *p) { std::memcpy(p, &v, 4); });
       break;
+    case onnx::TensorProto::UINT64:
+      ok = fromTyped(t.uint64_data(), [](uint64_t v, char *p) { std::memcpy(p, &v, 8); });
+      break;
+    case onnx::TensorProto::UINT32:
+      ok = fromTyped(t.uint64_data(), [](uint64_t v, char *p) {
+        uint32_t x = v;
+        std::memcpy(p, &x, 4);
+      });
+      break;
     case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16:
     case onnx::TensorProto::FLOAT16:
       ok = fromTyped(t.int32_data(), [](int32_t v, char *p) {
         uint16_t x = v;

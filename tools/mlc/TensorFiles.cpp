@@ -251,7 +251,14 @@ bool mlc::tools::parseTensorProto(const std::string &bytes, const std::string &p
     return fill(p.double_data(), [](double v, char *o) { std::memcpy(o, &v, 8); });
   case onnx::TensorProto::INT64:
     return fill(p.int64_data(), [](int64_t v, char *o) { std::memcpy(o, &v, 8); });
-  default:
+  case onnx::TensorProto::UINT32:
+  case onnx::TensorProto::UINT64: // both in uint64_data; the low bytes (little-endian)
+    return fill(p.uint64_data(), [es](uint64_t v, char *o) { std::memcpy(o, &v, es); });
+  default: // int32 and narrower (also float16 bits) are in int32_data
+    if (es > 4) {
+      err = "'" + path + "' stores its values in a field mlc does not read; use raw_data";
+      return false;
+    }
     return fill(p.int32_data(), [es](int32_t v, char *o) { std::memcpy(o, &v, es); });
   }
 }
