@@ -73,19 +73,23 @@ static void makeSignless(ModuleOp m) {
     auto st = cast<ShapedType>(t);
     return st.clone(IntegerType::get(t.getContext(), st.getElementTypeBitWidth()));
   };
+  // Mark first, while every tensor still has its ONNX type: the second
+  // walk changes the types of results that later ops read.
   m.walk([&](Operation *op) {
-    if (isa<MlcDialect>(op->getDialect())) {
-      bool in = llvm::any_of(op->getOperandTypes(), isUnsigned);
-      bool out = llvm::any_of(op->getResultTypes(), isUnsigned);
-      UnitAttr unit = UnitAttr::get(op->getContext());
-      if (in || (out && !isa<CastOp>(op)))
-        op->setAttr("mlc.unsigned", unit);
-      if (out && isa<CastOp>(op))
-        op->setAttr("mlc.unsigned_result", unit);
-      if (auto c = dyn_cast<ConstantOp>(op); c && isUnsigned(c.getType()))
-        if (auto d = dyn_cast<DenseElementsAttr>(c.getValue()))
-          c.setValueAttr(d.bitcast(cast<ShapedType>(signless(d.getType())).getElementType()));
-    }
+    if (!isa<MlcDialect>(op->getDialect()))
+      return;
+    bool in = llvm::any_of(op->getOperandTypes(), isUnsigned);
+    bool out = llvm::any_of(op->getResultTypes(), isUnsigned);
+    UnitAttr unit = UnitAttr::get(op->getContext());
+    if (in || (out && !isa<CastOp>(op)))
+      op->setAttr("mlc.unsigned", unit);
+    if (out && isa<CastOp>(op))
+      op->setAttr("mlc.unsigned_result", unit);
+  });
+  m.walk([&](Operation *op) {
+    if (auto c = dyn_cast<ConstantOp>(op); c && isUnsigned(c.getType()))
+      if (auto d = dyn_cast<DenseElementsAttr>(c.getValue()))
+        c.setValueAttr(d.bitcast(cast<ShapedType>(signless(d.getType())).getElementType()));
     for (Region &r : op->getRegions())
       for (Block &b : r)
         for (BlockArgument arg : b.getArguments())

@@ -30,3 +30,16 @@ func.func @unsigned_casts(%f: tensor<4xf32>, %u: tensor<4xui16>) -> (tensor<4xui
   %2 = mlc.reduce %u {axes = array<i64: 0>, keepdims = true, kind = "max"} : (tensor<4xui16>) -> tensor<1xui16>
   return %0, %1, %2 : tensor<4xui32>, tensor<4xi64>, tensor<1xui16>
 }
+
+// An op reading an unsigned tensor that another op computed is marked too
+// (the marks are set before any type changes).
+// CHECK-LABEL: func.func @computed_unsigned
+// CHECK: arith.addi
+// CHECK: arith.cmpi ult
+// CHECK: arith.uitofp
+func.func @computed_unsigned(%a: tensor<4xui8>, %b: tensor<4xui8>) -> (tensor<4xi1>, tensor<4xf32>) {
+  %s = mlc.add %a, %b : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8>
+  %0 = mlc.compare %s, %b {predicate = "lt"} : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xi1>
+  %1 = mlc.cast %s {to = f32} : (tensor<4xui8>) -> tensor<4xf32>
+  return %0, %1 : tensor<4xi1>, tensor<4xf32>
+}
