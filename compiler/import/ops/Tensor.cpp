@@ -510,7 +510,6 @@ LogicalResult slice(NodeBinder &b) {
   return success();
 }
 
-/// Split becomes one Slice per output; sizes must be known at compile time.
 /// Split into slices along `axis`. Sizes known at compile time give
 /// constant bounds; sizes given at run time (a computed `split` input) or
 /// equal chunks of a dim known only at run time give bounds computed by mlc
@@ -524,16 +523,15 @@ LogicalResult split(NodeBinder &b) {
   b.ignore("num_outputs");
   if (b.opset >= 13) {
     b.optTensor(1, given);
-    DenseElementsAttr constant;
-    if (given && matchPattern(given, m_Constant(&constant)) && b.constInts(1, sizes))
-      return failure();
-    if (given && sizes.empty()) {
+    if (given && matchPattern(given, m_Constant())) {
+      if (b.constInts(1, sizes))
+        return failure();
+      given = nullptr; // the sizes are known
+    } else if (given) {
       auto gt = dyn_cast<RankedTensorType>(given.getType());
       if (!gt || gt.getRank() != 1 || !isa<IntegerType>(gt.getElementType()) ||
           gt.getDimSize(0) != numOutputs)
         return b.error("split must be a 1-D integer tensor with one size per output"), failure();
-    } else {
-      given = nullptr;
     }
   } else if (b.attr("split", sizes, SmallVector<int64_t>{})) {
     return failure();
