@@ -138,25 +138,21 @@ public:
     target.features = t.features;
     target.optLevel = 3;
     pm.addPass(createGpuNVVMAttachTarget(target));
-    {
-      OpPassManager &dpm = pm.nest<gpu::GPUModuleOp>();
-      dpm.addPass(createLowerAffinePass());
-      dpm.addPass(createConvertSCFToCFPass());
-      dpm.addPass(arith::createArithExpandOpsPass());
-      dpm.addPass(memref::createExpandStridedMetadataPass());
-      dpm.addPass(createLowerAffinePass());
-      dpm.addPass(createConvertGpuOpsToNVVMOps());
-      dpm.addPass(createCanonicalizerPass());
-      dpm.addPass(createCSEPass());
-    }
-    {
-      OpPassManager &fpm = pm.nest<func::FuncOp>();
-      fpm.addPass(createLowerAffinePass());
-      fpm.addPass(createConvertSCFToCFPass());
-      fpm.addPass(arith::createArithExpandOpsPass());
-      fpm.addPass(memref::createExpandStridedMetadataPass());
-      fpm.addPass(createLowerAffinePass());
-    }
+    // Device and host code alike: loops to branches, memref metadata to
+    // arithmetic (the affine maps that leaves lowered again).
+    auto toBranches = [](OpPassManager &p) {
+      p.addPass(createLowerAffinePass());
+      p.addPass(createConvertSCFToCFPass());
+      p.addPass(arith::createArithExpandOpsPass());
+      p.addPass(memref::createExpandStridedMetadataPass());
+      p.addPass(createLowerAffinePass());
+    };
+    OpPassManager &dpm = pm.nest<gpu::GPUModuleOp>();
+    toBranches(dpm);
+    dpm.addPass(createConvertGpuOpsToNVVMOps());
+    dpm.addPass(createCanonicalizerPass());
+    dpm.addPass(createCSEPass());
+    toBranches(pm.nest<func::FuncOp>());
     pm.addPass(createGpuToLLVMConversionPass());
     FinalizeMemRefToLLVMConversionPassOptions memrefOpts;
     memrefOpts.useGenericFunctions = true; // device allocations (the runtime's)

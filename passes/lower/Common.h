@@ -64,6 +64,9 @@ VDims dimsOf(OpBuilder &b, Location loc, Value v);
 /// tensor.empty of the given dims.
 Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
                   Type elem);
+/// `in` mapped element by element through `fn` into a tensor of `elem`.
+Value mapTensor(OpBuilder &b, Location loc, Value in, Type elem,
+                function_ref<Value(OpBuilder &, Location, Value)> fn);
 /// tensor.empty filled with `value`.
 Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
                    Type elem, TypedAttr value);

@@ -27,23 +27,13 @@ Value multiplyAccumulate(OpBuilder &b, Location l, Value x, Value y, Value acc,
   return b.create<arith::AddFOp>(l, acc, p);
 }
 
-/// `t` with every element converted to `to` (extf / truncf).
+/// `t` with every element converted to the float type `to` (extf / truncf).
 Value convertElements(OpBuilder &b, Location loc, Value t, Type to) {
-  auto tt = cast<RankedTensorType>(t.getType());
-  unsigned rank = tt.getRank();
-  Value out = emptyTensor(b, loc, dimsOf(b, loc, t), to);
-  auto id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-  SmallVector<IteratorType> iters(rank, IteratorType::parallel);
-  return b
-      .create<linalg::GenericOp>(
-          loc, out.getType(), t, out, ArrayRef<AffineMap>{id, id}, iters,
-          [&](OpBuilder &nb, Location l, ValueRange v) {
-            Value r = to.getIntOrFloatBitWidth() > tt.getElementTypeBitWidth()
-                          ? nb.create<arith::ExtFOp>(l, to, v[0]).getResult()
-                          : nb.create<arith::TruncFOp>(l, to, v[0]).getResult();
-            nb.create<linalg::YieldOp>(l, r);
-          })
-      .getResult(0);
+  return mapTensor(b, loc, t, to, [&](OpBuilder &nb, Location l, Value v) -> Value {
+    if (to.getIntOrFloatBitWidth() > v.getType().getIntOrFloatBitWidth())
+      return nb.create<arith::ExtFOp>(l, to, v);
+    return nb.create<arith::TruncFOp>(l, to, v);
+  });
 }
 
 /// A contraction generic: `maps` = {lhs, rhs, out}; the last loop reduces.

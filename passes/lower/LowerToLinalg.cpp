@@ -37,6 +37,20 @@ Value lower::filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dim
   return b.create<linalg::FillOp>(loc, c, empty).getResult(0);
 }
 
+Value lower::mapTensor(OpBuilder &b, Location loc, Value in, Type elem,
+                       function_ref<Value(OpBuilder &, Location, Value)> fn) {
+  unsigned rank = cast<RankedTensorType>(in.getType()).getRank();
+  Value out = emptyTensor(b, loc, dimsOf(b, loc, in), elem);
+  auto id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<utils::IteratorType> par(rank, utils::IteratorType::parallel);
+  return b
+      .create<linalg::GenericOp>(loc, out.getType(), in, out, ArrayRef<AffineMap>{id, id}, par,
+                                 [&](OpBuilder &nb, Location l, ValueRange v) {
+                                   nb.create<linalg::YieldOp>(l, fn(nb, l, v[0]));
+                                 })
+      .getResult(0);
+}
+
 Value lower::castTo(OpBuilder &b, Location loc, Value v, RankedTensorType type) {
   return v.getType() == type ? v : b.create<tensor::CastOp>(loc, type, v).getResult();
 }

@@ -15,8 +15,7 @@ TypedAttr identityOf(OpBuilder &b, Type elem, StringRef kind) {
   if (elem.isInteger(1) && (kind == "max" || kind == "min"))
     return b.getBoolAttr(kind == "min");
   if (kind == "umax" || kind == "umin")
-    return b.getIntegerAttr(elem, kind == "umax" ? APInt::getMinValue(elem.getIntOrFloatBitWidth())
-                                                 : APInt::getMaxValue(elem.getIntOrFloatBitWidth()));
+    return lowerAttr(b, elem, kind == "umin", /*isUnsigned=*/true);
   if (kind == "max")
     return lowerAttr(b, elem, false);
   if (kind == "min")
@@ -100,22 +99,6 @@ Value countOf(OpBuilder &b, Location loc, Value x, ArrayRef<bool> reduced, Type 
       n = s.mul(n, xd[d]);
   Value i = b.create<arith::IndexCastOp>(loc, b.getI64Type(), s.val(n));
   return b.create<arith::SIToFPOp>(loc, elem, i);
-}
-
-Value mapTensor(OpBuilder &b, Location loc, Value in, Type elem,
-                function_ref<Value(OpBuilder &, Location, Value)> fn) {
-  auto t = cast<RankedTensorType>(in.getType());
-  unsigned rank = t.getRank();
-  MLIRContext *ctx = b.getContext();
-  Value out = emptyTensor(b, loc, dimsOf(b, loc, in), elem);
-  auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-  SmallVector<IteratorType> par(rank, IteratorType::parallel);
-  return b.create<linalg::GenericOp>(loc, out.getType(), in, out, ArrayRef<AffineMap>{id, id},
-                                     par,
-                                     [&](OpBuilder &nb, Location l, ValueRange v) {
-                                       nb.create<linalg::YieldOp>(l, fn(nb, l, v[0]));
-                                     })
-      .getResult(0);
 }
 
 /// A reduction over axes known only at run time: `masked[d]` (i1) says

@@ -51,21 +51,12 @@ FailureOr<VDims> windowOutDims(OpBuilder &b, Location loc, Operation *op,
 /// `x` with the sign bit of each element flipped: unsigned order becomes
 /// signed order (and back).
 Value flipSignBit(OpBuilder &b, Location loc, Value x) {
-  auto t = cast<RankedTensorType>(x.getType());
-  unsigned rank = t.getRank();
-  auto id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
-  Value out = emptyTensor(b, loc, dimsOf(b, loc, x), t.getElementType());
-  return b
-      .create<linalg::GenericOp>(
-          loc, out.getType(), x, out, ArrayRef<AffineMap>{id, id},
-          SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-          [&](OpBuilder &nb, Location l, ValueRange v) {
-            Type e = v[0].getType();
-            Value bit = nb.create<arith::ConstantOp>(
-                l, nb.getIntegerAttr(e, APInt::getSignMask(e.getIntOrFloatBitWidth())));
-            nb.create<linalg::YieldOp>(l, nb.create<arith::XOrIOp>(l, v[0], bit).getResult());
-          })
-      .getResult(0);
+  Type e = cast<RankedTensorType>(x.getType()).getElementType();
+  return mapTensor(b, loc, x, e, [&](OpBuilder &nb, Location l, Value v) -> Value {
+    Value bit = nb.create<arith::ConstantOp>(
+        l, nb.getIntegerAttr(e, APInt::getSignMask(e.getIntOrFloatBitWidth())));
+    return nb.create<arith::XOrIOp>(l, v, bit);
+  });
 }
 
 /// MaxPool; integer inputs too (unsigned ones through flipSignBit, as

@@ -101,13 +101,17 @@ struct Driver {
   }
 };
 
-Driver *driver(std::string &err) {
-  static Driver d;
-  static bool ok = d.load();
+/// The process's one instance of a library wrapper (Driver, Blas), loaded
+/// on first use; null with `err` set when it cannot be.
+template <typename Lib> Lib *loadedOnce(std::string &err) {
+  static Lib lib;
+  static bool ok = lib.load();
   if (!ok)
-    err = d.loadError;
-  return ok ? &d : nullptr;
+    err = lib.loadError;
+  return ok ? &lib : nullptr;
 }
+
+Driver *driver(std::string &err) { return loadedOnce<Driver>(err); }
 
 /// cuBLAS, loaded on a model's first GEMM.
 struct Blas {
@@ -158,13 +162,7 @@ struct Blas {
   }
 };
 
-Blas *blas(std::string &err) {
-  static Blas b;
-  static bool ok = b.load();
-  if (!ok)
-    err = b.loadError;
-  return ok ? &b : nullptr;
-}
+Blas *blas(std::string &err) { return loadedOnce<Blas>(err); }
 
 /// The driver, once some model loaded it (every caller below runs after).
 Driver &cu() {
@@ -495,31 +493,18 @@ mlc_status mlc::runtime::cudaRun(const mlc_model *m, CudaSession &s, const mlc_t
     t.runV2(&ctx, results.data(), ra.args.data());
 
   // Outputs: copy to the caller, hand over, or free.
-  size_t pos = 0;
+  std::vector<OutputDesc> descs = outputDescs(t, results);
   std::vector<void *> handed(nout, nullptr);
   for (size_t i = 0; i < nout; ++i) {
     const mlc_abi_tensor_v1 &sig = t.outputs[i];
     int32_t r = sig.rank;
-    int64_t *desc = &results[pos];
-    pos += 3 + 2 * r;
-    void *alloc = (void *)(intptr_t)desc[0];
+    void *alloc = descs[i].alloc;
     if (!alloc)
       continue; // the run failed before this output was made
-    size_t esize = mlc_dtype_size((mlc_dtype)sig.dtype), elems = 1;
-    int64_t expect = 1;
-    bool contiguous = true;
-    for (int32_t k = r - 1; k >= 0; --k) {
-      if (desc[3 + k] != 1 && desc[3 + r + k] != expect)
-        contiguous = false;
-      expect *= desc[3 + k];
-      elems *= (size_t)desc[3 + k];
-    }
-    size_t bytes = elems * esize;
-    CUdeviceptr src = (CUdeviceptr)desc[1] + (CUdeviceptr)desc[2] * esize;
+    size_t bytes = descs[i].bytes;
+    CUdeviceptr src = (CUdeviceptr)(uintptr_t)descs[i].data;
     mlc_tensor &o = out[i];
-    if (elems == 0)
-      contiguous = true; // no element to place
-    if (s.error.empty() && !contiguous)
+    if (s.error.empty() && !descs[i].contiguous)
       s.error = std::string("output '") + sig.name + "' is not contiguous on the GPU (a bug)";
     if (s.error.empty() && o.data && o.size_bytes < bytes)
       s.error = std::string("output '") + sig.name + "' needs " + std::to_string(bytes) +
@@ -529,7 +514,7 @@ mlc_status mlc::runtime::cudaRun(const mlc_model *m, CudaSession &s, const mlc_t
       o.dtype = (mlc_dtype)sig.dtype;
       o.rank = r;
       for (int32_t k = 0; k < r; ++k)
-        o.shape[k] = desc[3 + k];
+        o.shape[k] = descs[i].sizes[k];
       if (device && !o.data && src == (CUdeviceptr)alloc) {
         o.data = alloc; // the caller's now (mlc_device_free)
         o.size_bytes = bytes;

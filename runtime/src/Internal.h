@@ -48,6 +48,19 @@ struct RunArgs {
           void *arena);
 };
 
+/// One output's memref descriptor, as the run function leaves it in
+/// RunArgs::results (allocated, aligned, offset, sizes, strides), decoded.
+struct OutputDesc {
+  void *alloc;            ///< the buffer to free or hand over (null: never made)
+  char *data;             ///< the first element (aligned + offset)
+  const int64_t *sizes;   ///< rank entries
+  const int64_t *strides; ///< rank entries, in elements
+  size_t elems, bytes;
+  bool contiguous; ///< row-major (or empty): `bytes` from `data` are the tensor
+};
+/// The outputs' descriptors in `results`, in the table's order.
+std::vector<OutputDesc> outputDescs(const ModelTable &t, const std::vector<int64_t> &results);
+
 /// parallel_for of runs that use no thread pool: the caller only.
 void serialParallelFor(mlc_exec_ctx *ctx, int64_t n, mlc_task_fn fn, void *closure);
 

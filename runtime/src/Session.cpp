@@ -271,6 +271,37 @@ mlc_status mlc::runtime::validateRun(const ModelTable &t, const mlc_tensor *in, 
   return MLC_OK;
 }
 
+std::vector<OutputDesc> mlc::runtime::outputDescs(const ModelTable &t,
+                                                  const std::vector<int64_t> &results) {
+  std::vector<OutputDesc> out;
+  size_t pos = 0;
+  for (const mlc_abi_tensor_v1 &sig : t.outputs) {
+    int32_t r = sig.rank;
+    const int64_t *d = &results[pos];
+    pos += 3 + 2 * r;
+    OutputDesc o;
+    o.alloc = (void *)(intptr_t)d[0];
+    size_t esize = mlc_dtype_size((mlc_dtype)sig.dtype);
+    o.data = (char *)(intptr_t)d[1] + d[2] * esize;
+    o.sizes = d + 3;
+    o.strides = d + 3 + r;
+    o.elems = 1;
+    int64_t expect = 1;
+    o.contiguous = true;
+    for (int32_t k = r - 1; k >= 0; --k) {
+      if (o.sizes[k] != 1 && o.strides[k] != expect)
+        o.contiguous = false;
+      expect *= o.sizes[k];
+      o.elems *= (size_t)o.sizes[k];
+    }
+    if (o.elems == 0)
+      o.contiguous = true; // no element to place
+    o.bytes = o.elems * esize;
+    out.push_back(o);
+  }
+  return out;
+}
+
 RunArgs::RunArgs(const ModelTable &t, const mlc_tensor *in, const std::vector<void *> &data,
                  void *arena)
     : descs(data.size() + 1), args(data.size() + 1) {
@@ -344,19 +375,12 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
     status = setError(MLC_ERROR_INTERNAL, "a parallel task of the model failed: " + taskError);
 
   // Take each output buffer: copy it where the caller wants it, then free.
-  size_t pos = 0;
+  std::vector<OutputDesc> descs = outputDescs(t, results);
   for (size_t i = 0; i < nout; ++i) {
     const mlc_abi_tensor_v1 &sig = t.outputs[i];
+    const OutputDesc &d = descs[i];
     int32_t r = sig.rank;
-    int64_t *d = &results[pos];
-    pos += 3 + 2 * r;
-    void *alloc = (void *)(intptr_t)d[0];
-    char *base = (char *)(intptr_t)d[1];
-    size_t esize = mlc_dtype_size((mlc_dtype)sig.dtype);
-    size_t elems = 1;
-    for (int32_t k = 0; k < r; ++k)
-      elems *= (size_t)d[3 + k];
-    size_t bytes = elems * esize;
+    size_t esize = mlc_dtype_size((mlc_dtype)sig.dtype), bytes = d.bytes;
     mlc_tensor &o = out[i];
     if (status == MLC_OK) {
       if (!o.data) {
@@ -375,36 +399,28 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
       o.dtype = (mlc_dtype)sig.dtype;
       o.rank = r;
       for (int32_t k = 0; k < r; ++k)
-        o.shape[k] = d[3 + k];
+        o.shape[k] = d.sizes[k];
       // Outputs are fresh row-major buffers; copy element-wise by strides
       // only if that ever stops holding.
-      bool contiguous = true;
-      int64_t expect = 1;
-      for (int32_t k = r - 1; k >= 0; --k) {
-        if (d[3 + k] != 1 && d[3 + r + k] != expect)
-          contiguous = false;
-        expect *= d[3 + k];
-      }
-      char *src = base + d[2] * esize;
-      if (contiguous) {
+      if (d.contiguous) {
         if (bytes)
-          std::memcpy(o.data, src, bytes);
+          std::memcpy(o.data, d.data, bytes);
       } else {
         std::vector<int64_t> idx(r, 0);
-        for (size_t e = 0; e < elems; ++e) {
+        for (size_t e = 0; e < d.elems; ++e) {
           int64_t off = 0;
           for (int32_t k = 0; k < r; ++k)
-            off += idx[k] * d[3 + r + k];
-          std::memcpy((char *)o.data + e * esize, src + off * esize, esize);
+            off += idx[k] * d.strides[k];
+          std::memcpy((char *)o.data + e * esize, d.data + off * esize, esize);
           for (int32_t k = r - 1; k >= 0; --k) {
-            if (++idx[k] < d[3 + k])
+            if (++idx[k] < d.sizes[k])
               break;
             idx[k] = 0;
           }
         }
       }
     }
-    std::free(alloc);
+    std::free(d.alloc);
   }
   return status;
 }
