@@ -58,8 +58,11 @@ struct Ops {
   Value foldHeads(Value x, int64_t heads) { return reshape(x, {0, heads, -1, 0}); }
 };
 
+/// Dim `d` of `v`, or kDynamic where it is not known (also for an unranked
+/// value, which an earlier op whose shape inference failed leaves behind).
 int64_t staticDim(Value v, int64_t d) {
-  return cast<RankedTensorType>(v.getType()).getDimSize(d);
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  return t && d >= 0 && d < t.getRank() ? t.getDimSize(d) : ShapedType::kDynamic;
 }
 
 LogicalResult attention(NodeBinder &b) {
@@ -110,6 +113,8 @@ LogicalResult attention(NodeBinder &b) {
     kvHeads = staticDim(k, 1);
     if (ShapedType::isDynamic(qHeads) || ShapedType::isDynamic(kvHeads))
       return b.error("the head counts (dim 1 of Q and K) must be static"), failure();
+    if (qHeads <= 0 || kvHeads <= 0)
+      return b.error("the head counts (dim 1 of Q and K) must be > 0"), failure();
   }
   if (qHeads % kvHeads)
     return b.error("q heads must be a multiple of kv heads"), failure();
@@ -145,6 +150,9 @@ LogicalResult attention(NodeBinder &b) {
   Value bias;
   Value qLen = o.dim(q, 2), kvLen = o.dim(k, 2);
   if (mask) {
+    int64_t mRank;
+    if (b.rank(mask, mRank))
+      return failure();
     Type maskElem = cast<ShapedType>(mask.getType()).getElementType();
     if (maskElem.isInteger(1))
       mask = o.additive(mask, elem);
@@ -153,7 +161,6 @@ LogicalResult attention(NodeBinder &b) {
     else if (maskElem != elem)
       mask = b.create<CastOp>(mask, TypeAttr::get(elem));
     // A mask shorter than the keys is padded with -inf.
-    int64_t mRank = cast<RankedTensorType>(mask.getType()).getRank();
     int64_t m = staticDim(mask, mRank - 1), L = staticDim(k, 2);
     if (!ShapedType::isDynamic(m) && !ShapedType::isDynamic(L) && m < L)
       mask = b.create<PadOp>(mask, b.i64s({0, L - m}),
@@ -212,10 +219,15 @@ LogicalResult attention(NodeBinder &b) {
   p = b.create<SoftmaxOp>(p, B.getI64IntegerAttr(3), B.getBoolAttr(false), B.getBoolAttr(false));
   if (bias) {
     // A row with no attendable key gives 0, not NaN.
-    int64_t bRank = cast<RankedTensorType>(bias.getType()).getRank();
-    Value rowMax = b.create<ReduceOp>(bias, Value(), B.getDenseI64ArrayAttr({bRank - 1}),
-                                      B.getBoolAttr(true), B.getStringAttr("max"),
-                                      B.getBoolAttr(false));
+    int64_t bRank;
+    if (b.rank(bias, bRank))
+      return failure();
+    Value rowMax = bRank == 0 ? bias // one bias for every score
+                              : b.create<ReduceOp>(bias, Value(),
+                                                   B.getDenseI64ArrayAttr({bRank - 1}),
+                                                   B.getBoolAttr(true), B.getStringAttr("max"),
+                                                   B.getBoolAttr(false))
+                                    .getResult();
     Value dead = o.compare(rowMax, b.scalar(elem, -std::numeric_limits<double>::infinity()),
                            "eq");
     p = b.create<WhereOp>(dead, b.scalar(smElem, 0), p);
