@@ -206,7 +206,7 @@ static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op)
   if (body.getOperations().size() != 3)
     return failure();
   auto mul = dyn_cast<arith::MulFOp>(&body.front());
-  auto add = dyn_cast<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  auto add = dyn_cast_or_null<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
   if (!mul || !add || add.getRhs() != mul.getResult() ||
       add.getLhs() != body.getArgument(2))
     return failure();

@@ -58,6 +58,7 @@ void registerMathConverters();
 void registerNNConverters();
 void registerTensorConverters();
 void registerAttentionConverters();
+void registerQuantConverters();
 
 void mlc::registerAllConverters() {
   static std::once_flag once;
@@ -66,6 +67,7 @@ void mlc::registerAllConverters() {
     registerNNConverters();
     registerTensorConverters();
     registerAttentionConverters();
+    registerQuantConverters();
   });
 }
 
@@ -354,6 +356,48 @@ Value NodeBinder::scalar(Type elem, double value) {
   return constant(DenseElementsAttr::get(t, builder.getIntegerAttr(elem, (int64_t)value)));
 }
 
+Value NodeBinder::reshape(Value x, ArrayRef<int64_t> shape) {
+  return create<ReshapeOp>(x, i64s(shape), builder.getBoolAttr(false));
+}
+
+Value NodeBinder::transpose(Value x, ArrayRef<int64_t> perm) {
+  return create<TransposeOp>(x, builder.getDenseI64ArrayAttr(perm));
+}
+
+Value NodeBinder::unsqueeze(Value x, ArrayRef<int64_t> axes) {
+  return create<UnsqueezeOp>(x, builder.getDenseI64ArrayAttr(axes));
+}
+
+Value NodeBinder::squeeze(Value x, ArrayRef<int64_t> axes) {
+  return create<SqueezeOp>(x, builder.getDenseI64ArrayAttr(axes));
+}
+
+Value NodeBinder::cast(Value x, Type elem) {
+  if (elementType(x) == elem)
+    return x;
+  return create<CastOp>(x, TypeAttr::get(elem));
+}
+
+Value NodeBinder::dim(Value x, int64_t d) {
+  Value s = create<ShapeOp>(x, builder.getI64IntegerAttr(d), builder.getI64IntegerAttr(d + 1));
+  return squeeze(s, {0});
+}
+
+Value NodeBinder::iota(Value n, int64_t trailing) {
+  Type i64 = builder.getI64Type();
+  Value r = create<RangeOp>(scalar(i64, 0), n, scalar(i64, 1));
+  if (trailing == 0)
+    return r;
+  SmallVector<int64_t> axes;
+  for (int64_t i = 1; i <= trailing; ++i)
+    axes.push_back(i);
+  return unsqueeze(r, axes);
+}
+
+Type NodeBinder::elementType(Value v) {
+  return mlir::cast<ShapedType>(v.getType()).getElementType();
+}
+
 void NodeBinder::setResults(ArrayRef<Value> values) {
   results.assign(values.begin(), values.end());
 }
@@ -370,7 +414,7 @@ Type NodeBinder::placeholderType() {
   Type elem = builder.getF32Type();
   for (Value v : inputs)
     if (v) {
-      elem = cast<ShapedType>(v.getType()).getElementType();
+      elem = elementType(v);
       break;
     }
   return UnrankedTensorType::get(elem);

@@ -84,6 +84,20 @@ public:
   mlir::Value i64s(llvm::ArrayRef<int64_t> values);
   /// A rank-0 constant of `elem` (float, integer or bool) holding `value`.
   mlir::Value scalar(mlir::Type elem, double value);
+  /// Reshape to a constant `shape` (0 copies the input dim, -1 is inferred).
+  mlir::Value reshape(mlir::Value x, llvm::ArrayRef<int64_t> shape);
+  mlir::Value transpose(mlir::Value x, llvm::ArrayRef<int64_t> perm);
+  mlir::Value unsqueeze(mlir::Value x, llvm::ArrayRef<int64_t> axes);
+  mlir::Value squeeze(mlir::Value x, llvm::ArrayRef<int64_t> axes);
+  /// `x` with elements of type `elem` (`x` itself when they already are).
+  mlir::Value cast(mlir::Value x, mlir::Type elem);
+  /// Dim `d` of `x` as a rank-0 int64 (folded when static).
+  mlir::Value dim(mlir::Value x, int64_t d);
+  /// 0, 1, ..., n-1 (int64; `n` a rank-0 int64, run-time or not), followed
+  /// by `trailing` unit dims so that it broadcasts along one axis.
+  mlir::Value iota(mlir::Value n, int64_t trailing = 0);
+  /// The element type of a tensor value.
+  static mlir::Type elementType(mlir::Value v);
   void setResults(llvm::ArrayRef<mlir::Value> values);
   /// Records why the node is unsupported; returns true for chaining.
   bool error(const llvm::Twine &why);
@@ -106,6 +120,13 @@ private:
 };
 
 using ConvertFn = mlir::LogicalResult (*)(NodeBinder &);
+
+/// Compositions that several op families share; each returns null after
+/// recording the error on the binder.
+/// A Conv over `x` and `w` (bias optional) with the node's window
+/// attributes (kernel_shape, strides, pads, auto_pad, dilations, group);
+/// 1-D windows run as 2-D.
+mlir::Value convolution(NodeBinder &b, mlir::Value x, mlir::Value w, mlir::Value bias);
 
 /// Registers a converter for `opType` in the default domain, valid from
 /// opset `since` until the next registration of the same op.

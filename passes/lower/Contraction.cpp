@@ -18,8 +18,12 @@ namespace {
 
 using utils::IteratorType;
 
+/// acc + x * y (* alpha): float, or wrapping integer arithmetic (ONNX's
+/// integer MatMul and the int32 products of MatMulInteger / ConvInteger).
 Value multiplyAccumulate(OpBuilder &b, Location l, Value x, Value y, Value acc,
                          double alpha = 1.0) {
+  if (isa<IntegerType>(x.getType()))
+    return b.create<arith::AddIOp>(l, acc, b.create<arith::MulIOp>(l, x, y));
   Value p = b.create<arith::MulFOp>(l, x, y);
   if (alpha != 1.0)
     p = b.create<arith::MulFOp>(
@@ -46,7 +50,7 @@ Value contraction(OpBuilder &b, Location loc, Value lhs, Value rhs, Value init,
   SmallVector<IteratorType> iters(loops, IteratorType::parallel);
   iters.back() = IteratorType::reduction;
   Type elem = cast<RankedTensorType>(init.getType()).getElementType();
-  bool widen = elem.getIntOrFloatBitWidth() < 32;
+  bool widen = isa<FloatType>(elem) && elem.getIntOrFloatBitWidth() < 32;
   Type f32 = b.getF32Type();
   Value acc = widen ? convertElements(b, loc, init, f32) : init;
   auto g = b.create<linalg::GenericOp>(
@@ -83,7 +87,7 @@ Value broadcastInit(OpBuilder &b, Location loc, Value bias,
   return g.getResult(0);
 }
 
-struct MatMulLowering : MlcPattern<MatMulOp, /*FloatOnly=*/true> {
+struct MatMulLowering : MlcPattern<MatMulOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(MatMulOp op, OpAdaptor a, ConversionPatternRewriter &rw,
                       RankedTensorType type) const override {
@@ -191,7 +195,7 @@ struct GemmLowering : MlcPattern<GemmOp, /*FloatOnly=*/true> {
   }
 };
 
-struct ConvLowering : MlcPattern<ConvOp, /*FloatOnly=*/true> {
+struct ConvLowering : MlcPattern<ConvOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(ConvOp op, OpAdaptor a, ConversionPatternRewriter &rw,
                       RankedTensorType type) const override {

@@ -31,7 +31,9 @@ static const char *kVerifyHelp =
     "onnxruntime on the same inputs and prints max abs / rel error per output.\n"
     "Exits 1 when an output differs beyond |mlc - ort| <= atol + rtol * |ort|\n"
     "(defaults 1e-4, 1e-3). onnxruntime is found through the Python in\n"
-    "$MLC_PYTHON or python3.\n"
+    "$MLC_PYTHON or python3, and runs with graph optimisations off, so it\n"
+    "computes the graph as written (its fused integer kernels for quantized\n"
+    "models round differently).\n"
     "\n"
     "Inputs not given (--input, or DIR/NAME.npy with --load-inputs) are random\n"
     "(--seed, default 0): floats in [-1, 1); integers in a range derived from\n"
@@ -101,6 +103,9 @@ static void deriveRanges(const onnx::ModelProto &model,
 
 /// Runs onnxruntime through Python on the inputs in `dir` (in_K.npy) and
 /// writes out_K.npy. Returns the script's exit code (3: no onnxruntime).
+/// Graph optimisations are off, so the reference computes what the graph
+/// says: with them on, onnxruntime replaces QuantizeLinear/DequantizeLinear
+/// pairs by integer kernels whose rounding differs from the graph's.
 static int runOnnxRuntime(const std::string &onnx, const std::string &dir) {
   std::string script = dir + "/ort.py";
   {
@@ -111,7 +116,9 @@ static int runOnnxRuntime(const std::string &onnx, const std::string &dir) {
          "except ImportError:\n"
          "    sys.exit(3)\n"
          "d = sys.argv[2]\n"
-         "s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])\n"
+         "so = ort.SessionOptions()\n"
+         "so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL\n"
+         "s = ort.InferenceSession(sys.argv[1], so, providers=['CPUExecutionProvider'])\n"
          "feeds = {i.name: np.load('%s/in_%d.npy' % (d, k)) for k, i in enumerate(s.get_inputs())}\n"
          "for k, o in enumerate(s.run(None, feeds)):\n"
          "    np.save('%s/out_%d.npy' % (d, k), np.array(o, order='C'))  # ascontiguousarray makes 0-d arrays 1-d\n";
@@ -123,8 +130,6 @@ static int runOnnxRuntime(const std::string &onnx, const std::string &dir) {
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : 2;
 }
 
-/// A --so must have been compiled from the model: same input and output
-/// names, in order.
 /// A --so must have been compiled from the model: the same input and output
 /// names, in order.
 static int checkSameInterface(const onnx::ModelProto &model, const std::string &onnxPath,

@@ -26,27 +26,11 @@ struct Ops {
   NodeBinder &b;
   OpBuilder &B;
 
-  Value reshape(Value x, ArrayRef<int64_t> shape) {
-    return b.create<ReshapeOp>(x, b.i64s(shape), B.getBoolAttr(false));
-  }
-  Value transpose(Value x, ArrayRef<int64_t> perm) {
-    return b.create<TransposeOp>(x, B.getDenseI64ArrayAttr(perm));
-  }
-  Value unsqueeze(Value x, ArrayRef<int64_t> axes) {
-    return b.create<UnsqueezeOp>(x, B.getDenseI64ArrayAttr(axes));
-  }
+  Value reshape(Value x, ArrayRef<int64_t> shape) { return b.reshape(x, shape); }
+  Value transpose(Value x, ArrayRef<int64_t> perm) { return b.transpose(x, perm); }
+  Value unsqueeze(Value x, ArrayRef<int64_t> axes) { return b.unsqueeze(x, axes); }
   Value compare(Value l, Value r, const char *pred) {
     return b.create<CompareOp>(l, r, B.getStringAttr(pred));
-  }
-  /// Dim `d` of `x` as an int64 scalar (folded when static).
-  Value dim(Value x, int64_t d) {
-    Value s = b.create<ShapeOp>(x, B.getI64IntegerAttr(d), B.getI64IntegerAttr(d + 1));
-    return b.create<SqueezeOp>(s, B.getDenseI64ArrayAttr({0}));
-  }
-  /// 0, 1, ..., n-1 (int64).
-  Value iota(Value n) {
-    Type i64 = B.getI64Type();
-    return b.create<RangeOp>(b.scalar(i64, 0), n, b.scalar(i64, 1));
   }
   /// 0 where `allowed`, -inf elsewhere, in `elem`.
   Value additive(Value allowed, Type elem) {
@@ -148,7 +132,7 @@ LogicalResult attention(NodeBinder &b) {
 
   // The additive bias, broadcastable to (B, H, S, L).
   Value bias;
-  Value qLen = o.dim(q, 2), kvLen = o.dim(k, 2);
+  Value qLen = b.dim(q, 2), kvLen = b.dim(k, 2);
   if (mask) {
     int64_t mRank;
     if (b.rank(mask, mRank))
@@ -169,13 +153,13 @@ LogicalResult attention(NodeBinder &b) {
                              PadModeAttr::get(B.getContext(), PadMode::Constant));
     bias = mask;
   }
-  Value keys = o.iota(kvLen); // (L)
+  Value keys = b.iota(kvLen); // (L)
   if (causal || left >= 0 || right >= 0) {
     // Query i attends key j when (i + offset) - j is within the frontiers.
     Value offset;
     bool perBatch = false;
     if (pastK) {
-      offset = o.dim(pastK, 2);
+      offset = b.dim(pastK, 2);
     } else if (nonpad) {
       Value n = b.create<CastOp>(nonpad, TypeAttr::get(B.getI64Type()));
       offset = o.unsqueeze(b.create<SubOp>(n, qLen), {1, 2}); // (B, 1, 1)
@@ -183,7 +167,7 @@ LogicalResult attention(NodeBinder &b) {
     } else {
       offset = b.scalar(B.getI64Type(), 0);
     }
-    Value pos = b.create<AddOp>(o.unsqueeze(o.iota(qLen), {1}), offset); // (S, 1)
+    Value pos = b.create<AddOp>(o.unsqueeze(b.iota(qLen), {1}), offset); // (S, 1)
     Value diff = b.create<SubOp>(pos, keys);                             // (S, L)
     Value allowed;
     auto both = [&](Value c) { allowed = allowed ? b.create<AndOp>(allowed, c).getResult() : c; };
@@ -215,7 +199,7 @@ LogicalResult attention(NodeBinder &b) {
     if (!smElem || !isa<FloatType>(smElem))
       return b.error("softmax_precision must name a float type"), failure();
   }
-  Value p = smElem == elem ? scores : b.create<CastOp>(scores, TypeAttr::get(smElem)).getResult();
+  Value p = b.cast(scores, smElem);
   p = b.create<SoftmaxOp>(p, B.getI64IntegerAttr(3), B.getBoolAttr(false), B.getBoolAttr(false));
   if (bias) {
     // A row with no attendable key gives 0, not NaN.
@@ -232,8 +216,7 @@ LogicalResult attention(NodeBinder &b) {
                            "eq");
     p = b.create<WhereOp>(dead, b.scalar(smElem, 0), p);
   }
-  if (smElem != elem)
-    p = b.create<CastOp>(p, TypeAttr::get(elem));
+  p = b.cast(p, elem);
   if (mode == 3)
     qkOut = p;
   Value y = grouped ? o.foldHeads(b.create<MatMulOp>(o.foldHeads(p, kvHeads), v), qHeads)

@@ -89,9 +89,19 @@ LogicalResult mod(NodeBinder &b) {
   int64_t fmod;
   if (b.tensors(x, y) || b.attr("fmod", fmod, 0))
     return failure();
-  Type elem = mlir::cast<ShapedType>(x.getType()).getElementType();
-  if (isa<FloatType>(elem) && !fmod)
-    return b.error("fmod must be 1 for floating-point inputs"), failure();
+  Type elem = NodeBinder::elementType(x);
+  if (isa<FloatType>(elem) && !fmod) {
+    // numpy.mod: the truncated remainder moved into the divisor's sign.
+    auto &B = b.builder;
+    Value r = b.create<FModOp>(x, y), zero = b.scalar(elem, 0);
+    auto cmp = [&](Value l, Value r, const char *p) -> Value {
+      return b.create<CompareOp>(l, r, B.getStringAttr(p));
+    };
+    Value opposite = b.create<XorOp>(cmp(r, zero, "lt"), cmp(y, zero, "lt"));
+    Value fix = b.create<AndOp>(opposite, b.create<NotOp>(cmp(r, zero, "eq")));
+    b.setResults({b.create<WhereOp>(fix, b.create<AddOp>(r, y), r)});
+    return success();
+  }
   b.setResults({fmod ? b.create<FModOp>(x, y).getResult() : b.create<ModOp>(x, y).getResult()});
   return success();
 }
@@ -361,11 +371,7 @@ static LogicalResult normalization(NodeBinder &b, bool rms) {
   if (!isa<FloatType>(elem))
     return b.error("the input must be a float tensor"), failure();
   Type calc = stash == 1 ? B.getF32Type() : elem;
-  auto to = [&](Value v, Type t) -> Value {
-    if (!v || mlir::cast<ShapedType>(v.getType()).getElementType() == t)
-      return v;
-    return b.create<CastOp>(v, TypeAttr::get(t));
-  };
+  auto to = [&](Value v, Type t) { return v ? b.cast(v, t) : v; };
   bool fused = !rms && b.numOutputs() <= 1 && calc == elem;
   if (fused) {
     b.setResults({b.create<LayerNormOp>(x, scale, bias, B.getI64IntegerAttr(axis),
@@ -474,6 +480,27 @@ LogicalResult softmaxCrossEntropy(NodeBinder &b) {
   return success();
 }
 
+/// x / ||x||_p along `axis` (p = 1 or 2), 0 where the norm is 0.
+LogicalResult lpNormalization(NodeBinder &b) {
+  Value x;
+  int64_t axis, p, rank;
+  if (b.tensors(x) || b.attr("axis", axis, -1) || b.attr("p", p, 2) || b.rank(x, rank) ||
+      b.axis(axis, rank))
+    return failure();
+  if (p != 1 && p != 2)
+    return b.error("p must be 1 or 2"), failure();
+  Type elem = NodeBinder::elementType(x);
+  if (!isa<FloatType>(elem))
+    return b.error("the input must be a float tensor"), failure();
+  auto &B = b.builder;
+  Value norm = b.create<ReduceOp>(x, Value(), B.getDenseI64ArrayAttr({axis}), B.getBoolAttr(true),
+                                  B.getStringAttr(p == 1 ? kL1 : kL2), B.getBoolAttr(false));
+  Value zero = b.scalar(elem, 0);
+  Value isZero = b.create<CompareOp>(norm, zero, B.getStringAttr(kEq));
+  b.setResults({b.create<WhereOp>(isZero, zero, b.create<DivOp>(x, norm))});
+  return success();
+}
+
 LogicalResult layerNorm(NodeBinder &b) { return normalization(b, false); }
 LogicalResult rmsNorm(NodeBinder &b) { return normalization(b, true); }
 
@@ -535,6 +562,7 @@ void registerMathConverters() {
   registerConverter("ArgMax", 1, argReduce<true>);
   registerConverter("ArgMin", 1, argReduce<false>);
   registerConverter("LayerNormalization", 17, layerNorm);
+  registerConverter("LpNormalization", 1, lpNormalization);
   registerConverter("RMSNormalization", 23, rmsNorm);
   registerConverter("NegativeLogLikelihoodLoss", 12, negativeLogLikelihood);
   registerConverter("SoftmaxCrossEntropyLoss", 12, softmaxCrossEntropy);

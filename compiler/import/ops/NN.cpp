@@ -74,30 +74,26 @@ bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
 }
 
 /// A 1-D window runs as a 2-D one over (N, C, 1, L): these views.
-Value liftInput(NodeBinder &b, Value x) {
-  return b.create<UnsqueezeOp>(x, b.builder.getDenseI64ArrayAttr({2}));
-}
-Value dropLifted(NodeBinder &b, Value y) {
-  return b.create<SqueezeOp>(y, b.builder.getDenseI64ArrayAttr({2}));
-}
+Value liftInput(NodeBinder &b, Value x) { return b.unsqueeze(x, {2}); }
+Value dropLifted(NodeBinder &b, Value y) { return b.squeeze(y, {2}); }
 
-LogicalResult conv(NodeBinder &b) {
-  Value x, w, bias;
+} // namespace
+
+Value mlc::convolution(NodeBinder &b, Value x, Value w, Value bias) {
   int64_t group, wRank;
   SmallVector<int64_t> kernel, strides, pads, dilations;
-  if (b.tensors(x, w) || b.optTensor(2, bias) || b.attr("group", group, 1) ||
-      b.rank(w, wRank))
-    return failure();
+  if (b.attr("group", group, 1) || b.rank(w, wRank))
+    return nullptr;
   if (wRank < 3 || group <= 0)
-    return b.error("the weight needs rank >= 3 and group must be > 0"), failure();
+    return b.error("the weight needs rank >= 3 and group must be > 0"), nullptr;
   auto wShape = cast<RankedTensorType>(w.getType()).getShape();
   SmallVector<int64_t> inferred(wShape.begin() + 2, wShape.end());
   if (b.attr("kernel_shape", kernel, inferred))
-    return failure();
+    return nullptr;
   if (ArrayRef<int64_t>(kernel) != ArrayRef<int64_t>(inferred))
-    return b.error("kernel_shape does not match the weight"), failure();
+    return b.error("kernel_shape does not match the weight"), nullptr;
   if (windowAttrs(b, x, kernel, strides, pads, dilations))
-    return failure();
+    return nullptr;
   bool lifted = wRank == 3;
   if (lifted) {
     x = liftInput(b, x);
@@ -107,7 +103,19 @@ LogicalResult conv(NodeBinder &b) {
   Value y = b.create<ConvOp>(x, w, bias, B.getDenseI64ArrayAttr(strides),
                              B.getDenseI64ArrayAttr(pads), B.getDenseI64ArrayAttr(dilations),
                              B.getI64IntegerAttr(group));
-  b.setResults({lifted ? dropLifted(b, y) : y});
+  return lifted ? dropLifted(b, y) : y;
+}
+
+namespace {
+
+LogicalResult conv(NodeBinder &b) {
+  Value x, w, bias;
+  if (b.tensors(x, w) || b.optTensor(2, bias))
+    return failure();
+  Value y = convolution(b, x, w, bias);
+  if (!y)
+    return failure();
+  b.setResults({y});
   return success();
 }
 
@@ -144,6 +152,42 @@ LogicalResult averagePool(NodeBinder &b) {
   Value y = b.create<AveragePoolOp>(lifted ? liftInput(b, x) : x, B.getDenseI64ArrayAttr(kernel),
                                     B.getDenseI64ArrayAttr(strides), B.getDenseI64ArrayAttr(pads),
                                     B.getBoolAttr(ceil != 0), B.getBoolAttr(includePad != 0));
+  b.setResults({lifted ? dropLifted(b, y) : y});
+  return success();
+}
+
+/// LpPool: (sum over the window of |x|^p)^(1/p), the sum taken as an
+/// average with the padding counted, times the window size.
+LogicalResult lpPool(NodeBinder &b) {
+  Value x;
+  int64_t ceil, p;
+  SmallVector<int64_t> kernel, strides, pads, dilations;
+  if (b.tensors(x) || b.attr("kernel_shape", kernel) ||
+      windowAttrs(b, x, kernel, strides, pads, dilations) || b.attr("ceil_mode", ceil, 0) ||
+      b.attr("p", p, 2))
+    return failure();
+  if (llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
+    return b.error("dilated LpPool is not supported"), failure();
+  if (ceil)
+    return b.error("LpPool with ceil_mode is not supported"), failure();
+  if (p <= 0)
+    return b.error("p must be positive"), failure();
+  Type elem = NodeBinder::elementType(x);
+  if (!isa<FloatType>(elem))
+    return b.error("the input must be a float tensor"), failure();
+  auto &B = b.builder;
+  bool lifted = cast<RankedTensorType>(x.getType()).getRank() == 3;
+  Value xp = b.create<AbsOp>(x);
+  if (p != 1)
+    xp = b.create<PowOp>(xp, b.scalar(elem, double(p)));
+  Value avg = b.create<AveragePoolOp>(lifted ? liftInput(b, xp) : xp, B.getDenseI64ArrayAttr(kernel),
+                                      B.getDenseI64ArrayAttr(strides), B.getDenseI64ArrayAttr(pads),
+                                      B.getBoolAttr(false), B.getBoolAttr(true));
+  int64_t count = 1;
+  for (int64_t k : kernel)
+    count *= k;
+  Value sum = b.create<MulOp>(avg, b.scalar(elem, double(count)));
+  Value y = p == 1 ? sum : b.create<PowOp>(sum, b.scalar(elem, 1.0 / double(p))).getResult();
   b.setResults({lifted ? dropLifted(b, y) : y});
   return success();
 }
@@ -197,6 +241,16 @@ LogicalResult globalMaxPool(NodeBinder &b) {
   return success();
 }
 
+/// (x - mean) / sqrt(var + eps) with the statistics over `axes`.
+Value standardize(NodeBinder &b, Value x, ArrayRef<int64_t> axes, float eps) {
+  Type elem = NodeBinder::elementType(x);
+  Value mean = reduceOver(b, x, axes, "mean");
+  Value centred = b.create<SubOp>(x, mean);
+  Value var = reduceOver(b, b.create<MulOp>(centred, centred), axes, "mean");
+  Value rstd = b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(var, b.scalar(elem, eps))));
+  return b.create<MulOp>(centred, rstd);
+}
+
 /// InstanceNormalization: per (n, c) statistics over the spatial dims.
 LogicalResult instanceNorm(NodeBinder &b) {
   Value x, scale, bias;
@@ -206,23 +260,49 @@ LogicalResult instanceNorm(NodeBinder &b) {
     return failure();
   if (rank < 3)
     return b.error("input must have rank 3 or more (N, C, spatial...)"), failure();
-  auto &B = b.builder;
-  Type elem = mlir::cast<ShapedType>(x.getType()).getElementType();
+  if (!isa<FloatType>(NodeBinder::elementType(x)))
+    return b.error("input must be a float tensor"), failure();
+  // scale and bias (C) broadcast as (C, 1, ..., 1)
+  auto perChannel = [&](Value v) { return b.unsqueeze(v, range(1, rank - 1)); };
+  Value y = b.create<AddOp>(
+      b.create<MulOp>(standardize(b, x, range(2, rank), eps), perChannel(scale)),
+      perChannel(bias));
+  b.setResults({y});
+  return success();
+}
+
+/// GroupNormalization: statistics per (n, group of C / G channels), in f32
+/// unless stash_type says otherwise; scale and bias per channel (opset 21)
+/// or per group (opset 18).
+LogicalResult groupNorm(NodeBinder &b) {
+  Value x, scale, bias;
+  int64_t rank, groups, stash;
+  float eps;
+  if (b.tensors(x, scale, bias) || b.rank(x, rank) || b.attr("epsilon", eps, 1e-5f) ||
+      b.attr("num_groups", groups) || b.attr("stash_type", stash, 1))
+    return failure();
+  if (rank < 3)
+    return b.error("input must have rank 3 or more (N, C, spatial...)"), failure();
+  Type elem = NodeBinder::elementType(x);
   if (!isa<FloatType>(elem))
     return b.error("input must be a float tensor"), failure();
-  auto axes = range(2, rank);
-  Value mean = reduceOver(b, x, axes, "mean");
-  Value centred = b.create<SubOp>(x, mean);
-  Value var = reduceOver(b, b.create<MulOp>(centred, centred), axes, "mean");
-  Value e = b.constant(DenseElementsAttr::get(RankedTensorType::get({}, elem),
-                                              B.getFloatAttr(elem, eps)));
-  Value rstd = b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(var, e)));
-  // scale and bias (C) broadcast as (C, 1, ..., 1)
-  auto perChannel = [&](Value v) -> Value {
-    return b.create<UnsqueezeOp>(v, B.getDenseI64ArrayAttr(range(1, rank - 1)));
-  };
-  Value y = b.create<AddOp>(b.create<MulOp>(b.create<MulOp>(centred, rstd), perChannel(scale)),
-                            perChannel(bias));
+  int64_t c = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  if (groups <= 0 || (c >= 0 && c % groups))
+    return b.error("num_groups must be positive and divide the channels"), failure();
+  Type calc = stash == 1 ? b.builder.getF32Type() : elem;
+  Value xg = b.reshape(b.cast(x, calc), {0, groups, -1});
+  Value y = standardize(b, xg, {2}, eps);
+  bool perGroup = b.opset < 21;
+  if (perGroup)
+    y = b.create<AddOp>(b.create<MulOp>(y, b.unsqueeze(b.cast(scale, calc), {1})),
+                        b.unsqueeze(b.cast(bias, calc), {1}));
+  Value shape = b.create<ShapeOp>(x, b.builder.getI64IntegerAttr(0),
+                                  b.builder.getI64IntegerAttr(rank));
+  y = b.cast(b.create<ReshapeOp>(y, shape, b.builder.getBoolAttr(false)), elem);
+  if (!perGroup) {
+    auto perChannel = [&](Value v) { return b.unsqueeze(v, range(1, rank - 1)); };
+    y = b.create<AddOp>(b.create<MulOp>(y, perChannel(scale)), perChannel(bias));
+  }
   b.setResults({y});
   return success();
 }
@@ -302,9 +382,6 @@ LogicalResult convTranspose(NodeBinder &b) {
   }
   auto &B = b.builder;
   auto consts = [&](ArrayRef<int64_t> v) { return b.i64s(v); };
-  auto reshape = [&](Value v, ArrayRef<int64_t> dims) -> Value {
-    return b.create<ReshapeOp>(v, consts(dims), B.getBoolAttr(false));
-  };
   auto padOp = [&](Value v, ArrayRef<int64_t> p, ArrayRef<int64_t> axes) -> Value {
     return b.create<PadOp>(v, consts(p), Value(), B.getDenseI64ArrayAttr(axes),
                            PadModeAttr::get(B.getContext(), PadMode::Constant));
@@ -312,9 +389,9 @@ LogicalResult convTranspose(NodeBinder &b) {
   int64_t n = xt.isDynamicDim(0) ? 0 : xt.getDimSize(0); // 0: copy the dim
   Value up = x;
   if (strides[0] > 1 || strides[1] > 1) {
-    up = b.create<UnsqueezeOp>(x, B.getDenseI64ArrayAttr({3, 5}));
+    up = b.unsqueeze(x, {3, 5});
     up = padOp(up, {0, 0, strides[0] - 1, strides[1] - 1}, {3, 5});
-    up = reshape(up, {n, cin, in[0] * strides[0], in[1] * strides[1]});
+    up = b.reshape(up, {n, cin, in[0] * strides[0], in[1] * strides[1]});
   }
   SmallVector<int64_t> p2;
   for (int i = 0; i < 2; ++i)
@@ -323,9 +400,9 @@ LogicalResult convTranspose(NodeBinder &b) {
     p2.push_back(dilations[i] * (k[i] - 1) - pads[i + 2] + outPad[i] - (strides[i] - 1));
   up = padOp(up, p2, {2, 3});
   // weight (Cin, Cout/g, kh, kw) -> (Cout, Cin/g, kh, kw), flipped in space
-  Value wf = reshape(w, {group, cin / group, coutG, k[0], k[1]});
-  wf = b.create<TransposeOp>(wf, B.getDenseI64ArrayAttr({0, 2, 1, 3, 4}));
-  wf = reshape(wf, {group * coutG, cin / group, k[0], k[1]});
+  Value wf = b.reshape(w, {group, cin / group, coutG, k[0], k[1]});
+  wf = b.transpose(wf, {0, 2, 1, 3, 4});
+  wf = b.reshape(wf, {group * coutG, cin / group, k[0], k[1]});
   for (int i = 0; i < 2; ++i) {
     SmallVector<int64_t> rev;
     for (int64_t j = k[i] - 1; j >= 0; --j)
@@ -355,13 +432,8 @@ template <bool ToSpace> LogicalResult depthSpace(NodeBinder &b) {
     return b.error("C, H and W must be static (give --shape)"), failure();
   if (mode != "DCR" && mode != "CRD")
     return b.error("mode must be DCR or CRD"), failure();
-  auto &B = b.builder;
-  auto reshape = [&](Value v, ArrayRef<int64_t> dims) -> Value {
-    return b.create<ReshapeOp>(v, b.i64s(dims), B.getBoolAttr(false));
-  };
-  auto transpose = [&](Value v, ArrayRef<int64_t> perm) -> Value {
-    return b.create<TransposeOp>(v, B.getDenseI64ArrayAttr(perm));
-  };
+  auto reshape = [&](Value v, ArrayRef<int64_t> dims) { return b.reshape(v, dims); };
+  auto transpose = [&](Value v, ArrayRef<int64_t> perm) { return b.transpose(v, perm); };
   int64_t nn = n < 0 ? -1 : n;
   Value y;
   if (ToSpace) {
@@ -391,11 +463,13 @@ void registerNNConverters() {
   registerConverter("GlobalMaxPool", 1, globalMaxPool);
   registerConverter("ConvTranspose", 1, convTranspose);
   registerConverter("InstanceNormalization", 1, instanceNorm);
+  registerConverter("GroupNormalization", 18, groupNorm);
   registerConverter("DepthToSpace", 1, depthSpace<true>);
   registerConverter("SpaceToDepth", 1, depthSpace<false>);
   registerConverter("Conv", 1, conv);
   registerConverter("MaxPool", 1, maxPool);
   registerConverter("AveragePool", 1, averagePool);
   registerConverter("GlobalAveragePool", 1, globalAveragePool);
+  registerConverter("LpPool", 2, lpPool);
   registerConverter("BatchNormalization", 1, batchNorm);
 }

@@ -257,22 +257,6 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
   return success();
 }
 
-/// 0, 1, ..., n-1 (int64) laid along dim 0 of a rank-(1 + trailing) tensor,
-/// so that it broadcasts along one axis; `n` is a scalar, run-time or not.
-static Value iotaAlong(NodeBinder &b, Value n, int64_t trailing) {
-  auto &B = b.builder;
-  auto st = RankedTensorType::get({}, B.getI64Type());
-  Value zero = b.constant(DenseElementsAttr::get(st, B.getI64IntegerAttr(0)));
-  Value one = b.constant(DenseElementsAttr::get(st, B.getI64IntegerAttr(1)));
-  Value iota = b.create<RangeOp>(zero, n, one);
-  if (trailing == 0)
-    return iota;
-  SmallVector<int64_t> axes;
-  for (int64_t i = 1; i <= trailing; ++i)
-    axes.push_back(i);
-  return b.create<UnsqueezeOp>(iota, B.getDenseI64ArrayAttr(axes));
-}
-
 /// OneHot: where(unsqueeze(indices, axis) == iota(depth), on, off); negative
 /// indices count from the end.
 LogicalResult oneHot(NodeBinder &b) {
@@ -300,7 +284,7 @@ LogicalResult oneHot(NodeBinder &b) {
   Value neg = b.create<CompareOp>(ind, zero, B.getStringAttr("lt"));
   ind = b.create<WhereOp>(neg, b.create<AddOp>(ind, d), ind);
   ind = b.create<UnsqueezeOp>(ind, B.getDenseI64ArrayAttr({axis}));
-  Value hit = b.create<CompareOp>(ind, iotaAlong(b, d, rank - axis), B.getStringAttr("eq"));
+  Value hit = b.create<CompareOp>(ind, b.iota(d, rank - axis), B.getStringAttr("eq"));
   auto pick = [&](int64_t k) -> Value {
     Value i = b.constant(DenseElementsAttr::get(st, B.getI64IntegerAttr(k)));
     return b.create<GatherOp>(values, i, B.getI64IntegerAttr(0));
@@ -330,7 +314,7 @@ LogicalResult hardmax(NodeBinder &b) {
                                    B.getBoolAttr(false), B.getBoolAttr(true));
   Value n = b.create<ShapeOp>(in, B.getI64IntegerAttr(axis), B.getI64IntegerAttr(axis + 1));
   n = b.create<SqueezeOp>(n, B.getDenseI64ArrayAttr({0}));
-  Value hit = b.create<CompareOp>(am, iotaAlong(b, n, r - 1 - axis), B.getStringAttr("eq"));
+  Value hit = b.create<CompareOp>(am, b.iota(n, r - 1 - axis), B.getStringAttr("eq"));
   Type elem = mlir::cast<ShapedType>(x.getType()).getElementType();
   Value y = b.create<CastOp>(hit, TypeAttr::get(elem));
   if (legacy)
@@ -609,6 +593,23 @@ LogicalResult expand(NodeBinder &b) {
   return success();
 }
 
+/// EyeLike: ones where column - row == k, of the input's 2-D shape.
+LogicalResult eyeLike(NodeBinder &b) {
+  Value x;
+  int64_t k, dtype, rank;
+  if (b.tensors(x) || b.attr("k", k, 0) || b.attr("dtype", dtype, 0) || b.rank(x, rank))
+    return failure();
+  if (rank != 2)
+    return b.error("the input must be 2-D"), failure();
+  Type elem = dtype ? onnxElementType(b.builder.getContext(), dtype) : NodeBinder::elementType(x);
+  if (!elem)
+    return b.error(std::string("dtype ") + onnxTypeName(dtype) + " is not supported"), failure();
+  Value rows = b.create<AddOp>(b.iota(b.dim(x, 0), 1), b.scalar(b.builder.getI64Type(), double(k)));
+  Value hit = b.create<CompareOp>(rows, b.iota(b.dim(x, 1)), b.builder.getStringAttr("eq"));
+  b.setResults({b.cast(hit, elem)});
+  return success();
+}
+
 LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
@@ -621,6 +622,7 @@ LogicalResult range(NodeBinder &b) {
 
 void registerTensorConverters() {
   registerConverter("Slice", 1, slice);
+  registerConverter("EyeLike", 9, eyeLike);
   registerConverter("Split", 1, split);
   registerConverter("Expand", 8, expand);
   registerConverter("Range", 11, range);

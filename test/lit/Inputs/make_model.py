@@ -140,7 +140,96 @@ def case_split_dynamic(out):
                     outputs, opset=18), out)
 
 
+def small_convnet():
+    """Conv-Relu-Conv-Relu-MatMul-Add on (n, 3, 8, 8), float."""
+    rng = np.random.default_rng(0)
+
+    def f(*shape):
+        return rng.standard_normal(shape).astype(np.float32) * 0.5
+    inits = [numpy_helper.from_array(f(8, 3, 3, 3), "w1"), numpy_helper.from_array(f(8), "b1"),
+             numpy_helper.from_array(f(8, 8, 3, 3), "w2"), numpy_helper.from_array(f(8), "b2"),
+             numpy_helper.from_array(f(128, 10), "w3"), numpy_helper.from_array(f(10), "b3"),
+             numpy_helper.from_array(np.array([0, -1], np.int64), "flat")]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], strides=[2, 2],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c2"], ["r2"]),
+             helper.make_node("Reshape", ["r2", "flat"], ["fl"]),
+             helper.make_node("MatMul", ["fl", "w3"], ["mm"]),
+             helper.make_node("Add", ["mm", "b3"], ["y"])]
+    return model(nodes, [vi("x", ["n", 3, 8, 8])], [vi("y", ["n", 10])], inits, opset=17)
+
+
+def case_quant_ort(out, mode):
+    """The small convnet quantized by onnxruntime's own tools, as users
+    quantize: static QDQ (per-channel int8 weights, uint8 activations) or
+    dynamic (DynamicQuantizeLinear, ConvInteger, MatMulInteger)."""
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_dynamic, quantize_static)
+    import logging
+    logging.getLogger().setLevel(logging.ERROR)
+    src = out + ".float.onnx"
+    onnx.save(small_convnet(), src)
+    if mode == "dynamic":
+        quantize_dynamic(src, out, weight_type=QuantType.QUInt8)
+        return
+    rng = np.random.default_rng(1)
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            self.batches = iter([{"x": rng.uniform(-1, 1, (1, 3, 8, 8)).astype(np.float32)}
+                                 for _ in range(4)])
+
+        def get_next(self):
+            return next(self.batches, None)
+    quantize_static(src, out, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8)
+
+
+def case_quant_ops(out):
+    """The standard quantized operators written by hand: QuantizeLinear,
+    QLinearConv (per-channel int8 weight, int32 bias), QLinearMatMul, a
+    blocked int8 DequantizeLinear weight (the weight-only LLM pattern) and
+    an int32 MatMul. Weights stay within +-60: onnxruntime's uint8 x int8
+    kernels saturate pairs of products at int16 beyond that, where mlc
+    (and the ONNX reference) compute exactly."""
+    rng = np.random.default_rng(2)
+
+    def t(name, a):
+        return numpy_helper.from_array(np.asarray(a), name)
+    inits = [t("xs", np.float32(0.02)), t("xz", np.uint8(128)),
+             t("w", rng.integers(-60, 61, (4, 3, 3, 3), dtype=np.int8)),
+             t("ws", rng.uniform(0.005, 0.02, 4).astype(np.float32)),
+             t("wz", np.zeros(4, np.int8)),
+             t("cs", np.float32(0.05)), t("cz", np.uint8(10)),
+             t("bias", rng.integers(-500, 500, 4, dtype=np.int32)),
+             t("flat", np.array([0, -1], np.int64)),
+             t("m", rng.integers(0, 256, (144, 6), dtype=np.uint8)),
+             t("ms", np.float32(0.01)), t("mz", np.uint8(120)),
+             t("ys", np.float32(0.1)), t("yz", np.uint8(100)),
+             t("bw", rng.integers(-8, 8, (6, 40), dtype=np.int8)),
+             t("bs", rng.uniform(0.01, 0.1, (6, 3)).astype(np.float32)),
+             t("iw", rng.integers(-3, 4, (6, 5), dtype=np.int32))]
+    nodes = [helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"]),
+             helper.make_node("QLinearConv", ["xq", "xs", "xz", "w", "ws", "wz", "cs", "cz",
+                                              "bias"], ["cq"], pads=[1, 1, 1, 1]),
+             helper.make_node("Reshape", ["cq", "flat"], ["fq"]),
+             helper.make_node("QLinearMatMul", ["fq", "cs", "cz", "m", "ms", "mz", "ys", "yz"],
+                              ["yq"]),
+             helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"]),
+             helper.make_node("DequantizeLinear", ["bw", "bs"], ["bwf"], axis=1, block_size=16),
+             helper.make_node("MatMul", ["y", "bwf"], ["z"]),
+             helper.make_node("MatMul", ["k", "iw"], ["ki"])]
+    inputs = [vi("x", ["n", 3, 6, 6]), vi("k", ["n", 6], TensorProto.INT32)]
+    outputs = [vi("y", ["n", 6]), vi("z", ["n", 40]), vi("ki", ["n", 5], TensorProto.INT32)]
+    onnx.save(model(nodes, inputs, outputs, inits, opset=21), out)
+
+
 CASES = {
+    "quant_qdq": lambda o: case_quant_ort(o, "qdq"),
+    "quant_dynamic": lambda o: case_quant_ort(o, "dynamic"),
+    "quant_ops": case_quant_ops,
     "split_dynamic": case_split_dynamic,
     "attention": case_attention,
     "attention_3d": case_attention_3d,
