@@ -420,10 +420,57 @@ static bool writesFreshBuffer(Value v) {
   return call.getOperand(arg.getArgNumber()).getDefiningOp<tensor::EmptyOp>();
 }
 
+/// Whether the buffer of `v`, a view chain (reshapes) over an extract_slice
+/// in the host, may not have an identity layout: a slice that starts past
+/// element 0 or is narrower than its source in a dim after the first.
+static bool stridedView(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp, tensor::CastOp>(def)) {
+      v = def->getOperand(0);
+      continue;
+    }
+    auto slice = dyn_cast<tensor::ExtractSliceOp>(def);
+    if (!slice)
+      return false;
+    auto src = slice.getSourceType();
+    for (OpFoldResult o : slice.getMixedOffsets())
+      if (!isConstantIntValue(o, 0))
+        return true;
+    for (auto [i, sz] : llvm::enumerate(slice.getMixedSizes()))
+      if (i > 0 && (src.isDynamicDim(i) || !isConstantIntValue(sz, src.getDimSize(i))))
+        return true;
+    return llvm::any_of(slice.getMixedStrides(),
+                        [](OpFoldResult st) { return !isConstantIntValue(st, 1); });
+  }
+  return false;
+}
+
+/// A copy of `v` into fresh memory (tensor.empty + linalg.copy).
+static Value freshCopy(OpBuilder &b, Location loc, Value v) {
+  auto t = cast<RankedTensorType>(v.getType());
+  SmallVector<OpFoldResult> dims;
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    dims.push_back(t.isDynamicDim(i)
+                       ? OpFoldResult(b.create<tensor::DimOp>(loc, v, i).getResult())
+                       : OpFoldResult(b.getIndexAttr(t.getDimSize(i))));
+  Value empty = b.create<tensor::EmptyOp>(loc, dims, t.getElementType());
+  return b.create<linalg::CopyOp>(loc, v, empty).getResult(0);
+}
+
 LogicalResult cpu::bufferize(ModuleOp m) {
   func::FuncOp host = hostFunction(m);
   if (!host)
     return m.emitError("no entry function");
+  // Kernel arguments have identity layouts: a slice the host takes of a
+  // buffer (a time step of an unrolled RNN) is copied out first unless it
+  // is a contiguous prefix.
+  host.walk([&](func::CallOp call) {
+    OpBuilder b(call);
+    for (OpOperand &o : call->getOpOperands()) {
+      if (isa<RankedTensorType>(o.get().getType()) && stridedView(o.get()))
+        o.set(freshCopy(b, call.getLoc(), o.get()));
+    }
+  });
   // Each output must be a buffer the caller can take: copy results that
   // alias an input or a constant. Kernels return their destination
   // arguments, which the host owns.
@@ -434,15 +481,7 @@ LogicalResult cpu::bufferize(ModuleOp m) {
       Value v = o.get();
       if (writesFreshBuffer(v) && v.hasOneUse() && taken.insert(v).second)
         continue; // the kernel writes straight into the caller's buffer
-      auto t = cast<RankedTensorType>(v.getType());
-      SmallVector<OpFoldResult> dims;
-      for (int64_t i = 0; i < t.getRank(); ++i)
-        dims.push_back(t.isDynamicDim(i)
-                           ? OpFoldResult(b.create<tensor::DimOp>(ret.getLoc(), v, i).getResult())
-                           : OpFoldResult(b.getIndexAttr(t.getDimSize(i))));
-      Value empty = b.create<tensor::EmptyOp>(ret.getLoc(), dims, t.getElementType());
-      auto copy = b.create<linalg::CopyOp>(ret.getLoc(), v, empty);
-      o.set(copy.getResult(0));
+      o.set(freshCopy(b, ret.getLoc(), v));
     }
   });
   // The caller's inputs are read-only; kernel arguments were marked when

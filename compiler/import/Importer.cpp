@@ -59,6 +59,7 @@ void registerNNConverters();
 void registerTensorConverters();
 void registerAttentionConverters();
 void registerQuantConverters();
+void registerRecurrentConverters();
 
 void mlc::registerAllConverters() {
   static std::once_flag once;
@@ -68,6 +69,7 @@ void mlc::registerAllConverters() {
     registerTensorConverters();
     registerAttentionConverters();
     registerQuantConverters();
+    registerRecurrentConverters();
   });
 }
 
@@ -297,6 +299,22 @@ bool NodeBinder::attr(StringRef name, SmallVectorImpl<int64_t> &out) {
   if (!a || a->type() != onnx::AttributeProto::INTS)
     return error(absl::StrCat("attribute '", name.str(), "' must be ints"));
   out.assign(a->ints().begin(), a->ints().end());
+  return false;
+}
+
+bool NodeBinder::attr(StringRef name, SmallVectorImpl<float> &out) {
+  auto *a = find(name);
+  if (!a || a->type() != onnx::AttributeProto::FLOATS)
+    return error(absl::StrCat("attribute '", name.str(), "' must be floats"));
+  out.assign(a->floats().begin(), a->floats().end());
+  return false;
+}
+
+bool NodeBinder::attr(StringRef name, SmallVectorImpl<std::string> &out) {
+  auto *a = find(name);
+  if (!a || a->type() != onnx::AttributeProto::STRINGS)
+    return error(absl::StrCat("attribute '", name.str(), "' must be strings"));
+  out.assign(a->strings().begin(), a->strings().end());
   return false;
 }
 

@@ -56,6 +56,8 @@ public:
   bool attr(llvm::StringRef name, float &out);
   bool attr(llvm::StringRef name, std::string &out);
   bool attr(llvm::StringRef name, llvm::SmallVectorImpl<int64_t> &out);
+  bool attr(llvm::StringRef name, llvm::SmallVectorImpl<float> &out);
+  bool attr(llvm::StringRef name, llvm::SmallVectorImpl<std::string> &out);
   bool attr(llvm::StringRef name, mlir::DenseElementsAttr &out);
   template <typename T, typename D> bool attr(llvm::StringRef name, T &out, D dflt) {
     if (!has(name)) {

@@ -5,6 +5,8 @@
   python exporter_patterns.py decoder OUT.onnx     ConvTranspose (groups,
       stride 2, output_padding), bilinear and nearest Resize, reflect Pad,
       CumSum, ArgMax: a decoder-like torch export
+  python exporter_patterns.py recurrent OUT.onnx   torch's nn.LSTM (2 layers,
+      bidirectional, batch_first) and nn.GRU with symbolic batch and time
 """
 import sys
 
@@ -45,5 +47,26 @@ def decoder(out):
     torch.onnx.export(M().eval(), torch.randn(1, 4, 5, 7), out, opset_version=17)
 
 
+def recurrent(out):
+    import torch
+
+    class M(torch.nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.lstm = torch.nn.LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True)
+            s.gru = torch.nn.GRU(32, 12)
+
+        def forward(s, x):
+            y, (h, c) = s.lstm(x)
+            z, hz = s.gru(y.transpose(0, 1))
+            return z, h, c, hz
+
+    torch.manual_seed(0)
+    torch.onnx.export(M().eval(), torch.randn(2, 5, 8), out, opset_version=17,
+                      input_names=["x"],
+                      dynamic_axes={"x": {0: "batch", 1: "time"}})
+
+
 if __name__ == "__main__":
-    {"neg_slice": neg_slice, "decoder": decoder}[sys.argv[1]](sys.argv[2])
+    {"neg_slice": neg_slice, "decoder": decoder,
+     "recurrent": recurrent}[sys.argv[1]](sys.argv[2])
