@@ -60,6 +60,7 @@ void registerTensorConverters();
 void registerAttentionConverters();
 void registerQuantConverters();
 void registerRecurrentConverters();
+void registerEinsumConverters();
 
 void mlc::registerAllConverters() {
   static std::once_flag once;
@@ -70,6 +71,7 @@ void mlc::registerAllConverters() {
     registerAttentionConverters();
     registerQuantConverters();
     registerRecurrentConverters();
+    registerEinsumConverters();
   });
 }
 

@@ -226,7 +226,32 @@ def case_quant_ops(out):
     onnx.save(model(nodes, inputs, outputs, inits, opset=21), out)
 
 
+def case_einsum(out):
+    """Einsum equations of every kind: batched matmuls (attention), a
+    contraction with two left-only labels (broadcast product), three
+    operands, an implicit output with ellipsis broadcasting, a diagonal, a
+    trace, an outer product, a full sum."""
+    eqs = [("bhqd,bhkd->bhqk", [[2, 3, 4, 8], [2, 3, 5, 8]]),
+           ("abc,cd->abd", [[2, 3, 4], [4, 5]]),
+           ("ij,jk,kl->il", [[3, 4], [4, 5], [5, 2]]),
+           ("...ij,...jk", [[2, 1, 3, 4], [1, 5, 4, 2]]),
+           ("bii->bi", [[2, 4, 4]]),
+           ("ii", [[5, 5]]),
+           ("i,j->ij", [[3], [4]]),
+           ("bn,anm,bm->ba", [[2, 3], [4, 3, 5], [2, 5]]),
+           ("ijk->", [[2, 3, 4]]),
+           ("b i d, b j d -> b i j", [[2, 3, 4], [2, 5, 4]])]
+    nodes, inputs, outputs = [], [], []
+    for n, (eq, shapes) in enumerate(eqs):
+        names = ["e%d_%d" % (n, i) for i in range(len(shapes))]
+        inputs += [vi(x, s) for x, s in zip(names, shapes)]
+        nodes.append(helper.make_node("Einsum", names, ["y%d" % n], equation=eq))
+        outputs.append(vi("y%d" % n, None))
+    onnx.save(model(nodes, inputs, outputs, opset=12), out)
+
+
 CASES = {
+    "einsum": case_einsum,
     "quant_qdq": lambda o: case_quant_ort(o, "qdq"),
     "quant_dynamic": lambda o: case_quant_ort(o, "dynamic"),
     "quant_ops": case_quant_ops,
