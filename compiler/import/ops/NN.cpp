@@ -192,6 +192,39 @@ LogicalResult lpPool(NodeBinder &b) {
   return success();
 }
 
+/// LRN: x / (bias + alpha / size * (sum of x^2 over `size` channels
+/// around c))^beta; the channel sum is a zero-padded [size, 1] window over
+/// (N, 1, C, H*W).
+LogicalResult lrn(NodeBinder &b) {
+  Value x;
+  int64_t size, rank;
+  float alpha, beta, bias;
+  if (b.tensors(x) || b.attr("size", size) || b.attr("alpha", alpha, 1e-4f) ||
+      b.attr("beta", beta, 0.75f) || b.attr("bias", bias, 1.0f) || b.rank(x, rank))
+    return failure();
+  if (rank < 3 || size <= 0)
+    return b.error("LRN needs an input of rank >= 3 and size > 0"), failure();
+  Type elem = NodeBinder::elementType(x);
+  if (!isa<FloatType>(elem))
+    return b.error("the input must be a float tensor"), failure();
+  int64_t c = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  if (c < 0)
+    return b.error("the channel dim must be static"), failure();
+  auto &B = b.builder;
+  Value sq = b.reshape(b.create<MulOp>(x, x), {0, 1, c, -1});
+  int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
+  Value avg = b.create<AveragePoolOp>(sq, B.getDenseI64ArrayAttr({size, 1}),
+                                      B.getDenseI64ArrayAttr({1, 1}),
+                                      B.getDenseI64ArrayAttr({lo, 0, hi, 0}), B.getBoolAttr(false),
+                                      B.getBoolAttr(true));
+  // avg * size = the window's sum; alpha / size * sum = alpha * avg.
+  Value shape = b.create<ShapeOp>(x, B.getI64IntegerAttr(0), B.getI64IntegerAttr(rank));
+  Value s = b.create<ReshapeOp>(avg, shape, B.getBoolAttr(false));
+  Value d = b.create<AddOp>(b.create<MulOp>(s, b.scalar(elem, alpha)), b.scalar(elem, bias));
+  b.setResults({b.create<DivOp>(x, b.create<PowOp>(d, b.scalar(elem, beta)))});
+  return success();
+}
+
 LogicalResult globalAveragePool(NodeBinder &b) {
   Value x;
   int64_t rank;
@@ -471,5 +504,6 @@ void registerNNConverters() {
   registerConverter("AveragePool", 1, averagePool);
   registerConverter("GlobalAveragePool", 1, globalAveragePool);
   registerConverter("LpPool", 2, lpPool);
+  registerConverter("LRN", 1, lrn);
   registerConverter("BatchNormalization", 1, batchNorm);
 }

@@ -3,6 +3,8 @@
 
 #include "mlir/IR/Matchers.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace mlc;
 
@@ -610,6 +612,68 @@ LogicalResult eyeLike(NodeBinder &b) {
   return success();
 }
 
+enum class Window { Hann, Hamming, Blackman };
+
+/// Hann/Hamming/Blackman windows of a run-time length N: sums of cosines
+/// of 2 pi k n / N' (N' = N periodic, N - 1 symmetric), computed in f64.
+template <Window W> LogicalResult window(NodeBinder &b) {
+  Value size;
+  int64_t dtype, periodic;
+  if (b.tensors(size) || b.attr("output_datatype", dtype, 1) || b.attr("periodic", periodic, 1))
+    return failure();
+  Type out = onnxElementType(b.builder.getContext(), dtype);
+  if (!out || !isa<FloatType>(out))
+    return b.error("output_datatype must be a float type"), failure();
+  Type f64 = b.builder.getF64Type();
+  Value n = b.cast(b.reshape(size, {}), b.builder.getI64Type());
+  Value denom = b.cast(periodic ? n : b.create<SubOp>(n, b.scalar(b.builder.getI64Type(), 1)).getResult(), f64);
+  Value phase = b.create<DivOp>(b.create<MulOp>(b.cast(b.iota(n), f64), b.scalar(f64, 2 * M_PI)), denom);
+  auto cosine = [&](double k, double c) -> Value {
+    Value arg = k == 1 ? phase : b.create<MulOp>(phase, b.scalar(f64, k)).getResult();
+    Value cs = b.create<MathOp>(arg, MathKindAttr::get(b.builder.getContext(), MathKind::Cos),
+                                b.builder.getF64FloatAttr(0), b.builder.getF64FloatAttr(0));
+    return b.create<MulOp>(cs, b.scalar(f64, c));
+  };
+  Value y;
+  if (W == Window::Hann)
+    y = b.create<AddOp>(cosine(1, -0.5), b.scalar(f64, 0.5));
+  else if (W == Window::Hamming)
+    y = b.create<AddOp>(cosine(1, -21.0 / 46.0), b.scalar(f64, 25.0 / 46.0));
+  else
+    y = b.create<AddOp>(b.create<AddOp>(cosine(1, -0.5), cosine(2, 0.08)), b.scalar(f64, 0.42));
+  b.setResults({b.cast(y, out)});
+  return success();
+}
+
+/// ReverseSequence: x[t, b] <- x[len[b] - 1 - t, b] for t < len[b], as a
+/// GatherElements along the time axis with computed indices.
+LogicalResult reverseSequence(NodeBinder &b) {
+  Value x, lens;
+  int64_t timeAxis, batchAxis, rank;
+  if (b.tensors(x, lens) || b.attr("time_axis", timeAxis, 0) ||
+      b.attr("batch_axis", batchAxis, 1) || b.rank(x, rank))
+    return failure();
+  if (rank < 2 || (timeAxis != 0 && timeAxis != 1) || batchAxis != 1 - timeAxis)
+    return b.error("time_axis and batch_axis must be 0 and 1 in some order"), failure();
+  Type i64 = b.builder.getI64Type();
+  Value t = b.iota(b.dim(x, timeAxis), timeAxis == 0 ? 1 : 0); // along the time axis
+  Value len = b.cast(lens, i64);
+  if (batchAxis == 0)
+    len = b.unsqueeze(len, {1}); // [B, 1]
+  Value rev = b.create<SubOp>(b.create<SubOp>(len, b.scalar(i64, 1)), t);
+  Value inside = b.create<CompareOp>(t, len, b.builder.getStringAttr("lt"));
+  Value idx = b.create<WhereOp>(inside, rev, t); // [T, B] or [B, T]
+  SmallVector<int64_t> trailing;
+  for (int64_t i = 2; i < rank; ++i)
+    trailing.push_back(i);
+  if (!trailing.empty())
+    idx = b.unsqueeze(idx, trailing);
+  Value shape = b.create<ShapeOp>(x, b.builder.getI64IntegerAttr(0), b.builder.getI64IntegerAttr(rank));
+  idx = b.create<ExpandOp>(idx, shape);
+  b.setResults({b.create<GatherElementsOp>(x, idx, b.builder.getI64IntegerAttr(timeAxis))});
+  return success();
+}
+
 LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
@@ -623,6 +687,10 @@ LogicalResult range(NodeBinder &b) {
 void registerTensorConverters() {
   registerConverter("Slice", 1, slice);
   registerConverter("EyeLike", 9, eyeLike);
+  registerConverter("HannWindow", 17, window<Window::Hann>);
+  registerConverter("HammingWindow", 17, window<Window::Hamming>);
+  registerConverter("BlackmanWindow", 17, window<Window::Blackman>);
+  registerConverter("ReverseSequence", 10, reverseSequence);
   registerConverter("Split", 1, split);
   registerConverter("Expand", 8, expand);
   registerConverter("Range", 11, range);
