@@ -412,12 +412,85 @@ bool squeezeAxes(NodeBinder &b, int64_t rank, SmallVectorImpl<int64_t> &axes) {
   return false;
 }
 
+/// Squeeze/Unsqueeze by axes known at run time only (their count is
+/// static): a Reshape to a shape computed from the axes. Unsqueeze: output
+/// dim j is 1 where j is an axis, else input dim j - (axes <= j). Squeeze:
+/// output dim k is the input dim i whose rank among the kept dims is k.
+Value reshapeByAxes(NodeBinder &b, Value x, Value axesV, int64_t rank, bool squeeze) {
+  auto at = dyn_cast<RankedTensorType>(axesV.getType());
+  if (!at || at.getRank() != 1 || at.isDynamicDim(0))
+    return b.error("axes given at run time need a static length"), nullptr;
+  auto &B = b.builder;
+  Type i64 = B.getI64Type();
+  int64_t n = at.getDimSize(0), outRank = squeeze ? rank - n : rank + n, span = squeeze ? rank : outRank;
+  if (outRank < 0)
+    return b.error("more axes than dims"), nullptr;
+  auto iotaConst = [&](int64_t m) {
+    SmallVector<int64_t> v;
+    for (int64_t i = 0; i < m; ++i)
+      v.push_back(i);
+    return b.i64s(v);
+  };
+  auto reduce = [&](Value v, const char *kind) -> Value {
+    return b.create<ReduceOp>(v, Value(), B.getDenseI64ArrayAttr({1}), B.getBoolAttr(false),
+                              B.getStringAttr(kind), B.getBoolAttr(false));
+  };
+  if (outRank == 0 || (!squeeze && rank == 0))
+    return b.reshape(x, SmallVector<int64_t>(outRank, 1));
+  Value a = b.cast(axesV, i64);
+  Value neg = b.create<CompareOp>(a, b.scalar(i64, 0), B.getStringAttr("lt"));
+  a = b.create<WhereOp>(neg, b.create<AddOp>(a, b.scalar(i64, double(span))), a);
+  Value j = iotaConst(span);
+  Value hit = b.cast(b.create<CompareOp>(b.unsqueeze(j, {1}), b.unsqueeze(a, {0}), B.getStringAttr("eq")), i64);
+  Value isAxis = reduce(hit, "max"); // [span] 0/1
+  Value shape = b.create<ShapeOp>(x, B.getI64IntegerAttr(0), B.getI64IntegerAttr(rank));
+  Value one = b.scalar(i64, 1);
+  Value target;
+  if (!squeeze) {
+    Value before = b.create<CumSumOp>(isAxis, Value(), B.getI64IntegerAttr(0), B.getBoolAttr(false),
+                                      B.getBoolAttr(false));
+    Value src = b.create<MinOp>(b.create<MaxOp>(b.create<SubOp>(j, before), b.scalar(i64, 0)),
+                                b.scalar(i64, double(rank - 1)));
+    Value dims = b.create<GatherOp>(shape, src, B.getI64IntegerAttr(0));
+    target = b.create<WhereOp>(b.create<CompareOp>(isAxis, one, B.getStringAttr("eq")), one, dims);
+  } else {
+    Value keep = b.create<SubOp>(one, isAxis);
+    Value pos = b.create<SubOp>(
+        b.create<CumSumOp>(keep, Value(), B.getI64IntegerAttr(0), B.getBoolAttr(false),
+                           B.getBoolAttr(false)),
+        one);
+    Value match = b.create<AndOp>(
+        b.create<CompareOp>(b.unsqueeze(pos, {0}), b.unsqueeze(iotaConst(outRank), {1}),
+                            B.getStringAttr("eq")),
+        b.create<CompareOp>(b.unsqueeze(keep, {0}), one, B.getStringAttr("eq")));
+    target = reduce(b.create<WhereOp>(match, b.unsqueeze(shape, {0}), b.scalar(i64, 0)), "sum");
+  }
+  return b.create<ReshapeOp>(x, target, B.getBoolAttr(false));
+}
+
+/// The axes input of Squeeze/Unsqueeze (opset 13+) when it is not a
+/// constant; null otherwise.
+Value runTimeAxes(NodeBinder &b) {
+  Value given;
+  if (b.opset < 13 || b.numInputs() < 2 || b.optTensor(1, given) || !given ||
+      matchPattern(given, m_Constant()))
+    return nullptr;
+  return given;
+}
+
 LogicalResult unsqueeze(NodeBinder &b) {
   Value x;
   int64_t rank;
   SmallVector<int64_t> axes;
   if (b.tensors(x) || b.rank(x, rank))
     return failure();
+  if (Value given = runTimeAxes(b)) {
+    Value y = reshapeByAxes(b, x, given, rank, false);
+    if (!y)
+      return failure();
+    b.setResults({y});
+    return success();
+  }
   // Axes index the output, whose rank is rank + #axes.
   int64_t count = 0;
   if (b.opset >= 13) {
@@ -443,7 +516,16 @@ LogicalResult squeeze(NodeBinder &b) {
   Value x;
   int64_t rank;
   SmallVector<int64_t> axes;
-  if (b.tensors(x) || b.rank(x, rank) || squeezeAxes(b, rank, axes))
+  if (b.tensors(x) || b.rank(x, rank))
+    return failure();
+  if (Value given = runTimeAxes(b)) {
+    Value y = reshapeByAxes(b, x, given, rank, true);
+    if (!y)
+      return failure();
+    b.setResults({y});
+    return success();
+  }
+  if (squeezeAxes(b, rank, axes))
     return failure();
   b.setResults({b.create<SqueezeOp>(x, b.builder.getDenseI64ArrayAttr(axes))});
   return success();

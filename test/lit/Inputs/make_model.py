@@ -250,7 +250,16 @@ def case_einsum(out):
     onnx.save(model(nodes, inputs, outputs, opset=12), out)
 
 
+def case_axes_runtime(out):
+    """Unsqueeze and Squeeze by axes given at run time."""
+    nodes = [helper.make_node("Unsqueeze", ["x", "ax"], ["u"]),
+             helper.make_node("Squeeze", ["u", "ax"], ["s"])]
+    onnx.save(model(nodes, [vi("x", ["a", "b"]), vi("ax", [1], TensorProto.INT64)],
+                    [vi("u", None), vi("s", None)], opset=13), out)
+
+
 CASES = {
+    "axes_runtime": case_axes_runtime,
     "einsum": case_einsum,
     "quant_qdq": lambda o: case_quant_ort(o, "qdq"),
     "quant_dynamic": lambda o: case_quant_ort(o, "dynamic"),
