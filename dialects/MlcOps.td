@@ -370,6 +370,13 @@ def Mlc_GatherElementsOp : Mlc_Op<"gather_elements"> {
   let arguments = (ins AnyTensor:$data, AnyTensor:$indices, I64Attr:$axis);
   let results = (outs AnyTensor:$result);
 }
+// out[b.., i.., r..] = data[b.., indices[b.., i.., 0..K), r..] with K the
+// last dim of indices (static); data and indices share their first
+// batch_dims dims.
+def Mlc_GatherNDOp : Mlc_Op<"gather_nd"> {
+  let arguments = (ins AnyTensor:$data, AnyTensor:$indices, I64Attr:$batch_dims);
+  let results = (outs AnyTensor:$result);
+}
 def Mlc_ExpandOp : Mlc_Op<"expand"> {
   let arguments = (ins AnyTensor:$input, AnyTensor:$shape);
   let results = (outs AnyTensor:$result);

@@ -287,6 +287,26 @@ std::optional<ShapeError> gather(S &, const Dims<S> &data, const Dims<S> &indice
   return std::nullopt;
 }
 
+/// GatherND: indices' dims but the last (K, static), then data's dims past
+/// batch_dims + K.
+template <typename S>
+std::optional<ShapeError> gatherND(S &s, const Dims<S> &data, const Dims<S> &indices,
+                                   int64_t batchDims, Dims<S> &out) {
+  int64_t dr = data.size(), ir = indices.size();
+  if (ir < 1 || batchDims < 0 || batchDims >= ir || batchDims >= dr)
+    return ShapeError{"batch_dims must be below the ranks of data and indices"};
+  std::optional<int64_t> k = s.known(indices.back());
+  if (!k)
+    return ShapeError{"the last dim of GatherND's indices must be static"};
+  if (*k < 1 || batchDims + *k > dr)
+    return ShapeError{"GatherND indexes " + std::to_string(*k) + " dims of a rank-" +
+                      std::to_string(dr) + " tensor after " + std::to_string(batchDims) +
+                      " batch dims"};
+  out.assign(indices.begin(), indices.end() - 1);
+  out.append(data.begin() + batchDims + *k, data.end());
+  return std::nullopt;
+}
+
 /// A reduction over `axes`: reduced dims are dropped, or kept as 1.
 template <typename S>
 void reduce(S &s, const Dims<S> &x, ArrayRef<int64_t> axes, bool keepdims, Dims<S> &out) {

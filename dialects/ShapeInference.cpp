@@ -439,6 +439,15 @@ struct Inferrer {
             return fail(e);
           return out;
         })
+        .Case([&](GatherNDOp op) -> std::optional<SDims> {
+          auto d = dimsOf(op.getData()), i = dimsOf(op.getIndices());
+          if (!d || !i)
+            return std::nullopt;
+          SDims out;
+          if (auto e = shape::gatherND(s, *d, *i, op.getBatchDims(), out))
+            return fail(e);
+          return out;
+        })
         .Case([&](UnsqueezeOp op) -> std::optional<SDims> {
           auto x = dimsOf(op.getInput());
           if (!x)

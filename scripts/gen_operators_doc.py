@@ -20,6 +20,7 @@ NOTES = {
     "Squeeze": "axes constant, or given at run time (a run-time reshape; static count)",
     "Unsqueeze": "axes constant, or given at run time (a run-time reshape; static count)",
     "Gather": "negative indices wrap; out-of-range indices are clamped",
+    "GatherND": "batch_dims; the last dim of indices static; negative indices wrap, out-of-range ones are clamped",
     "Constant": "value, value_float, value_int, value_ints",
     "ConstantOfShape": "constant or run-time shape",
     "Resize": "nearest (every nearest_mode) and linear, every coordinate transformation; no cubic, antialias or keep_aspect_ratio_policy yet",

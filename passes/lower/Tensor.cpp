@@ -161,8 +161,6 @@ struct ShapeLowering : MlcPattern<ShapeOp> {
   }
 };
 
-/// out[o.., i.., r..] = data[o.., idx[i..], r..]; indices wrap once for
-/// negatives and are clamped so a bad index never reads out of bounds.
 /// An index read from an indices tensor: negative ones wrap, and the result
 /// is clamped into [0, size) so that a bad index never reads out of bounds.
 Value wrapIndex(OpBuilder &b, Location l, Value v, Value size) {
@@ -174,6 +172,8 @@ Value wrapIndex(OpBuilder &b, Location l, Value v, Value size) {
   return b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, i, hi), zero);
 }
 
+/// out[o.., i.., r..] = data[o.., idx[i..], r..]; indices wrap once for
+/// negatives and are clamped so a bad index never reads out of bounds.
 struct GatherLowering : MlcPattern<GatherOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(GatherOp op, OpAdaptor a, ConversionPatternRewriter &rw,
@@ -246,6 +246,52 @@ struct GatherElementsLowering : MlcPattern<GatherElementsOp> {
   }
 };
 
+
+/// GatherND: each output element reads its K data coordinates from the
+/// indices (wrapped and clamped like Gather's).
+struct GatherNDLowering : MlcPattern<GatherNDOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(GatherNDOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Value data = a.getData(), idx = a.getIndices();
+    auto it = cast<RankedTensorType>(idx.getType());
+    if (!isa<IntegerType>(it.getElementType()))
+      return op->emitError("indices must be integers");
+    VDims dd = dimsOf(rw, loc, data), id = dimsOf(rw, loc, idx), od;
+    ValueDims s{rw, loc};
+    int64_t bd = op.getBatchDims();
+    if (auto e = shape::gatherND(s, dd, id, bd, od))
+      return op->emitError(e->message);
+    int64_t ir = it.getRank(), k = it.getDimSize(ir - 1), dr = dd.size();
+    SmallVector<Value> sizes;
+    for (int64_t j = 0; j < k; ++j)
+      sizes.push_back(getValueOrCreateConstantIndexOp(rw, loc, dd[bd + j]));
+    Value init = emptyTensor(rw, loc, od, type.getElementType());
+    int64_t rank = type.getRank();
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), ValueRange{}, init,
+        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, rw.getContext())},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          SmallVector<Value> at, coords;
+          for (int64_t d = 0; d < ir - 1; ++d)
+            at.push_back(b.create<linalg::IndexOp>(l, d));
+          for (int64_t d = 0; d < bd; ++d)
+            coords.push_back(at[d]);
+          for (int64_t j = 0; j < k; ++j) {
+            SmallVector<Value> ic = at;
+            ic.push_back(b.create<arith::ConstantIndexOp>(l, j));
+            coords.push_back(wrapIndex(b, l, b.create<tensor::ExtractOp>(l, idx, ic), sizes[j]));
+          }
+          for (int64_t d = bd + k; d < dr; ++d)
+            coords.push_back(b.create<linalg::IndexOp>(l, ir - 1 + d - bd - k));
+          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, coords).getResult());
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
 
 /// Element `i` of a 1-D integer tensor as an index value.
 Value indexAt(OpBuilder &b, Location loc, Value t, int64_t i) {
@@ -884,7 +930,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
 } // namespace
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
-  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, PadLowering,
+  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, GatherNDLowering, PadLowering,
         TriluLowering, CumSumLowering, ResizeLowering, TileLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,

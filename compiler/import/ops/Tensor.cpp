@@ -756,6 +756,15 @@ LogicalResult reverseSequence(NodeBinder &b) {
   return success();
 }
 
+LogicalResult gatherND(NodeBinder &b) {
+  Value data, idx;
+  int64_t batchDims;
+  if (b.tensors(data, idx) || b.attr("batch_dims", batchDims, 0))
+    return failure();
+  b.setResults({b.create<GatherNDOp>(data, idx, b.builder.getI64IntegerAttr(batchDims))});
+  return success();
+}
+
 LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
@@ -785,6 +794,7 @@ void registerTensorConverters() {
   registerConverter("Shape", 1, shapeOf);
   registerConverter("Gather", 1, gather);
   registerConverter("GatherElements", 11, gatherElements);
+  registerConverter("GatherND", 11, gatherND);
   registerConverter("Pad", 1, pad);
   registerConverter("Trilu", 14, trilu);
   registerConverter("Tile", 6, tile);

@@ -258,7 +258,17 @@ def case_axes_runtime(out):
                     [vi("u", None), vi("s", None)], opset=13), out)
 
 
+def case_gathernd(out):
+    """GatherND with and without batch dims, on symbolic shapes."""
+    nodes = [helper.make_node("GatherND", ["x", "i"], ["g"]),
+             helper.make_node("GatherND", ["x", "j"], ["h"], batch_dims=1)]
+    inputs = [vi("x", ["n", 3, 4]), vi("i", ["m", 2], TensorProto.INT64),
+              vi("j", ["n", "p", 1], TensorProto.INT64)]
+    onnx.save(model(nodes, inputs, [vi("g", None), vi("h", None)], opset=13), out)
+
+
 CASES = {
+    "gathernd": case_gathernd,
     "axes_runtime": case_axes_runtime,
     "einsum": case_einsum,
     "quant_qdq": lambda o: case_quant_ort(o, "qdq"),
