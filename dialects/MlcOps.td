@@ -377,6 +377,21 @@ def Mlc_GatherNDOp : Mlc_Op<"gather_nd"> {
   let arguments = (ins AnyTensor:$data, AnyTensor:$indices, I64Attr:$batch_dims);
   let results = (outs AnyTensor:$result);
 }
+// data with updates written at the positions indices name (ScatterND:
+// indices [..., K] address data's first K dims; ScatterElements: indices
+// replace the `axis` coordinate of each update's own position), combined
+// with what is there by `reduction` ("none", "add", "mul", "max", "min").
+// Lowered to a sequential loop over the updates: the last write wins.
+def Mlc_ScatterNDOp : Mlc_Op<"scatter_nd"> {
+  let arguments = (ins AnyTensor:$data, AnyTensor:$indices, AnyTensor:$updates,
+                   StrAttr:$reduction);
+  let results = (outs AnyTensor:$result);
+}
+def Mlc_ScatterElementsOp : Mlc_Op<"scatter_elements"> {
+  let arguments = (ins AnyTensor:$data, AnyTensor:$indices, AnyTensor:$updates,
+                   I64Attr:$axis, StrAttr:$reduction);
+  let results = (outs AnyTensor:$result);
+}
 def Mlc_ExpandOp : Mlc_Op<"expand"> {
   let arguments = (ins AnyTensor:$input, AnyTensor:$shape);
   let results = (outs AnyTensor:$result);

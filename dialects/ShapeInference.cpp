@@ -439,6 +439,8 @@ struct Inferrer {
             return fail(e);
           return out;
         })
+        .Case([&](ScatterNDOp op) { return dimsOf(op.getData()); })
+        .Case([&](ScatterElementsOp op) { return dimsOf(op.getData()); })
         .Case([&](GatherNDOp op) -> std::optional<SDims> {
           auto d = dimsOf(op.getData()), i = dimsOf(op.getIndices());
           if (!d || !i)

@@ -15,6 +15,9 @@ inline constexpr const char *kFusionRole = "mlc.fusion_role";
 // Tile sizes are one typed attribute per op, #mlc.lowering_config
 // (dialects/MlcOps.td), read and written through getLoweringConfig /
 // setLoweringConfig.
+/// unit, on an scf.for of @main: a sequential loop (a scatter) that forms a
+/// kernel of its own with the copy that initialises its tensor.
+inline constexpr const char *kSequentialLoop = "mlc.sequential";
 /// unit, on a func.func: a kernel outlined from one fusion group.
 inline constexpr const char *kKernel = "mlc.kernel";
 /// string, on a kernel: readable name for profiles (ONNX node, op kind).

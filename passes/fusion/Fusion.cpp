@@ -13,7 +13,9 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Linalg/Transforms/Transforms.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 using namespace mlir;
@@ -105,6 +107,29 @@ struct FusionPass : PassWrapper<FusionPass, OperationPass<func::FuncOp>> {
         tag(user, g, "consumer");
         cur = user->getResult(0);
       }
+    });
+    // A sequential loop (a scatter) is a kernel with the op that fills the
+    // tensor it updates.
+    f.walk([&](scf::ForOp loop) {
+      if (!loop->hasAttr(attr::kSequentialLoop))
+        return;
+      int64_t g = next++;
+      tag(loop, g, "single");
+      Operation *init = loop.getInitArgs()[0].getDefiningOp();
+      if (!init || !isa<linalg::LinalgOp>(init) || init->hasAttr(attr::kFusionGroup))
+        return;
+      if (!init->hasOneUse()) {
+        // CSE merged the copies of two scatters into one tensor: each loop
+        // updates a copy of its own (into a tensor.empty of its own).
+        OpBuilder ob(loop);
+        IRMapping map;
+        for (Value d : cast<linalg::LinalgOp>(init).getDpsInits())
+          if (auto e = d.getDefiningOp<tensor::EmptyOp>())
+            map.map(d, ob.clone(*e)->getResult(0));
+        init = ob.clone(*init, map);
+        loop.getInitArgsMutable()[0].set(init->getResult(0));
+      }
+      tag(init, g, "producer");
     });
     f.walk([&](linalg::LinalgOp op) {
       if (!op->hasAttr(attr::kFusionGroup))

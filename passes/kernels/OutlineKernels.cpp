@@ -18,6 +18,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
@@ -296,10 +297,15 @@ struct OutlineKernelsPass : PassWrapper<OutlineKernelsPass, OperationPass<Module
 } // namespace
 
 Value mlc::writtenInto(Value v, function_ref<bool(Operation *)> follow) {
-  while (auto dps = v.getDefiningOp<DestinationStyleOpInterface>()) {
-    if (!follow(dps))
+  while (Operation *def = v.getDefiningOp()) {
+    if (!follow(def))
       break;
-    v = dps.getTiedOpOperand(cast<OpResult>(v))->get();
+    if (auto dps = dyn_cast<DestinationStyleOpInterface>(def))
+      v = dps.getTiedOpOperand(cast<OpResult>(v))->get();
+    else if (auto loop = dyn_cast<scf::ForOp>(def)) // a scatter: updated in place
+      v = loop.getInitArgs()[cast<OpResult>(v).getResultNumber()];
+    else
+      break;
   }
   return v;
 }

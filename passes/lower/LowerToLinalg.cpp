@@ -7,6 +7,8 @@
 #include "passes/Passes.h"
 #include "passes/lower/Common.h"
 
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
@@ -187,7 +189,7 @@ struct LowerToLinalgPass
   }
   void getDependentDialects(DialectRegistry &r) const override {
     r.insert<linalg::LinalgDialect, tensor::TensorDialect, arith::ArithDialect,
-             math::MathDialect, affine::AffineDialect>();
+             math::MathDialect, affine::AffineDialect, scf::SCFDialect>();
   }
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
@@ -197,7 +199,7 @@ struct LowerToLinalgPass
     target.addLegalOp<ModuleOp>();
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect,
                            arith::ArithDialect, math::MathDialect,
-                           affine::AffineDialect, func::FuncDialect>();
+                           affine::AffineDialect, func::FuncDialect, scf::SCFDialect>();
     RewritePatternSet patterns(ctx);
     populateElementwisePatterns(patterns);
     populateContractionPatterns(patterns);

@@ -1,6 +1,9 @@
 //===- Tensor.cpp - converters: constants, reshapes, data movement -------===//
 #include "passes/lower/Common.h"
 
+#include "passes/Decisions.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Matchers.h"
 
 using namespace mlir;
@@ -289,6 +292,140 @@ struct GatherNDLowering : MlcPattern<GatherNDOp> {
           b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, coords).getResult());
         });
     rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
+/// `old` combined with `upd` by a scatter's reduction.
+Value combine(OpBuilder &b, Location l, StringRef reduction, Value old, Value upd,
+              bool isUnsigned) {
+  bool f = isa<FloatType>(upd.getType());
+  if (reduction == "add")
+    return f ? b.create<arith::AddFOp>(l, old, upd).getResult()
+             : b.create<arith::AddIOp>(l, old, upd).getResult();
+  if (reduction == "mul")
+    return f ? b.create<arith::MulFOp>(l, old, upd).getResult()
+             : b.create<arith::MulIOp>(l, old, upd).getResult();
+  if (reduction == "max")
+    return f ? b.create<arith::MaximumFOp>(l, old, upd).getResult()
+           : isUnsigned ? b.create<arith::MaxUIOp>(l, old, upd).getResult()
+                        : b.create<arith::MaxSIOp>(l, old, upd).getResult();
+  if (reduction == "min")
+    return f ? b.create<arith::MinimumFOp>(l, old, upd).getResult()
+           : isUnsigned ? b.create<arith::MinUIOp>(l, old, upd).getResult()
+                        : b.create<arith::MinSIOp>(l, old, upd).getResult();
+  return upd;
+}
+
+/// A scatter as one sequential loop over the update positions `extent`
+/// (flattened), threading a copy of `data`: `write(b, l, coords, t)`
+/// returns `t` with the update at `coords` applied. The loop is marked so
+/// that fusion makes it (with the copy) a kernel of its own.
+Value scatterLoop(OpBuilder &b, Location loc, Value data, ArrayRef<OpFoldResult> extent,
+                  function_ref<Value(OpBuilder &, Location, ArrayRef<Value>, Value)> write) {
+  VDims dd = dimsOf(b, loc, data);
+  Value empty = emptyTensor(b, loc, dd, cast<RankedTensorType>(data.getType()).getElementType());
+  Value init = b.create<linalg::CopyOp>(loc, data, empty).getResult(0);
+  Value n = b.create<arith::ConstantIndexOp>(loc, 1);
+  SmallVector<Value> sizes;
+  for (OpFoldResult e : extent) {
+    sizes.push_back(getValueOrCreateConstantIndexOp(b, loc, e));
+    n = b.create<arith::MulIOp>(loc, n, sizes.back());
+  }
+  Value zero = b.create<arith::ConstantIndexOp>(loc, 0), one = b.create<arith::ConstantIndexOp>(loc, 1);
+  auto loop = b.create<scf::ForOp>(
+      loc, zero, n, one, ValueRange{init},
+      [&](OpBuilder &nb, Location l, Value i, ValueRange iter) {
+        SmallVector<Value> coords(sizes.size());
+        Value rest = i;
+        for (int64_t d = sizes.size() - 1; d >= 0; --d) {
+          coords[d] = nb.create<arith::RemUIOp>(l, rest, sizes[d]);
+          rest = nb.create<arith::DivUIOp>(l, rest, sizes[d]);
+        }
+        nb.create<scf::YieldOp>(l, write(nb, l, coords, iter[0]));
+      });
+  loop->setAttr(attr::kSequentialLoop, b.getUnitAttr());
+  return loop.getResult(0);
+}
+
+/// ScatterND: for each index tuple m and each trailing position r,
+/// out[idx[m], r] (op)= updates[m, r].
+struct ScatterNDLowering : MlcPattern<ScatterNDOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(ScatterNDOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Value data = a.getData(), idx = a.getIndices(), upd = a.getUpdates();
+    auto it = cast<RankedTensorType>(idx.getType());
+    auto ut = cast<RankedTensorType>(upd.getType());
+    if (!isa<IntegerType>(it.getElementType()))
+      return op->emitError("indices must be integers");
+    int64_t q = it.getRank(), r = type.getRank(), k = q ? it.getDimSize(q - 1) : -1;
+    if (q < 1 || k < 1 || k > r)
+      return op->emitError("the last dim of indices must be static, between 1 and the data's rank");
+    if (ut.getRank() != q - 1 + r - k)
+      return op->emitError("updates must have rank ") << (q - 1 + r - k);
+    VDims dd = dimsOf(rw, loc, data), ud = dimsOf(rw, loc, upd);
+    StringRef red = op.getReduction();
+    bool uns = readsUnsigned(op);
+    Value out = scatterLoop(
+        rw, loc, data, ud, [&](OpBuilder &b, Location l, ArrayRef<Value> u, Value t) {
+          SmallVector<Value> at;
+          for (int64_t d = 0; d < r; ++d) {
+            Value size = getValueOrCreateConstantIndexOp(b, l, dd[d]);
+            if (d < k) {
+              SmallVector<Value> ic(u.begin(), u.begin() + q - 1);
+              ic.push_back(b.create<arith::ConstantIndexOp>(l, d));
+              at.push_back(wrapIndex(b, l, b.create<tensor::ExtractOp>(l, idx, ic), size));
+            } else {
+              // clamped: a bad update shape never writes out of bounds
+              Value hi = b.create<arith::SubIOp>(l, size, b.create<arith::ConstantIndexOp>(l, 1));
+              at.push_back(b.create<arith::MinUIOp>(l, u[q - 1 + d - k], hi));
+            }
+          }
+          Value old = b.create<tensor::ExtractOp>(l, t, at);
+          Value v = combine(b, l, red, old, b.create<tensor::ExtractOp>(l, upd, u), uns);
+          return b.create<tensor::InsertOp>(l, v, t, at).getResult();
+        });
+    rw.replaceOp(op, out);
+    return success();
+  }
+};
+
+/// ScatterElements: each update position u writes out[u with u[axis] =
+/// indices[u]] (op)= updates[u].
+struct ScatterElementsLowering : MlcPattern<ScatterElementsOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(ScatterElementsOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Value data = a.getData(), idx = a.getIndices(), upd = a.getUpdates();
+    auto it = cast<RankedTensorType>(idx.getType());
+    if (!isa<IntegerType>(it.getElementType()))
+      return op->emitError("indices must be integers");
+    int64_t r = type.getRank(), axis = op.getAxis();
+    if (it.getRank() != r || cast<RankedTensorType>(upd.getType()).getRank() != r)
+      return op->emitError("data, indices and updates must have the same rank");
+    VDims dd = dimsOf(rw, loc, data), id = dimsOf(rw, loc, idx);
+    StringRef red = op.getReduction();
+    bool uns = readsUnsigned(op);
+    Value out = scatterLoop(
+        rw, loc, data, id, [&](OpBuilder &b, Location l, ArrayRef<Value> u, Value t) {
+          SmallVector<Value> at;
+          for (int64_t d = 0; d < r; ++d) {
+            Value size = getValueOrCreateConstantIndexOp(b, l, dd[d]);
+            if (d == axis) {
+              at.push_back(wrapIndex(b, l, b.create<tensor::ExtractOp>(l, idx, u), size));
+            } else {
+              Value hi = b.create<arith::SubIOp>(l, size, b.create<arith::ConstantIndexOp>(l, 1));
+              at.push_back(b.create<arith::MinUIOp>(l, u[d], hi));
+            }
+          }
+          Value old = b.create<tensor::ExtractOp>(l, t, at);
+          Value v = combine(b, l, red, old, b.create<tensor::ExtractOp>(l, upd, u), uns);
+          return b.create<tensor::InsertOp>(l, v, t, at).getResult();
+        });
+    rw.replaceOp(op, out);
     return success();
   }
 };
@@ -930,7 +1067,8 @@ struct RangeLowering : MlcPattern<RangeOp> {
 } // namespace
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
-  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, GatherNDLowering, PadLowering,
+  p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, GatherNDLowering,
+        ScatterNDLowering, ScatterElementsLowering, PadLowering,
         TriluLowering, CumSumLowering, ResizeLowering, TileLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,

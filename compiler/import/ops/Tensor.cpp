@@ -765,6 +765,36 @@ LogicalResult gatherND(NodeBinder &b) {
   return success();
 }
 
+bool scatterReduction(NodeBinder &b, std::string &red) {
+  if (b.attr("reduction", red, std::string("none")))
+    return true;
+  if (red != "none" && red != "add" && red != "mul" && red != "max" && red != "min")
+    return b.error("reduction must be none, add, mul, max or min");
+  return false;
+}
+
+LogicalResult scatterND(NodeBinder &b) {
+  Value data, idx, upd;
+  std::string red;
+  if (b.tensors(data, idx, upd) || scatterReduction(b, red))
+    return failure();
+  b.setResults({b.create<ScatterNDOp>(data, idx, upd, b.builder.getStringAttr(red))});
+  return success();
+}
+
+/// ScatterElements, and Scatter (opset 9-10), its earlier name.
+LogicalResult scatterElements(NodeBinder &b) {
+  Value data, idx, upd;
+  std::string red;
+  int64_t axis, rank;
+  if (b.tensors(data, idx, upd) || scatterReduction(b, red) || b.attr("axis", axis, 0) ||
+      b.rank(data, rank) || b.axis(axis, rank))
+    return failure();
+  b.setResults({b.create<ScatterElementsOp>(data, idx, upd, b.builder.getI64IntegerAttr(axis),
+                                            b.builder.getStringAttr(red))});
+  return success();
+}
+
 LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
@@ -795,6 +825,9 @@ void registerTensorConverters() {
   registerConverter("Gather", 1, gather);
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("GatherND", 11, gatherND);
+  registerConverter("ScatterND", 11, scatterND);
+  registerConverter("ScatterElements", 11, scatterElements);
+  registerConverter("Scatter", 9, scatterElements);
   registerConverter("Pad", 1, pad);
   registerConverter("Trilu", 14, trilu);
   registerConverter("Tile", 6, tile);

@@ -7,6 +7,8 @@
       CumSum, ArgMax: a decoder-like torch export
   python exporter_patterns.py recurrent OUT.onnx   torch's nn.LSTM (2 layers,
       bidirectional, batch_first) and nn.GRU with symbolic batch and time
+  python exporter_patterns.py scatter OUT.onnx   torch index_put (a cache
+      update, ScatterND), scatter_add and scatter (ScatterElements)
 """
 import sys
 
@@ -67,6 +69,24 @@ def recurrent(out):
                       dynamic_axes={"x": {0: "batch", 1: "time"}})
 
 
+def scatter(out):
+    import torch
+
+    class M(torch.nn.Module):
+        def forward(s, cache, pos, new, idx, src):
+            c = cache.clone()
+            c[:, pos] = new
+            z = torch.zeros(src.shape[0], 6).scatter_add(1, idx, src)
+            m = torch.full((src.shape[0], 6), -1.0).scatter(1, idx, src)
+            return c, z, m
+
+    args = (torch.randn(2, 8, 4), torch.tensor([5, 2]), torch.randn(2, 2, 4),
+            torch.tensor([[0, 5, 0], [3, 3, 1]]), torch.randn(2, 3))
+    torch.onnx.export(M().eval(), args, out, opset_version=17,
+                      input_names=["cache", "pos", "new", "idx", "src"],
+                      dynamic_axes={"cache": {1: "len"}, "idx": {0: "n"}, "src": {0: "n"}})
+
+
 if __name__ == "__main__":
     {"neg_slice": neg_slice, "decoder": decoder,
-     "recurrent": recurrent}[sys.argv[1]](sys.argv[2])
+     "recurrent": recurrent, "scatter": scatter}[sys.argv[1]](sys.argv[2])

@@ -267,7 +267,24 @@ def case_gathernd(out):
     onnx.save(model(nodes, inputs, [vi("g", None), vi("h", None)], opset=13), out)
 
 
+def case_scatter(out):
+    """ScatterND writing rows into a cache (the KV-cache update) and adding
+    into elements, ScatterElements with max and with negative indices, on
+    symbolic shapes."""
+    nodes = [helper.make_node("ScatterND", ["cache", "pos", "rows"], ["c"]),
+             helper.make_node("ScatterND", ["cache", "cell", "val"], ["d"], reduction="add"),
+             helper.make_node("ScatterElements", ["x", "ei", "eu"], ["e"], axis=1,
+                              reduction="max"),
+             helper.make_node("ScatterElements", ["x", "ei", "eu"], ["f"], axis=-1)]
+    inputs = [vi("cache", ["len", 4]), vi("pos", ["n", 1], TensorProto.INT64),
+              vi("rows", ["n", 4]), vi("cell", ["m", 2], TensorProto.INT64), vi("val", ["m"]),
+              vi("x", ["a", 5]), vi("ei", ["a", "k"], TensorProto.INT64), vi("eu", ["a", "k"])]
+    outputs = [vi(o, None) for o in "cdef"]
+    onnx.save(model(nodes, inputs, outputs, opset=18), out)
+
+
 CASES = {
+    "scatter": case_scatter,
     "gathernd": case_gathernd,
     "axes_runtime": case_axes_runtime,
     "einsum": case_einsum,
