@@ -392,6 +392,19 @@ def Mlc_ScatterElementsOp : Mlc_Op<"scatter_elements"> {
                    I64Attr:$axis, StrAttr:$reduction);
   let results = (outs AnyTensor:$result);
 }
+// The coordinates of the non-zero elements, [rank, count], in row-major
+// order; count is known at run time only.
+def Mlc_NonZeroOp : Mlc_Op<"nonzero"> {
+  let arguments = (ins AnyTensor:$input);
+  let results = (outs AnyTensor:$result);
+}
+// The k largest (or smallest) elements along `axis` and their indices
+// (int64), ordered by value, equal values by index; k is a one-element
+// integer tensor, constant or known at run time.
+def Mlc_TopKOp : Mlc_Op<"topk"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$k, I64Attr:$axis, BoolAttr:$largest);
+  let results = (outs AnyTensor:$values, AnyTensor:$indices);
+}
 def Mlc_ExpandOp : Mlc_Op<"expand"> {
   let arguments = (ins AnyTensor:$input, AnyTensor:$shape);
   let results = (outs AnyTensor:$result);

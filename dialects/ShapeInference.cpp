@@ -440,6 +440,29 @@ struct Inferrer {
           return out;
         })
         .Case([&](ScatterNDOp op) { return dimsOf(op.getData()); })
+        .Case([&](NonZeroOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          return SDims{int64_t(x->size()), ShapedType::kDynamic};
+        })
+        .Case([&](TopKOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          int64_t axis = op.getAxis(), k = ShapedType::kDynamic;
+          if (axis < 0 || axis >= (int64_t)x->size())
+            return fail(shape::ShapeError{"axis out of range"});
+          if (auto ks = partialInts(op.getK()); ks && ks->size() == 1 && (*ks)[0] >= 0)
+            k = (*ks)[0];
+          else if (ks && ks->size() == 1 && (*ks)[0] != ShapedType::kDynamic)
+            return fail(shape::ShapeError{"k is negative"});
+          if (k >= 0 && (*x)[axis] >= 0 && k > (*x)[axis])
+            return fail(shape::ShapeError{"k is larger than the axis"});
+          SDims out = *x;
+          out[axis] = k;
+          return out;
+        })
         .Case([&](ScatterElementsOp op) { return dimsOf(op.getData()); })
         .Case([&](GatherNDOp op) -> std::optional<SDims> {
           auto d = dimsOf(op.getData()), i = dimsOf(op.getIndices());
@@ -589,8 +612,8 @@ struct Inferrer {
 };
 } // namespace
 
-static Type resultElementType(Operation *op) {
-  if (isa<ShapeOp, ArgReduceOp>(op))
+static Type resultElementType(Operation *op, unsigned result) {
+  if (isa<ShapeOp, ArgReduceOp, NonZeroOp>(op) || (isa<TopKOp>(op) && result == 1))
     return IntegerType::get(op->getContext(), 64);
   if (isa<CompareOp>(op))
     return IntegerType::get(op->getContext(), 1);
@@ -616,23 +639,25 @@ LogicalResult mlc::inferShapes(Operation *op) {
   for (int64_t d : *dims)
     if (d < 0 && d != ShapedType::kDynamic)
       return op->emitOpError() << "infers a negative dimension";
-  Type elem = resultElementType(op);
-  auto inferred = RankedTensorType::get(*dims, elem);
-  Value result = op->getResult(0);
-  // Keep static facts the importer already knew (ONNX value_info).
-  if (auto old = dyn_cast<RankedTensorType>(result.getType())) {
-    if (old.getRank() != inferred.getRank())
-      return op->emitOpError() << "inferred type " << inferred
-                               << " contradicts declared " << old;
-    SmallVector<int64_t> merged;
-    for (auto [a, b] : llvm::zip(old.getShape(), inferred.getShape())) {
-      if (a >= 0 && b >= 0 && a != b)
+  // Every result has the same dims (TopK's values and indices).
+  for (OpResult result : op->getResults()) {
+    Type elem = resultElementType(op, result.getResultNumber());
+    auto inferred = RankedTensorType::get(*dims, elem);
+    // Keep static facts the importer already knew (ONNX value_info).
+    if (auto old = dyn_cast<RankedTensorType>(result.getType())) {
+      if (old.getRank() != inferred.getRank())
         return op->emitOpError() << "inferred type " << inferred
                                  << " contradicts declared " << old;
-      merged.push_back(b >= 0 ? b : a);
+      SmallVector<int64_t> merged;
+      for (auto [a, b] : llvm::zip(old.getShape(), inferred.getShape())) {
+        if (a >= 0 && b >= 0 && a != b)
+          return op->emitOpError() << "inferred type " << inferred
+                                   << " contradicts declared " << old;
+        merged.push_back(b >= 0 ? b : a);
+      }
+      inferred = RankedTensorType::get(merged, elem);
     }
-    inferred = RankedTensorType::get(merged, elem);
+    result.setType(inferred);
   }
-  result.setType(inferred);
   return success();
 }

@@ -317,15 +317,13 @@ Value combine(OpBuilder &b, Location l, StringRef reduction, Value old, Value up
   return upd;
 }
 
-/// A scatter as one sequential loop over the update positions `extent`
-/// (flattened), threading a copy of `data`: `write(b, l, coords, t)`
-/// returns `t` with the update at `coords` applied. The loop is marked so
-/// that fusion makes it (with the copy) a kernel of its own.
-Value scatterLoop(OpBuilder &b, Location loc, Value data, ArrayRef<OpFoldResult> extent,
-                  function_ref<Value(OpBuilder &, Location, ArrayRef<Value>, Value)> write) {
-  VDims dd = dimsOf(b, loc, data);
-  Value empty = emptyTensor(b, loc, dd, cast<RankedTensorType>(data.getType()).getElementType());
-  Value init = b.create<linalg::CopyOp>(loc, data, empty).getResult(0);
+/// One sequential loop over the positions of `extent` (flattened, then
+/// split into coordinates for `body`), threading `inits`. The loop is
+/// marked so that fusion makes it a kernel of its own (with the op that
+/// fills its first tensor). `body` returns the next iteration values.
+scf::ForOp sequentialLoop(
+    OpBuilder &b, Location loc, ArrayRef<OpFoldResult> extent, ValueRange inits,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, ArrayRef<Value>, ValueRange)> body) {
   Value n = b.create<arith::ConstantIndexOp>(loc, 1);
   SmallVector<Value> sizes;
   for (OpFoldResult e : extent) {
@@ -334,19 +332,183 @@ Value scatterLoop(OpBuilder &b, Location loc, Value data, ArrayRef<OpFoldResult>
   }
   Value zero = b.create<arith::ConstantIndexOp>(loc, 0), one = b.create<arith::ConstantIndexOp>(loc, 1);
   auto loop = b.create<scf::ForOp>(
-      loc, zero, n, one, ValueRange{init},
-      [&](OpBuilder &nb, Location l, Value i, ValueRange iter) {
+      loc, zero, n, one, inits, [&](OpBuilder &nb, Location l, Value i, ValueRange iter) {
         SmallVector<Value> coords(sizes.size());
         Value rest = i;
         for (int64_t d = sizes.size() - 1; d >= 0; --d) {
           coords[d] = nb.create<arith::RemUIOp>(l, rest, sizes[d]);
           rest = nb.create<arith::DivUIOp>(l, rest, sizes[d]);
         }
-        nb.create<scf::YieldOp>(l, write(nb, l, coords, iter[0]));
+        nb.create<scf::YieldOp>(l, body(nb, l, coords, iter));
       });
   loop->setAttr(attr::kSequentialLoop, b.getUnitAttr());
+  return loop;
+}
+
+/// A scatter: a sequential loop over the update positions `extent`,
+/// threading a copy of `data`; `write(b, l, coords, t)` returns `t` with the
+/// update at `coords` applied.
+Value scatterLoop(OpBuilder &b, Location loc, Value data, ArrayRef<OpFoldResult> extent,
+                  function_ref<Value(OpBuilder &, Location, ArrayRef<Value>, Value)> write) {
+  VDims dd = dimsOf(b, loc, data);
+  Value empty = emptyTensor(b, loc, dd, cast<RankedTensorType>(data.getType()).getElementType());
+  Value init = b.create<linalg::CopyOp>(loc, data, empty).getResult(0);
+  auto loop = sequentialLoop(b, loc, extent, init,
+                             [&](OpBuilder &nb, Location l, ArrayRef<Value> u, ValueRange t) {
+                               return SmallVector<Value>{write(nb, l, u, t[0])};
+                             });
   return loop.getResult(0);
 }
+
+/// x != 0 (NaN counts as non-zero, as in numpy).
+Value isNonZero(OpBuilder &b, Location l, Value v) {
+  Value zero = b.create<arith::ConstantOp>(l, b.getZeroAttr(v.getType()));
+  if (isa<FloatType>(v.getType()))
+    return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNE, v, zero);
+  return b.create<arith::CmpIOp>(l, arith::CmpIPredicate::ne, v, zero);
+}
+
+/// NonZero: the count (a reduction), then a sequential loop writing the
+/// coordinates of each non-zero element into its column.
+struct NonZeroLowering : MlcPattern<NonZeroOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(NonZeroOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value x = a.getInput();
+    int64_t r = cast<RankedTensorType>(x.getType()).getRank();
+    Type i64 = rw.getI64Type();
+    Value zero64 = filledTensor(rw, loc, {}, i64, rw.getI64IntegerAttr(0));
+    auto count = rw.create<linalg::GenericOp>(
+        loc, zero64.getType(), x, zero64,
+        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(r, ctx), AffineMap::get(r, 0, ctx)},
+        SmallVector<utils::IteratorType>(r, utils::IteratorType::reduction),
+        [&](OpBuilder &b, Location l, ValueRange v) {
+          Value one = b.create<arith::ExtUIOp>(l, i64, isNonZero(b, l, v[0]));
+          b.create<linalg::YieldOp>(l, b.create<arith::AddIOp>(l, v[1], one).getResult());
+        });
+    Value n = rw.create<arith::IndexCastOp>(
+        loc, rw.getIndexType(), rw.create<tensor::ExtractOp>(loc, count.getResult(0), ValueRange{}));
+    Value out = rw.create<tensor::EmptyOp>(loc, type, ValueRange{n});
+    Value start = rw.create<arith::ConstantIndexOp>(loc, 0);
+    auto loop = sequentialLoop(
+        rw, loc, dimsOf(rw, loc, x), ValueRange{out, start},
+        [&](OpBuilder &b, Location l, ArrayRef<Value> c, ValueRange it) {
+          Value hit = isNonZero(b, l, b.create<tensor::ExtractOp>(l, x, c));
+          auto branch = b.create<scf::IfOp>(
+              l, hit,
+              [&](OpBuilder &tb, Location tl) {
+                Value t = it[0];
+                for (int64_t d = 0; d < r; ++d) {
+                  Value row = tb.create<arith::ConstantIndexOp>(tl, d);
+                  Value v = tb.create<arith::IndexCastOp>(tl, i64, c[d]);
+                  t = tb.create<tensor::InsertOp>(tl, v, t, ValueRange{row, it[1]});
+                }
+                Value next = tb.create<arith::AddIOp>(tl, it[1], tb.create<arith::ConstantIndexOp>(tl, 1));
+                tb.create<scf::YieldOp>(tl, ValueRange{t, next});
+              },
+              [&](OpBuilder &eb, Location el) { eb.create<scf::YieldOp>(el, it); });
+          return SmallVector<Value>(branch.getResults());
+        });
+    rw.replaceOp(op, loop.getResult(0));
+    return success();
+  }
+};
+
+/// TopK: per row (every position but `axis`), k passes over the axis, each
+/// taking the best element that ranks after the previous one (by value,
+/// then index): O(k * n) per row, no scratch memory.
+struct TopKLowering : OpConversionPattern<TopKOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(TopKOp op, OpAdaptor a,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    auto vt = dyn_cast<RankedTensorType>(op.getValues().getType());
+    auto it = dyn_cast<RankedTensorType>(op.getIndices().getType());
+    if (!vt || !it)
+      return op->emitError("the result types are not known");
+    Type elem = vt.getElementType();
+    if (!elem.isIntOrFloat() || elem.isInteger(1))
+      return op->emitError("element type ") << elem << " is not supported";
+    int64_t axis = op.getAxis();
+    Value kt = a.getK();
+    if (!isa<IntegerType>(cast<ShapedType>(kt.getType()).getElementType()))
+      return op->emitError("k must be an integer");
+    SmallVector<Value> kAt(cast<RankedTensorType>(kt.getType()).getRank(),
+                           rw.create<arith::ConstantIndexOp>(loc, 0));
+    // k clamped into [0, n]: a bad k never writes out of bounds.
+    Value kv = rw.create<arith::IndexCastOp>(loc, rw.getIndexType(),
+                                             rw.create<tensor::ExtractOp>(loc, kt, kAt));
+    bool largest = op.getLargest(), isFloat = isa<FloatType>(elem), uns = readsUnsigned(op);
+    VDims xd = dimsOf(rw, loc, x), od = xd;
+    Value n = getValueOrCreateConstantIndexOp(rw, loc, xd[axis]);
+    kv = rw.create<arith::MinSIOp>(loc, rw.create<arith::MaxSIOp>(loc, kv, rw.create<arith::ConstantIndexOp>(loc, 0)), n);
+    od[axis] = vt.isDynamicDim(axis) ? OpFoldResult(kv) : rw.getIndexAttr(vt.getDimSize(axis));
+    Value vals = emptyTensor(rw, loc, od, elem), idxs = emptyTensor(rw, loc, od, rw.getI64Type());
+    SmallVector<OpFoldResult> rows(xd);
+    rows[axis] = rw.getIndexAttr(1);
+    auto cmp = [&](OpBuilder &b, Location l, bool greater, Value p, Value q) -> Value {
+      if (isFloat)
+        return b.create<arith::CmpFOp>(l, greater ? arith::CmpFPredicate::OGT
+                                                  : arith::CmpFPredicate::OLT, p, q);
+      auto pred = greater ? (uns ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt)
+                          : (uns ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt);
+      return b.create<arith::CmpIOp>(l, pred, p, q);
+    };
+    auto eq = [&](OpBuilder &b, Location l, Value p, Value q) -> Value {
+      if (isFloat)
+        return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, p, q);
+      return b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, p, q);
+    };
+    auto loop = sequentialLoop(
+        rw, loc, rows, ValueRange{vals, idxs},
+        [&](OpBuilder &b, Location l, ArrayRef<Value> row, ValueRange it) {
+          Value c0 = b.create<arith::ConstantIndexOp>(l, 0), c1 = b.create<arith::ConstantIndexOp>(l, 1);
+          Value none = b.create<arith::ConstantIndexOp>(l, -1);
+          Value zeroV = b.create<arith::ConstantOp>(l, b.getZeroAttr(elem));
+          auto at = [&](Value j) {
+            SmallVector<Value> c(row);
+            c[axis] = j;
+            return c;
+          };
+          auto picks = b.create<scf::ForOp>(
+              l, c0, vt.isDynamicDim(axis) ? kv : b.create<arith::ConstantIndexOp>(l, vt.getDimSize(axis)).getResult(), c1,
+              ValueRange{it[0], it[1], zeroV, none},
+              [&](OpBuilder &pb, Location pl, Value j, ValueRange st) {
+                Value prevV = st[2], prevI = st[3];
+                Value first = pb.create<arith::CmpIOp>(pl, arith::CmpIPredicate::slt, prevI, c0);
+                auto scan = pb.create<scf::ForOp>(
+                    pl, c0, n, c1, ValueRange{zeroV, none},
+                    [&](OpBuilder &sb, Location sl, Value e, ValueRange best) {
+                      Value v = sb.create<tensor::ExtractOp>(sl, x, at(e));
+                      // ranks after the previous pick: worse value, or equal with a later index
+                      Value worse = cmp(sb, sl, !largest, v, prevV);
+                      Value tieAfter = sb.create<arith::AndIOp>(
+                          sl, eq(sb, sl, v, prevV),
+                          sb.create<arith::CmpIOp>(sl, arith::CmpIPredicate::sgt, e, prevI));
+                      Value eligible = sb.create<arith::OrIOp>(
+                          sl, first, sb.create<arith::OrIOp>(sl, worse, tieAfter));
+                      Value unset = sb.create<arith::CmpIOp>(sl, arith::CmpIPredicate::slt, best[1], c0);
+                      Value better = sb.create<arith::OrIOp>(sl, unset, cmp(sb, sl, largest, v, best[0]));
+                      Value take = sb.create<arith::AndIOp>(sl, eligible, better);
+                      sb.create<scf::YieldOp>(
+                          sl, ValueRange{sb.create<arith::SelectOp>(sl, take, v, best[0]),
+                                         sb.create<arith::SelectOp>(sl, take, e, best[1])});
+                    });
+                Value bv = scan.getResult(0), bi = scan.getResult(1);
+                Value vs = pb.create<tensor::InsertOp>(pl, bv, st[0], at(j));
+                Value is = pb.create<tensor::InsertOp>(
+                    pl, pb.create<arith::IndexCastOp>(pl, pb.getI64Type(), bi), st[1], at(j));
+                pb.create<scf::YieldOp>(pl, ValueRange{vs, is, bv, bi});
+              });
+          return SmallVector<Value>{picks.getResult(0), picks.getResult(1)};
+        });
+    rw.replaceOp(op, loop.getResults());
+    return success();
+  }
+};
 
 /// ScatterND: for each index tuple m and each trailing position r,
 /// out[idx[m], r] (op)= updates[m, r].
@@ -1068,7 +1230,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
   p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, GatherNDLowering,
-        ScatterNDLowering, ScatterElementsLowering, PadLowering,
+        ScatterNDLowering, ScatterElementsLowering, NonZeroLowering, TopKLowering, PadLowering,
         TriluLowering, CumSumLowering, ResizeLowering, TileLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,

@@ -50,7 +50,10 @@ const char *someOp(Rng &rng) {
       "Softmax", "LayerNormalization", "BatchNormalization", "Cast", "Range",
       "ConstantOfShape", "Shape", "Unsqueeze", "Squeeze", "Flatten", "Where", "Equal",
       "Clip", "TopK", "CumSum", "OneHot", "Trilu", "DepthToSpace", "ArgMax", "Einsum",
-      "Mod", "BitShift", "InstanceNormalization", "GlobalAveragePool", "Constant"};
+      "Mod", "BitShift", "InstanceNormalization", "GlobalAveragePool", "Constant",
+      "QuantizeLinear", "DequantizeLinear", "QLinearMatMul", "MatMulInteger", "LSTM", "GRU",
+      "RNN", "ScatterND", "ScatterElements", "GatherND", "NonZero", "Compress",
+      "GroupNormalization", "LRN", "ReverseSequence", "HannWindow"};
   return ops[rng() % (sizeof ops / sizeof ops[0])];
 }
 

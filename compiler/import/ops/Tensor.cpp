@@ -795,6 +795,58 @@ LogicalResult scatterElements(NodeBinder &b) {
   return success();
 }
 
+LogicalResult nonZero(NodeBinder &b) {
+  Value x;
+  if (b.tensors(x))
+    return failure();
+  b.setResults({b.create<NonZeroOp>(x)});
+  return success();
+}
+
+/// Compress: a Gather of the positions where the 1-D condition holds
+/// (along `axis`, or over the flattened input).
+LogicalResult compress(NodeBinder &b) {
+  Value x, cond;
+  int64_t rank, axis = 0;
+  if (b.tensors(x, cond) || b.rank(x, rank))
+    return failure();
+  bool flat = !b.has("axis");
+  if (!flat && (b.attr("axis", axis) || b.axis(axis, rank)))
+    return failure();
+  if (flat)
+    x = b.reshape(x, {-1});
+  Value pos = b.squeeze(b.create<NonZeroOp>(cond), {0});
+  b.setResults({b.create<GatherOp>(x, pos, b.builder.getI64IntegerAttr(flat ? 0 : axis))});
+  return success();
+}
+
+/// TopK; k is an input from opset 10 (constant or known at run time), an
+/// attribute before.
+LogicalResult topK(NodeBinder &b) {
+  Value x, k;
+  int64_t axis, largest, sorted, rank;
+  if (b.tensors(x) || b.attr("axis", axis, -1) || b.attr("largest", largest, 1) ||
+      b.attr("sorted", sorted, 1) || b.rank(x, rank) || b.axis(axis, rank))
+    return failure();
+  if (b.opset < 10) {
+    int64_t kv;
+    if (b.attr("k", kv))
+      return failure();
+    k = b.i64s({kv});
+  } else if (b.tensorAt(1, k)) {
+    return failure();
+  }
+  // sorted = 0 allows any order: the sorted one is as good.
+  auto &B = b.builder;
+  Type ph = UnrankedTensorType::get(NodeBinder::elementType(x));
+  auto op = B.create<TopKOp>(b.loc, TypeRange{ph, UnrankedTensorType::get(B.getI64Type())}, x, k,
+                             B.getI64IntegerAttr(axis), B.getBoolAttr(largest != 0));
+  if (failed(inferShapes(op)))
+    return failure();
+  b.setResults({op.getValues(), op.getIndices()});
+  return success();
+}
+
 LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
@@ -825,6 +877,9 @@ void registerTensorConverters() {
   registerConverter("Gather", 1, gather);
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("GatherND", 11, gatherND);
+  registerConverter("NonZero", 9, nonZero);
+  registerConverter("Compress", 9, compress);
+  registerConverter("TopK", 1, topK);
   registerConverter("ScatterND", 11, scatterND);
   registerConverter("ScatterElements", 11, scatterElements);
   registerConverter("Scatter", 9, scatterElements);

@@ -283,7 +283,29 @@ def case_scatter(out):
     onnx.save(model(nodes, inputs, outputs, opset=18), out)
 
 
+def case_select(out):
+    """Data-dependent selections: TopK (run-time and constant k, largest and
+    smallest, integer ties), NonZero and Compress, on symbolic shapes."""
+    k2 = numpy_helper.from_array(np.array([2], np.int64), "k2")
+    nodes = [helper.make_node("TopK", ["x", "k"], ["tv", "ti"], axis=1),
+             helper.make_node("TopK", ["q", "k2"], ["sv", "si"], axis=0, largest=0),
+             helper.make_node("NonZero", ["q"], ["nz"]),
+             helper.make_node("Greater", ["x", "zero"], ["pos"]),
+             helper.make_node("NonZero", ["pos"], ["nzf"]),
+             helper.make_node("Compress", ["x", "c"], ["cx"], axis=0),
+             helper.make_node("Compress", ["x", "c"], ["cf"])]
+    zero = numpy_helper.from_array(np.array(0, np.float32), "zero")
+    inputs = [vi("x", ["n", "m"]), vi("k", [1], TensorProto.INT64),
+              vi("q", ["a", 3], TensorProto.INT32), vi("c", ["l"], TensorProto.BOOL)]
+    i64, i32 = TensorProto.INT64, TensorProto.INT32
+    outputs = [vi(o, None, t) for o, t in [("tv", TensorProto.FLOAT), ("ti", i64), ("sv", i32),
+                                           ("si", i64), ("nz", i64), ("nzf", i64),
+                                           ("cx", TensorProto.FLOAT), ("cf", TensorProto.FLOAT)]]
+    onnx.save(model(nodes, inputs, outputs, [k2, zero], opset=13), out)
+
+
 CASES = {
+    "select": case_select,
     "scatter": case_scatter,
     "gathernd": case_gathernd,
     "axes_runtime": case_axes_runtime,
