@@ -138,6 +138,12 @@ def Mlc_CastOp : Mlc_Op<"cast"> {
   let results = (outs AnyTensor:$result);
 }
 
+// The bits of each element reinterpreted as `to` (of the same width; bool
+// as a byte).
+def Mlc_BitCastOp : Mlc_Op<"bitcast"> {
+  let arguments = (ins AnyTensor:$input, TypeAttr:$to);
+  let results = (outs AnyTensor:$result);
+}
 def Mlc_PowOp : Mlc_BinaryOp<"pow">;
 def Mlc_MaxOp : Mlc_BinaryOp<"max">;
 def Mlc_MinOp : Mlc_BinaryOp<"min">;
@@ -357,11 +363,13 @@ def Mlc_TriluOp : Mlc_Op<"trilu"> {
   let results = (outs AnyTensor:$result);
 }
 
-// CumSum along `axis` (or, given, the run-time scalar `axis_input`);
-// exclusive leaves out the element itself, reverse sums from the end.
+// CumSum (or, with `product`, CumProd) along `axis` (or, given, the
+// run-time scalar `axis_input`); exclusive leaves out the element itself,
+// reverse accumulates from the end.
 def Mlc_CumSumOp : Mlc_Op<"cumsum"> {
   let arguments = (ins AnyTensor:$input, Optional<AnyTensor>:$axis_input, I64Attr:$axis,
-                   BoolAttr:$exclusive, BoolAttr:$reverse);
+                   BoolAttr:$exclusive, BoolAttr:$reverse,
+                   DefaultValuedAttr<BoolAttr, "false">:$product);
   let results = (outs AnyTensor:$result);
 }
 

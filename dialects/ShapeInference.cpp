@@ -493,7 +493,7 @@ struct Inferrer {
         })
         .Case<TriluOp, CumSumOp>([&](auto op) { return dimsOf(op->getOperand(0)); })
         .Case<SqrtOp, ErfOp, ExpOp, LogOp, NegOp, AbsOp, ReciprocalOp, NotOp,
-              HardSwishOp, ClipOp, HardSigmoidOp, CastOp, LayerNormOp, MathOp>(
+              HardSwishOp, ClipOp, HardSigmoidOp, CastOp, BitCastOp, LayerNormOp, MathOp>(
             [&](auto op) { return dimsOf(op->getOperand(0)); })
         .Case<PowOp, MaxOp, MinOp, AndOp, OrOp, XorOp, ModOp, FModOp, PReluOp, ShlOp,
               ShrOp, CompareOp, WhereOp>(
@@ -621,6 +621,8 @@ static Type resultElementType(Operation *op, unsigned result) {
     if (m.getKind() == MathKind::IsNaN || m.getKind() == MathKind::IsInf)
       return IntegerType::get(op->getContext(), 1);
   if (auto c = dyn_cast<CastOp>(op))
+    return c.getTo();
+  if (auto c = dyn_cast<BitCastOp>(op))
     return c.getTo();
   if (isa<WhereOp>(op))
     return elemOf(op->getOperand(1));

@@ -516,6 +516,35 @@ struct CastLowering : MlcPattern<CastOp> {
   }
 };
 
+struct BitCastLowering : MlcPattern<BitCastOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(BitCastOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Type to = type.getElementType();
+    Type from = cast<ShapedType>(a.getInput().getType()).getElementType();
+    auto bytes = [](Type t) { return t.isInteger(1) ? 8u : t.getIntOrFloatBitWidth(); };
+    if (!from.isIntOrFloat() || !to.isIntOrFloat() || bytes(from) != bytes(to))
+      return op->emitError("BitCast needs element types of the same width");
+    if (from == to) { // int8 <-> uint8 and the like, signless by now
+      rw.replaceOp(op, a.getInput());
+      return success();
+    }
+    Value r = elementwise(rw, loc, a.getInput(), dimsOf(rw, loc, a.getInput()), to,
+                          [&](OpBuilder &b, Location l, ValueRange v) -> Value {
+                            if (from.isInteger(1))
+                              return b.create<arith::ExtUIOp>(l, to, v[0]);
+                            if (to.isInteger(1)) // a byte read as bool: non-zero
+                              return b.create<arith::CmpIOp>(
+                                  l, arith::CmpIPredicate::ne, v[0],
+                                  b.create<arith::ConstantOp>(l, b.getZeroAttr(from)));
+                            return b.create<arith::BitcastOp>(l, to, v[0]);
+                          });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
 struct CompareLowering : MlcPattern<CompareOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(CompareOp op, OpAdaptor a, ConversionPatternRewriter &rw,
@@ -690,6 +719,6 @@ void lower::populateElementwisePatterns(RewritePatternSet &p) {
         UnaryLowering<IdentityOp>, UnaryLowering<SqrtOp>, UnaryLowering<ErfOp>,
         UnaryLowering<ExpOp>, UnaryLowering<LogOp>, UnaryLowering<NegOp>,
         UnaryLowering<AbsOp>, UnaryLowering<ReciprocalOp>, UnaryLowering<HardSwishOp>,
-        NotLowering, MathLowering, ClampLowering<ClipOp>, ClampLowering<HardSigmoidOp>, CastLowering,
+        NotLowering, MathLowering, ClampLowering<ClipOp>, ClampLowering<HardSigmoidOp>, CastLowering, BitCastLowering,
         CompareLowering, WhereLowering, BatchNormLowering, SoftmaxLowering>(p.getContext());
 }

@@ -859,8 +859,9 @@ struct TriluLowering : MlcPattern<TriluOp> {
   }
 };
 
-/// CumSum as a masked reduction over a second copy of the axis: out[j] sums
-/// x[k] for k <= j (k < j exclusive; k >= j / k > j reversed).
+/// CumSum/CumProd as a masked reduction over a second copy of the axis:
+/// out[j] sums (multiplies) x[k] for k <= j (k < j exclusive; k >= j / k > j
+/// reversed).
 struct CumSumLowering : MlcPattern<CumSumOp> {
   using MlcPattern::MlcPattern;
   LogicalResult lower(CumSumOp op, OpAdaptor a, ConversionPatternRewriter &rw,
@@ -872,13 +873,20 @@ struct CumSumLowering : MlcPattern<CumSumOp> {
     Type elem = type.getElementType();
     if (!elem.isIntOrFloat() || elem.isInteger(1))
       return op->emitError("element type ") << elem << " is not supported";
-    bool isFloat = isa<FloatType>(elem), excl = op.getExclusive(), rev = op.getReverse();
-    Value init = filledTensor(rw, loc, dimsOf(rw, loc, x), elem, zeroAttr(rw, elem));
+    bool isFloat = isa<FloatType>(elem), excl = op.getExclusive(), rev = op.getReverse(),
+         prod = op.getProduct();
+    TypedAttr identity = prod ? (isFloat ? TypedAttr(rw.getFloatAttr(elem, 1.0))
+                                         : TypedAttr(rw.getIntegerAttr(elem, 1)))
+                              : zeroAttr(rw, elem);
+    Value init = filledTensor(rw, loc, dimsOf(rw, loc, x), elem, identity);
     auto pred = rev ? (excl ? arith::CmpIPredicate::sgt : arith::CmpIPredicate::sge)
                     : (excl ? arith::CmpIPredicate::slt : arith::CmpIPredicate::sle);
-    auto add = [&](OpBuilder &b, Location l, Value take, Value v, Value acc) {
-      Value zero = b.create<arith::ConstantOp>(l, zeroAttr(b, elem));
-      Value in = b.create<arith::SelectOp>(l, take, v, zero);
+    auto add = [&](OpBuilder &b, Location l, Value take, Value v, Value acc) -> Value {
+      Value none = b.create<arith::ConstantOp>(l, identity);
+      Value in = b.create<arith::SelectOp>(l, take, v, none);
+      if (prod)
+        return isFloat ? b.create<arith::MulFOp>(l, in, acc).getResult()
+                       : b.create<arith::MulIOp>(l, in, acc).getResult();
       return isFloat ? b.create<arith::AddFOp>(l, in, acc).getResult()
                      : b.create<arith::AddIOp>(l, in, acc).getResult();
     };

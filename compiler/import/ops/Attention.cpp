@@ -229,4 +229,61 @@ LogicalResult attention(NodeBinder &b) {
 
 } // namespace
 
-void registerAttentionConverters() { registerConverter("Attention", 23, attention); }
+/// RotaryEmbedding (opset 23): x (B, H, S, D) or (B, S, H * D) rotated by
+/// cos/sin caches (gathered by position_ids when given) over its first
+/// rotary_embedding_dim channels, as halves or interleaved pairs.
+LogicalResult rotaryEmbedding(NodeBinder &b) {
+  Value x, cosC, sinC, pos;
+  int64_t interleaved, rotDim, heads, rank;
+  if (b.tensors(x, cosC, sinC) || b.optTensor(3, pos) || b.attr("interleaved", interleaved, 0) ||
+      b.attr("rotary_embedding_dim", rotDim, 0) || b.attr("num_heads", heads, 0) ||
+      b.rank(x, rank))
+    return failure();
+  if (rank != 3 && rank != 4)
+    return b.error("the input must be 3-D or 4-D"), failure();
+  if (rank == 3) {
+    if (heads <= 0)
+      return b.error("a 3-D input needs num_heads"), failure();
+    x = b.reshape(x, {0, 0, heads, -1});
+  } else {
+    x = b.transpose(x, {0, 2, 1, 3}); // (B, S, H, D)
+  }
+  int64_t d = cast<RankedTensorType>(x.getType()).getDimSize(3);
+  if (d < 0)
+    return b.error("the head size must be static"), failure();
+  int64_t r = rotDim ? rotDim : d;
+  if (r > d || r % 2)
+    return b.error("rotary_embedding_dim must be even and at most the head size"), failure();
+  auto &B = b.builder;
+  auto slice = [&](Value v, int64_t start, int64_t end, int64_t step) -> Value {
+    return b.create<SliceOp>(v, b.i64s({start}), b.i64s({end}), B.getDenseI64ArrayAttr({3}),
+                             B.getDenseI64ArrayAttr({step}));
+  };
+  if (pos) {
+    cosC = b.create<GatherOp>(cosC, pos, B.getI64IntegerAttr(0));
+    sinC = b.create<GatherOp>(sinC, pos, B.getI64IntegerAttr(0));
+  }
+  Value c = b.unsqueeze(cosC, {2}), s = b.unsqueeze(sinC, {2}); // (B, S, 1, R/2)
+  Value rot = r < d ? slice(x, 0, r, 1) : x;
+  Value x1 = interleaved ? slice(rot, 0, r, 2) : slice(rot, 0, r / 2, 1);
+  Value x2 = interleaved ? slice(rot, 1, r, 2) : slice(rot, r / 2, r, 1);
+  Value real = b.create<SubOp>(b.create<MulOp>(c, x1), b.create<MulOp>(s, x2));
+  Value imag = b.create<AddOp>(b.create<MulOp>(s, x1), b.create<MulOp>(c, x2));
+  Value y;
+  if (interleaved)
+    y = b.reshape(b.create<ConcatOp>(ValueRange{b.unsqueeze(real, {4}), b.unsqueeze(imag, {4})},
+                                     B.getI64IntegerAttr(4)),
+                  {0, 0, 0, r});
+  else
+    y = b.create<ConcatOp>(ValueRange{real, imag}, B.getI64IntegerAttr(3));
+  if (r < d)
+    y = b.create<ConcatOp>(ValueRange{y, slice(x, r, d, 1)}, B.getI64IntegerAttr(3));
+  y = rank == 3 ? b.reshape(y, {0, 0, -1}) : b.transpose(y, {0, 2, 1, 3});
+  b.setResults({y});
+  return success();
+}
+
+void registerAttentionConverters() {
+  registerConverter("Attention", 23, attention);
+  registerConverter("RotaryEmbedding", 23, rotaryEmbedding);
+}

@@ -249,6 +249,18 @@ LogicalResult cast(NodeBinder &b) {
   return success();
 }
 
+LogicalResult bitCast(NodeBinder &b) {
+  Value x;
+  int64_t to;
+  if (b.tensors(x) || b.attr("to", to))
+    return failure();
+  Type t = onnxElementType(b.builder.getContext(), to);
+  if (!t)
+    return b.error(std::string("bitcast to ") + onnxTypeName(to) + " is not supported"), failure();
+  b.setResults({b.create<BitCastOp>(x, TypeAttr::get(t))});
+  return success();
+}
+
 /// Max/Min/Sum/Mean are variadic in ONNX: folded pairwise.
 template <typename OpT> LogicalResult variadic(NodeBinder &b) {
   Value acc;
@@ -537,6 +549,7 @@ void registerMathConverters() {
   registerConverter("HardSigmoid", 1, hardSigmoid);
   registerConverter("Clip", 1, clip);
   registerConverter("Cast", 1, cast);
+  registerConverter("BitCast", 26, bitCast);
   registerConverter("Pow", 1, binary<PowOp>);
   registerConverter("Max", 1, variadic<MaxOp>);
   registerConverter("Min", 1, variadic<MinOp>);

@@ -346,7 +346,7 @@ LogicalResult trilu(NodeBinder &b) {
   return success();
 }
 
-LogicalResult cumSum(NodeBinder &b) {
+template <bool Product> LogicalResult cumulative(NodeBinder &b) {
   Value x, axisIn;
   SmallVector<int64_t> axisV;
   int64_t excl, rev, rank;
@@ -357,7 +357,7 @@ LogicalResult cumSum(NodeBinder &b) {
   DenseElementsAttr c;
   if (!matchPattern(axisIn, m_Constant(&c))) {
     b.setResults({b.create<CumSumOp>(x, axisIn, B.getI64IntegerAttr(0), B.getBoolAttr(excl != 0),
-                                     B.getBoolAttr(rev != 0))});
+                                     B.getBoolAttr(rev != 0), B.getBoolAttr(Product))});
     return success();
   }
   if (b.constInts(1, axisV))
@@ -368,7 +368,7 @@ LogicalResult cumSum(NodeBinder &b) {
   if (b.axis(axis, rank))
     return failure();
   b.setResults({b.create<CumSumOp>(x, Value(), B.getI64IntegerAttr(axis), B.getBoolAttr(excl != 0),
-                                   B.getBoolAttr(rev != 0))});
+                                   B.getBoolAttr(rev != 0), B.getBoolAttr(Product))});
   return success();
 }
 
@@ -412,6 +412,13 @@ bool squeezeAxes(NodeBinder &b, int64_t rank, SmallVectorImpl<int64_t> &axes) {
   return false;
 }
 
+/// The inclusive running sum of a 1-D tensor.
+Value runningSum(NodeBinder &b, Value v) {
+  auto &B = b.builder;
+  return b.create<CumSumOp>(v, Value(), B.getI64IntegerAttr(0), B.getBoolAttr(false),
+                            B.getBoolAttr(false), B.getBoolAttr(false));
+}
+
 /// Squeeze/Unsqueeze by axes known at run time only (their count is
 /// static): a Reshape to a shape computed from the axes. Unsqueeze: output
 /// dim j is 1 where j is an axis, else input dim j - (axes <= j). Squeeze:
@@ -447,18 +454,14 @@ Value reshapeByAxes(NodeBinder &b, Value x, Value axesV, int64_t rank, bool sque
   Value one = b.scalar(i64, 1);
   Value target;
   if (!squeeze) {
-    Value before = b.create<CumSumOp>(isAxis, Value(), B.getI64IntegerAttr(0), B.getBoolAttr(false),
-                                      B.getBoolAttr(false));
+    Value before = runningSum(b, isAxis);
     Value src = b.create<MinOp>(b.create<MaxOp>(b.create<SubOp>(j, before), b.scalar(i64, 0)),
                                 b.scalar(i64, double(rank - 1)));
     Value dims = b.create<GatherOp>(shape, src, B.getI64IntegerAttr(0));
     target = b.create<WhereOp>(b.create<CompareOp>(isAxis, one, B.getStringAttr("eq")), one, dims);
   } else {
     Value keep = b.create<SubOp>(one, isAxis);
-    Value pos = b.create<SubOp>(
-        b.create<CumSumOp>(keep, Value(), B.getI64IntegerAttr(0), B.getBoolAttr(false),
-                           B.getBoolAttr(false)),
-        one);
+    Value pos = b.create<SubOp>(runningSum(b, keep), one);
     Value match = b.create<AndOp>(
         b.create<CompareOp>(b.unsqueeze(pos, {0}), b.unsqueeze(iotaConst(outRank), {1}),
                             B.getStringAttr("eq")),
@@ -633,8 +636,7 @@ LogicalResult split(NodeBinder &b) {
     Value starts, ends; // 1-D, one bound per output
     if (given) {
       Value n = b.create<CastOp>(given, TypeAttr::get(B.getI64Type()));
-      ends = b.create<CumSumOp>(n, Value(), B.getI64IntegerAttr(0), B.getBoolAttr(false),
-                                B.getBoolAttr(false));
+      ends = runningSum(b, n);
       starts = b.create<SubOp>(ends, n);
     } else {
       Value d = b.create<ShapeOp>(x, B.getI64IntegerAttr(axis), B.getI64IntegerAttr(axis + 1));
@@ -890,7 +892,8 @@ void registerTensorConverters() {
   registerConverter("Hardmax", 1, hardmax);
   registerConverter("Resize", 10, resize<false>);
   registerConverter("Upsample", 7, resize<true>);
-  registerConverter("CumSum", 11, cumSum);
+  registerConverter("CumSum", 11, cumulative<false>);
+  registerConverter("CumProd", 26, cumulative<true>);
   registerConverter("Unsqueeze", 1, unsqueeze);
   registerConverter("Squeeze", 1, squeeze);
 }

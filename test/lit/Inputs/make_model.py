@@ -304,7 +304,20 @@ def case_select(out):
     onnx.save(model(nodes, inputs, outputs, [k2, zero], opset=13), out)
 
 
+def case_rotary(out):
+    """RotaryEmbedding (opset 23) on (B, H, S, D) with position ids, as
+    halves, and on (B, S, H * D) interleaved over part of the head."""
+    nodes = [helper.make_node("RotaryEmbedding", ["x", "cos", "sin", "pos"], ["y"]),
+             helper.make_node("RotaryEmbedding", ["z", "cos2", "sin2"], ["w"], interleaved=1,
+                              num_heads=2, rotary_embedding_dim=4)]
+    inputs = [vi("x", ["b", 2, "s", 8]), vi("cos", ["p", 4]), vi("sin", ["p", 4]),
+              vi("pos", ["b", "s"], TensorProto.INT64), vi("z", ["b", "s", 12]),
+              vi("cos2", ["b", "s", 2]), vi("sin2", ["b", "s", 2])]
+    onnx.save(model(nodes, inputs, [vi("y", None), vi("w", None)], opset=23), out)
+
+
 CASES = {
+    "rotary": case_rotary,
     "select": case_select,
     "scatter": case_scatter,
     "gathernd": case_gathernd,
