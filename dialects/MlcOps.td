@@ -346,7 +346,8 @@ def Mlc_ResizeOp : Mlc_Op<"resize", [AttrSizedOperandSegments]> {
   let arguments = (ins AnyTensor:$input, Optional<AnyTensor>:$roi,
                    Optional<AnyTensor>:$scales, Optional<AnyTensor>:$sizes,
                    DenseI64ArrayAttr:$axes, StrAttr:$mode, StrAttr:$coord,
-                   StrAttr:$nearest, F64Attr:$extrapolation);
+                   StrAttr:$nearest, F64Attr:$extrapolation, F64Attr:$cubic_a,
+                   BoolAttr:$exclude_outside);
   let results = (outs AnyTensor:$result);
 }
 

@@ -29,7 +29,7 @@ NOTES = {
     "GatherND": "batch_dims; the last dim of indices static; negative indices wrap, out-of-range ones are clamped",
     "Constant": "value, value_float, value_int, value_ints",
     "ConstantOfShape": "constant or run-time shape",
-    "Resize": "nearest (every nearest_mode) and linear, every coordinate transformation; no cubic, antialias or keep_aspect_ratio_policy yet",
+    "Resize": "nearest (every nearest_mode), linear and cubic (cubic_coeff_a, exclude_outside), every coordinate transformation; no antialias or keep_aspect_ratio_policy yet",
     "Upsample": "opset 9 (scales as an input)",
     "Pad": "constant/reflect/edge/wrap; pads constant or run-time; axes constant",
     "ReduceSum": "axes constant or given at run time (all the Reduce ops from opset 18)",

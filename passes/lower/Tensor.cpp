@@ -613,9 +613,11 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
     Type elem = xt.getElementType();
     int64_t rank = xt.getRank();
     StringRef mode = op.getMode(), coord = op.getCoord(), nearest = op.getNearest();
-    bool linear = mode == "linear";
-    if (linear && !elem.isF32())
-      return op->emitError("linear Resize supports float32 only");
+    bool linear = mode == "linear", cubic = mode == "cubic";
+    if ((linear || cubic) && !elem.isF32())
+      return op->emitError("linear and cubic Resize support float32 only");
+    double A = op.getCubicA().convertToDouble();
+    bool excludeOutside = op.getExcludeOutside();
     auto axes = op.getAxes();
     Type f32 = rw.getF32Type(), f64 = rw.getF64Type();
     VDims xd = dimsOf(rw, loc, x);
@@ -682,6 +684,8 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
           Value inside = b.create<arith::ConstantOp>(l, b.getBoolAttr(true));
           SmallVector<Value> base(rank), next(rank), w(rank);
           SmallVector<int64_t> interp;
+          // cubic: four taps per interpolated dim, their indices and weights
+          SmallVector<std::array<Value, 4>> tapIdx(rank), tapW(rank);
           for (int64_t d = 0; d < rank; ++d) {
             Value i = b.create<linalg::IndexOp>(l, d);
             if (!resized[d]) {
@@ -729,6 +733,38 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
             auto clampI = [&](Value v) {
               return b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, v, last), zeroI).getResult();
             };
+            if (cubic) {
+              // Taps at b - 1 .. b + 2 with b = ceil(x) - 1, so that the
+              // ratio x - b is in (0, 1] (ONNX's reference); indices clamp
+              // to the edge, or with exclude_outside weigh 0 and the rest
+              // is renormalised.
+              Value bf = sub(b.create<math::CeilOp>(l, xo), c(1));
+              Value t = sub(xo, bf), u = sub(c(1), t);
+              auto far = [&](Value r) { // A |r|^3 - 5A r^2 + 8A |r| - 4A for r in [1, 2]
+                return sub(mul(add(mul(sub(mul(c(A), r), c(5 * A)), r), c(8 * A)), r), c(4 * A));
+              };
+              auto near = [&](Value r) { // (A + 2) r^3 - (A + 3) r^2 + 1 for r in [0, 1]
+                return add(mul(mul(sub(mul(c(A + 2), r), c(A + 3)), r), r), c(1));
+              };
+              Value ws[4] = {far(add(t, c(1))), near(t), near(u), far(add(u, c(1)))};
+              Value bi = toIdx(bf), sum = c(0);
+              for (int k = 0; k < 4; ++k) {
+                Value ik = b.create<arith::AddIOp>(l, bi, b.create<arith::ConstantIndexOp>(l, k - 1));
+                if (excludeOutside) {
+                  Value lo = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, ik, zeroI);
+                  Value hi = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, ik, in[d]);
+                  ws[k] = b.create<arith::SelectOp>(l, b.create<arith::AndIOp>(l, lo, hi), ws[k], c(0));
+                  sum = add(sum, ws[k]);
+                }
+                tapIdx[d][k] = clampI(ik);
+                tapW[d][k] = ws[k];
+              }
+              if (excludeOutside)
+                for (int k = 0; k < 4; ++k)
+                  tapW[d][k] = div(tapW[d][k], sum);
+              interp.push_back(d);
+              continue;
+            }
             if (!linear) {
               Value r;
               if (nearest == "floor")
@@ -752,6 +788,22 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
           Value v;
           if (interp.empty()) {
             v = b.create<tensor::ExtractOp>(l, x, base);
+          } else if (cubic) {
+            v = c(0);
+            unsigned taps = 1;
+            for (size_t k = 0; k < interp.size(); ++k)
+              taps *= 4;
+            for (unsigned tap = 0; tap < taps; ++tap) {
+              SmallVector<Value> coords = base;
+              Value wt = c(1);
+              unsigned rest = tap;
+              for (int64_t d : interp) {
+                coords[d] = tapIdx[d][rest % 4];
+                wt = mul(wt, tapW[d][rest % 4]);
+                rest /= 4;
+              }
+              v = add(v, mul(wt, b.create<tensor::ExtractOp>(l, x, coords)));
+            }
           } else {
             v = c(0);
             for (unsigned corner = 0; corner < (1u << interp.size()); ++corner) {

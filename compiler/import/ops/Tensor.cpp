@@ -197,9 +197,9 @@ LogicalResult pad(NodeBinder &b) {
 /// Resize (opset 10-19) and Upsample (7-9).
 template <bool Upsample> LogicalResult resize(NodeBinder &b) {
   Value x, roi, scales, sizes;
-  int64_t rank, excludeOutside, antialias;
+  int64_t rank, excludeOutside = 0, antialias;
   std::string mode, coord, nearest, policy;
-  float cubicA, extrap;
+  float cubicA = -0.75f, extrap = 0;
   if (b.tensors(x) || b.rank(x, rank) || b.attr("mode", mode, std::string("nearest")))
     return failure();
   auto &B = b.builder;
@@ -236,8 +236,8 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
         scales = nullptr;
     }
   }
-  if (mode != "nearest" && mode != "linear")
-    return b.error("mode '" + mode + "' is not supported (nearest and linear are)"), failure();
+  if (mode != "nearest" && mode != "linear" && mode != "cubic")
+    return b.error("mode '" + mode + "' is not supported"), failure();
   if (!scales && !sizes)
     return b.error("neither scales nor sizes is given"), failure();
   SmallVector<int64_t> axes;
@@ -255,7 +255,8 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
     scales = nullptr; // sizes win (only one may be given by the spec)
   b.setResults({b.create<ResizeOp>(x, roi, scales, sizes, B.getDenseI64ArrayAttr(axes),
                                    B.getStringAttr(mode), B.getStringAttr(coord),
-                                   B.getStringAttr(nearest), B.getF64FloatAttr(extrap))});
+                                   B.getStringAttr(nearest), B.getF64FloatAttr(extrap),
+                                   B.getF64FloatAttr(cubicA), B.getBoolAttr(excludeOutside != 0))});
   return success();
 }
 

@@ -316,7 +316,21 @@ def case_rotary(out):
     onnx.save(model(nodes, inputs, [vi("y", None), vi("w", None)], opset=23), out)
 
 
+def case_resize_cubic(out):
+    """Bicubic Resize: scales on a symbolic image (half_pixel), sizes with
+    align_corners and exclude_outside, and torch's A = -0.75."""
+    sc = numpy_helper.from_array(np.array([1, 1, 2.0, 1.5], np.float32), "sc")
+    sz = numpy_helper.from_array(np.array([1, 2, 5, 3], np.int64), "sz")
+    nodes = [helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="cubic"),
+             helper.make_node("Resize", ["x", "", "", "sz"], ["z"], mode="cubic",
+                              coordinate_transformation_mode="align_corners",
+                              cubic_coeff_a=-0.5, exclude_outside=1)]
+    onnx.save(model(nodes, [vi("x", [1, 2, "h", "w"])], [vi("y", None), vi("z", None)],
+                    [sc, sz], opset=13), out)
+
+
 CASES = {
+    "resize_cubic": case_resize_cubic,
     "rotary": case_rotary,
     "select": case_select,
     "scatter": case_scatter,
