@@ -351,6 +351,15 @@ def Mlc_ResizeOp : Mlc_Op<"resize", [AttrSizedOperandSegments]> {
   let results = (outs AnyTensor:$result);
 }
 
+// GridSample: out[n, c, o..] samples x[n, c] at the normalised position
+// grid[n, o.., :] (x, y[, z] = last spatial dim first); mode "nearest",
+// "linear" or "cubic", padding "zeros", "border" or "reflection".
+def Mlc_GridSampleOp : Mlc_Op<"grid_sample"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$grid, StrAttr:$mode, StrAttr:$padding,
+                   BoolAttr:$align_corners);
+  let results = (outs AnyTensor:$result);
+}
+
 // Tile: out dim d = dim d * repeats[d] (`repeats` run-time or constant).
 def Mlc_TileOp : Mlc_Op<"tile"> {
   let arguments = (ins AnyTensor:$input, AnyTensor:$repeats);

@@ -440,6 +440,18 @@ struct Inferrer {
           return out;
         })
         .Case([&](ScatterNDOp op) { return dimsOf(op.getData()); })
+        .Case([&](GridSampleOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput()), g = dimsOf(op.getGrid());
+          if (!x || !g)
+            return std::nullopt;
+          if (x->size() < 3 || g->size() != x->size() ||
+              (g->back() >= 0 && g->back() != (int64_t)x->size() - 2))
+            return fail(shape::ShapeError{"the grid must be [N, out..., spatial rank] for an "
+                                          "input [N, C, spatial...]"});
+          SDims out = {(*x)[0], (*x)[1]};
+          out.append(g->begin() + 1, g->end() - 1);
+          return out;
+        })
         .Case([&](NonZeroOp op) -> std::optional<SDims> {
           auto x = dimsOf(op.getInput());
           if (!x)

@@ -26,6 +26,8 @@ NOTES = {
     "TopK": "k constant or known at run time; sorted output (ties by index); O(k * n) per row",
     "NonZero": "row-major coordinates; the count is known at run time",
     "Compress": "with and without axis (a Gather of NonZero's positions)",
+    "GridSample": "2-D and 3-D; nearest, linear and cubic; zeros, border and reflection padding; align_corners (cubic pads each tap, as onnxruntime and PyTorch do)",
+    "AffineGrid": "2-D and 3-D, size constant or known at run time",
     "GatherND": "batch_dims; the last dim of indices static; negative indices wrap, out-of-range ones are clamped",
     "Constant": "value, value_float, value_int, value_ints",
     "ConstantOfShape": "constant or run-time shape",

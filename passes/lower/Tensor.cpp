@@ -831,6 +831,173 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
   }
 };
 
+/// GridSample as a gather: each output element denormalises its grid
+/// position, applies the padding mode to the coordinate (border clamps,
+/// reflection folds it back), and reads 1 (nearest), 2^s (linear) or 4^s
+/// (cubic, A = -0.75) taps, each tap's index again under the padding mode
+/// (zeros: a tap outside reads 0). As ONNX's reference does.
+struct GridSampleLowering : MlcPattern<GridSampleOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(GridSampleOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    Value x = a.getInput(), grid = a.getGrid();
+    Type elem = type.getElementType();
+    if (!elem.isF32() || !cast<ShapedType>(grid.getType()).getElementType().isF32())
+      return op->emitError("GridSample supports float32 only");
+    int64_t rank = type.getRank(), s = rank - 2;
+    StringRef mode = op.getMode(), pad = op.getPadding();
+    bool align = op.getAlignCorners();
+    VDims xd = dimsOf(rw, loc, x), gd = dimsOf(rw, loc, grid);
+    SmallVector<OpFoldResult> od = {xd[0], xd[1]};
+    od.append(gd.begin() + 1, gd.end() - 1);
+    SmallVector<Value> len;
+    for (int64_t i = 0; i < s; ++i)
+      len.push_back(getValueOrCreateConstantIndexOp(rw, loc, xd[2 + i]));
+    Value init = emptyTensor(rw, loc, od, elem);
+    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          auto c = [&](double v) { return b.create<arith::ConstantOp>(l, b.getF32FloatAttr(v)).getResult(); };
+          auto add = [&](Value p, Value q) { return b.create<arith::AddFOp>(l, p, q).getResult(); };
+          auto sub = [&](Value p, Value q) { return b.create<arith::SubFOp>(l, p, q).getResult(); };
+          auto mul = [&](Value p, Value q) { return b.create<arith::MulFOp>(l, p, q).getResult(); };
+          auto div = [&](Value p, Value q) { return b.create<arith::DivFOp>(l, p, q).getResult(); };
+          auto lt = [&](Value p, Value q) {
+            return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, p, q).getResult();
+          };
+          auto sel = [&](Value cnd, Value p, Value q) {
+            return b.create<arith::SelectOp>(l, cnd, p, q).getResult();
+          };
+          auto toF = [&](Value idx) {
+            return b.create<arith::SIToFPOp>(l, b.getF32Type(),
+                                             b.create<arith::IndexCastOp>(l, b.getI64Type(), idx))
+                .getResult();
+          };
+          auto toI = [&](Value f) { // truncation toward zero, as C's int()
+            return b.create<arith::IndexCastOp>(l, b.getIndexType(),
+                                                b.create<arith::FPToSIOp>(l, b.getI64Type(), f))
+                .getResult();
+          };
+          // Folds v into [lo, hi] by reflections at the nearer border.
+          auto reflect = [&](Value v, Value lo, Value hi) {
+            Value span = sub(hi, lo);
+            auto fold = [&](Value dx, Value near, Value farB, bool below) {
+              Value n = b.create<math::FloorOp>(l, div(dx, span));
+              Value r = sub(dx, mul(n, span));
+              Value half = mul(n, c(0.5));
+              Value even = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ,
+                                                   b.create<math::FloorOp>(l, half), half);
+              Value towards = below ? add(near, r) : sub(near, r);
+              Value back = below ? sub(farB, r) : add(farB, r);
+              return sel(even, towards, back);
+            };
+            Value below = fold(sub(lo, v), lo, hi, true), above = fold(sub(v, hi), hi, lo, false);
+            return sel(lt(v, lo), below, sel(lt(hi, v), above, v));
+          };
+          Value n = b.create<linalg::IndexOp>(l, 0), ch = b.create<linalg::IndexOp>(l, 1);
+          SmallVector<Value> gAt = {n};
+          for (int64_t i = 0; i < s; ++i)
+            gAt.push_back(b.create<linalg::IndexOp>(l, 2 + i));
+          SmallVector<Value> pos(s), lo(s), hi(s), fl(s);
+          for (int64_t i = 0; i < s; ++i) {
+            SmallVector<Value> at = gAt;
+            at.push_back(b.create<arith::ConstantIndexOp>(l, s - 1 - i)); // (x, y, z) reversed
+            Value gv = b.create<tensor::ExtractOp>(l, grid, at);
+            fl[i] = toF(len[i]);
+            Value v = align ? mul(div(add(gv, c(1)), c(2)), sub(fl[i], c(1)))
+                            : div(sub(mul(add(gv, c(1)), fl[i]), c(1)), c(2));
+            if (mode == "nearest")
+              v = b.create<math::RoundEvenOp>(l, v);
+            lo[i] = align ? c(0) : c(-0.5);
+            hi[i] = align ? sub(fl[i], c(1)) : sub(fl[i], c(0.5));
+            // Cubic applies the padding to each tap only (as PyTorch and
+            // onnxruntime do; ONNX's reference also moves the centre, which
+            // differs for centres outside the border).
+            if (pad == "border" && mode != "cubic")
+              v = b.create<arith::MaximumFOp>(l, b.create<arith::MinimumFOp>(l, v, sub(fl[i], c(1))),
+                                              c(0));
+            else if (pad == "reflection" && mode != "cubic")
+              v = reflect(v, lo[i], hi[i]);
+            pos[i] = v;
+          }
+          // One tap: the padding mode applied to each integer index.
+          auto tap = [&](ArrayRef<Value> idx) -> Value {
+            SmallVector<Value> at = {n, ch};
+            Value inside = b.create<arith::ConstantOp>(l, b.getBoolAttr(true));
+            Value zeroI = b.create<arith::ConstantIndexOp>(l, 0);
+            for (int64_t i = 0; i < s; ++i) {
+              Value last = b.create<arith::SubIOp>(l, len[i], b.create<arith::ConstantIndexOp>(l, 1));
+              Value j = idx[i];
+              if (pad == "reflection")
+                j = toI(reflect(toF(j), lo[i], hi[i]));
+              if (pad == "zeros") {
+                Value ge = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, j, zeroI);
+                Value le = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sle, j, last);
+                inside = b.create<arith::AndIOp>(l, inside, b.create<arith::AndIOp>(l, ge, le));
+              }
+              at.push_back(b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, j, last), zeroI));
+            }
+            Value v = b.create<tensor::ExtractOp>(l, x, at);
+            return pad == "zeros" ? sel(inside, v, c(0)) : v;
+          };
+          Value out;
+          if (mode == "nearest") {
+            SmallVector<Value> idx;
+            for (int64_t i = 0; i < s; ++i)
+              idx.push_back(toI(pos[i]));
+            out = tap(idx);
+          } else {
+            bool cubic = mode == "cubic";
+            int taps = cubic ? 4 : 2;
+            SmallVector<SmallVector<Value>> ti(s), tw(s);
+            for (int64_t i = 0; i < s; ++i) {
+              Value f0 = b.create<math::FloorOp>(l, pos[i]);
+              Value t = sub(pos[i], f0), i0 = toI(f0);
+              SmallVector<Value> w;
+              if (cubic) {
+                double A = -0.75;
+                auto far = [&](Value r) {
+                  return sub(mul(add(mul(sub(mul(c(A), r), c(5 * A)), r), c(8 * A)), r), c(4 * A));
+                };
+                auto near = [&](Value r) { return add(mul(mul(sub(mul(c(A + 2), r), c(A + 3)), r), r), c(1)); };
+                Value u = sub(c(1), t);
+                w = {far(add(t, c(1))), near(t), near(u), far(add(u, c(1)))};
+              } else {
+                w = {sub(c(1), t), t};
+              }
+              for (int k = 0; k < taps; ++k) {
+                ti[i].push_back(b.create<arith::AddIOp>(
+                    l, i0, b.create<arith::ConstantIndexOp>(l, cubic ? k - 1 : k)));
+                tw[i].push_back(w[k]);
+              }
+            }
+            out = c(0);
+            int total = 1;
+            for (int64_t i = 0; i < s; ++i)
+              total *= taps;
+            for (int tIdx = 0; tIdx < total; ++tIdx) {
+              SmallVector<Value> idx(s);
+              Value wt = c(1);
+              int rest = tIdx;
+              for (int64_t i = 0; i < s; ++i) {
+                idx[i] = ti[i][rest % taps];
+                wt = mul(wt, tw[i][rest % taps]);
+                rest /= taps;
+              }
+              out = add(out, mul(wt, tap(idx)));
+            }
+          }
+          b.create<linalg::YieldOp>(l, out);
+        });
+    rw.replaceOp(op, g.getResult(0));
+    return success();
+  }
+};
+
 /// Tile as a gather: out[i] = x[i mod dim].
 struct TileLowering : MlcPattern<TileOp> {
   using MlcPattern::MlcPattern;
@@ -1290,7 +1457,8 @@ struct RangeLowering : MlcPattern<RangeOp> {
 
 void lower::populateTensorPatterns(RewritePatternSet &p) {
   p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, GatherNDLowering,
-        ScatterNDLowering, ScatterElementsLowering, NonZeroLowering, TopKLowering, PadLowering,
+        ScatterNDLowering, ScatterElementsLowering, NonZeroLowering, TopKLowering,
+        GridSampleLowering, PadLowering,
         TriluLowering, CumSumLowering, ResizeLowering, TileLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,

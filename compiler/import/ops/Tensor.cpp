@@ -850,6 +850,87 @@ LogicalResult topK(NodeBinder &b) {
   return success();
 }
 
+/// GridSample (opset 16: bilinear/bicubic; 20: linear/cubic, N-D).
+LogicalResult gridSample(NodeBinder &b) {
+  Value x, grid;
+  std::string mode, pad;
+  int64_t align, rank;
+  if (b.tensors(x, grid) || b.attr("mode", mode, std::string(b.opset < 20 ? "bilinear" : "linear")) ||
+      b.attr("padding_mode", pad, std::string("zeros")) || b.attr("align_corners", align, 0) ||
+      b.rank(x, rank))
+    return failure();
+  if (mode == "bilinear")
+    mode = "linear";
+  else if (mode == "bicubic")
+    mode = "cubic";
+  if (mode != "nearest" && mode != "linear" && mode != "cubic")
+    return b.error("mode '" + mode + "' is not supported"), failure();
+  if (pad != "zeros" && pad != "border" && pad != "reflection")
+    return b.error("padding_mode '" + pad + "' is not supported"), failure();
+  if (rank < 3)
+    return b.error("the input must be [N, C, spatial...]"), failure();
+  auto &B = b.builder;
+  b.setResults({b.create<GridSampleOp>(x, grid, B.getStringAttr(mode), B.getStringAttr(pad),
+                                       B.getBoolAttr(align != 0))});
+  return success();
+}
+
+/// AffineGrid: the normalised coordinates of each output position,
+/// (x, y[, z], 1), times theta transposed; size may be known at run time.
+LogicalResult affineGrid(NodeBinder &b) {
+  Value theta, size;
+  int64_t align;
+  if (b.tensors(theta, size) || b.attr("align_corners", align, 0))
+    return failure();
+  auto st = dyn_cast<RankedTensorType>(size.getType());
+  if (!st || st.getRank() != 1 || (st.getDimSize(0) != 4 && st.getDimSize(0) != 5))
+    return b.error("size must be [N, C, H, W] or [N, C, D, H, W]"), failure();
+  int64_t s = st.getDimSize(0) - 2;
+  Type elem = NodeBinder::elementType(theta);
+  if (!isa<FloatType>(elem))
+    return b.error("theta must be a float tensor"), failure();
+  auto &B = b.builder;
+  Type i64 = B.getI64Type();
+  size = b.cast(size, i64);
+  auto part = [&](int64_t from, int64_t to) -> Value {
+    return b.create<SliceOp>(size, b.i64s({from}), b.i64s({to}), B.getDenseI64ArrayAttr({0}),
+                             B.getDenseI64ArrayAttr({1}));
+  };
+  Value full = part(2, 2 + s);
+  SmallVector<Value> comps; // x (the last dim) first
+  for (int64_t i = s - 1; i >= 0; --i) {
+    Value len = b.reshape(part(2 + i, 3 + i), {});
+    Value j = b.cast(b.iota(len), elem), lf = b.cast(len, elem);
+    Value coord;
+    if (align) {
+      Value step = b.create<DivOp>(b.scalar(elem, 2), b.create<SubOp>(lf, b.scalar(elem, 1)));
+      coord = b.create<SubOp>(b.create<MulOp>(j, step), b.scalar(elem, 1));
+      Value single = b.create<CompareOp>(len, b.scalar(i64, 1), B.getStringAttr("eq"));
+      coord = b.create<WhereOp>(single, b.scalar(elem, 0), coord);
+    } else {
+      coord = b.create<SubOp>(
+          b.create<DivOp>(b.create<AddOp>(b.create<MulOp>(j, b.scalar(elem, 2)), b.scalar(elem, 1)), lf),
+          b.scalar(elem, 1));
+    }
+    SmallVector<int64_t> others;
+    for (int64_t k = 0; k < s; ++k)
+      if (k != i)
+        others.push_back(k);
+    if (!others.empty())
+      coord = b.unsqueeze(coord, others);
+    comps.push_back(b.create<ExpandOp>(coord, full));
+  }
+  comps.push_back(b.create<ExpandOp>(b.scalar(elem, 1), full));
+  for (Value &c : comps)
+    c = b.unsqueeze(c, {s});
+  Value base = b.reshape(b.create<ConcatOp>(comps, B.getI64IntegerAttr(s)), {-1, s + 1});
+  // [P, s+1] x [N, s+1, s] = [N, P, s]
+  Value grid = b.create<MatMulOp>(base, b.transpose(theta, {0, 2, 1}));
+  Value shape = b.create<ConcatOp>(ValueRange{part(0, 1), full, b.i64s({s})}, B.getI64IntegerAttr(0));
+  b.setResults({b.create<ReshapeOp>(grid, shape, B.getBoolAttr(false))});
+  return success();
+}
+
 LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
@@ -880,6 +961,8 @@ void registerTensorConverters() {
   registerConverter("Gather", 1, gather);
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("GatherND", 11, gatherND);
+  registerConverter("GridSample", 16, gridSample);
+  registerConverter("AffineGrid", 20, affineGrid);
   registerConverter("NonZero", 9, nonZero);
   registerConverter("Compress", 9, compress);
   registerConverter("TopK", 1, topK);

@@ -329,7 +329,24 @@ def case_resize_cubic(out):
                     [sc, sz], opset=13), out)
 
 
+def case_grid_sample(out):
+    """A spatial transformer: AffineGrid from theta, then GridSample in each
+    mode with each padding mode, on symbolic image sizes."""
+    size = numpy_helper.from_array(np.array([2, 3, 5, 6], np.int64), "size")
+    nodes = [helper.make_node("AffineGrid", ["theta", "size"], ["grid"]),
+             helper.make_node("GridSample", ["x", "grid"], ["a"], mode="linear"),
+             helper.make_node("GridSample", ["x", "grid"], ["b"], mode="cubic",
+                              padding_mode="border", align_corners=1),
+             helper.make_node("GridSample", ["x", "g"], ["c"], mode="nearest",
+                              padding_mode="reflection"),
+             helper.make_node("GridSample", ["x", "g"], ["d"], padding_mode="reflection")]
+    inputs = [vi("x", [2, 3, "h", "w"]), vi("theta", [2, 2, 3]), vi("g", [2, "p", "q", 2])]
+    outputs = [vi(o, None) for o in "abcd"]
+    onnx.save(model(nodes, inputs, outputs, [size], opset=20), out)
+
+
 CASES = {
+    "grid_sample": case_grid_sample,
     "resize_cubic": case_resize_cubic,
     "rotary": case_rotary,
     "select": case_select,
