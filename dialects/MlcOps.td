@@ -351,6 +351,19 @@ def Mlc_ResizeOp : Mlc_Op<"resize", [AttrSizedOperandSegments]> {
   let results = (outs AnyTensor:$result);
 }
 
+// NonMaxSuppression: [selected, 3] (batch, class, box) rows, per batch
+// and class the boxes in descending score (ties: lower index first) that
+// beat score_threshold and overlap no box selected before by more than
+// iou_threshold, at most max_output_boxes_per_class of them. The scalars
+// are one-element tensors; boxes are corners (center_point_box 0, either
+// order) or centre and size (1).
+def Mlc_NonMaxSuppressionOp : Mlc_Op<"non_max_suppression"> {
+  let arguments = (ins AnyTensor:$boxes, AnyTensor:$scores, AnyTensor:$max_output,
+                   AnyTensor:$iou_threshold, AnyTensor:$score_threshold,
+                   BoolAttr:$center_point_box);
+  let results = (outs AnyTensor:$result);
+}
+
 // GridSample: out[n, c, o..] samples x[n, c] at the normalised position
 // grid[n, o.., :] (x, y[, z] = last spatial dim first); mode "nearest",
 // "linear" or "cubic", padding "zeros", "border" or "reflection".

@@ -452,6 +452,9 @@ struct Inferrer {
           out.append(g->begin() + 1, g->end() - 1);
           return out;
         })
+        .Case([&](NonMaxSuppressionOp) -> std::optional<SDims> {
+          return SDims{ShapedType::kDynamic, 3};
+        })
         .Case([&](NonZeroOp op) -> std::optional<SDims> {
           auto x = dimsOf(op.getInput());
           if (!x)
@@ -625,7 +628,8 @@ struct Inferrer {
 } // namespace
 
 static Type resultElementType(Operation *op, unsigned result) {
-  if (isa<ShapeOp, ArgReduceOp, NonZeroOp>(op) || (isa<TopKOp>(op) && result == 1))
+  if (isa<ShapeOp, ArgReduceOp, NonZeroOp, NonMaxSuppressionOp>(op) ||
+      (isa<TopKOp>(op) && result == 1))
     return IntegerType::get(op->getContext(), 64);
   if (isa<CompareOp>(op))
     return IntegerType::get(op->getContext(), 1);

@@ -108,28 +108,38 @@ struct FusionPass : PassWrapper<FusionPass, OperationPass<func::FuncOp>> {
         cur = user->getResult(0);
       }
     });
-    // A sequential loop (a scatter) is a kernel with the op that fills the
-    // tensor it updates.
+    // A sequential loop (a scatter, TopK, NMS) is a kernel with the ops
+    // that fill the tensors it updates. Each of its tensors must be its own
+    // (CSE merges identical empties and fills of two loops): a shared one is
+    // cloned, so that every loop result is written into a tensor.empty that
+    // becomes the kernel's destination.
     f.walk([&](scf::ForOp loop) {
       if (!loop->hasAttr(attr::kSequentialLoop))
         return;
       int64_t g = next++;
       tag(loop, g, "single");
-      Operation *init = loop.getInitArgs()[0].getDefiningOp();
-      if (!init || !isa<linalg::LinalgOp>(init) || init->hasAttr(attr::kFusionGroup))
-        return;
-      if (!init->hasOneUse()) {
-        // CSE merged the copies of two scatters into one tensor: each loop
-        // updates a copy of its own (into a tensor.empty of its own).
-        OpBuilder ob(loop);
-        IRMapping map;
-        for (Value d : cast<linalg::LinalgOp>(init).getDpsInits())
-          if (auto e = d.getDefiningOp<tensor::EmptyOp>())
-            map.map(d, ob.clone(*e)->getResult(0));
-        init = ob.clone(*init, map);
-        loop.getInitArgsMutable()[0].set(init->getResult(0));
+      OpBuilder ob(loop);
+      for (OpOperand &init : loop.getInitArgsMutable()) {
+        Operation *def = init.get().getDefiningOp();
+        if (!def || def->hasAttr(attr::kFusionGroup))
+          continue;
+        if (auto empty = dyn_cast<tensor::EmptyOp>(def)) {
+          if (!empty->hasOneUse())
+            init.set(ob.clone(*empty)->getResult(0));
+          continue;
+        }
+        if (!isa<linalg::LinalgOp>(def))
+          continue;
+        if (!def->hasOneUse()) {
+          IRMapping map;
+          for (Value d : cast<linalg::LinalgOp>(def).getDpsInits())
+            if (auto e = d.getDefiningOp<tensor::EmptyOp>())
+              map.map(d, ob.clone(*e)->getResult(0));
+          def = ob.clone(*def, map);
+          init.set(def->getResult(0));
+        }
+        tag(def, g, "producer");
       }
-      tag(init, g, "producer");
     });
     f.walk([&](linalg::LinalgOp op) {
       if (!op->hasAttr(attr::kFusionGroup))

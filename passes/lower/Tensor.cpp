@@ -831,6 +831,187 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
   }
 };
 
+/// NonMaxSuppression as one sequential kernel over (batch, class): the
+/// candidates are visited in descending score without sorting (each step
+/// takes the best box ranking after the previous one, as TopK does), a
+/// candidate is kept unless it overlaps a box kept before in its class,
+/// and rows go into a buffer of batch * class * max_output rows that the
+/// result is the filled prefix of.
+struct NonMaxSuppressionLowering : MlcPattern<NonMaxSuppressionOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(NonMaxSuppressionOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Value boxes = a.getBoxes(), scores = a.getScores();
+    auto bt = cast<RankedTensorType>(boxes.getType());
+    auto st = cast<RankedTensorType>(scores.getType());
+    Type f = bt.getElementType();
+    if (!isa<FloatType>(f) || st.getElementType() != f || bt.getRank() != 3 || st.getRank() != 3)
+      return op->emitError("boxes [B, N, 4] and scores [B, C, N] must be float tensors");
+    bool centre = op.getCenterPointBox();
+    Type i64 = rw.getI64Type(), idxT = rw.getIndexType();
+    auto scalarOf = [&](Value t) -> Value {
+      auto tt = cast<RankedTensorType>(t.getType());
+      SmallVector<Value> at(tt.getRank(), rw.create<arith::ConstantIndexOp>(loc, 0));
+      return rw.create<tensor::ExtractOp>(loc, t, at);
+    };
+    auto asF = [&](Value v) -> Value {
+      if (v.getType() == f)
+        return v;
+      return v.getType().getIntOrFloatBitWidth() > f.getIntOrFloatBitWidth()
+                 ? rw.create<arith::TruncFOp>(loc, f, v).getResult()
+                 : rw.create<arith::ExtFOp>(loc, f, v).getResult();
+    };
+    Value zeroI = rw.create<arith::ConstantIndexOp>(loc, 0);
+    Value B = rw.create<tensor::DimOp>(loc, boxes, 0), N = rw.create<tensor::DimOp>(loc, boxes, 1);
+    Value C = rw.create<tensor::DimOp>(loc, scores, 1);
+    Value maxOut = scalarOf(a.getMaxOutput());
+    if (!isa<IntegerType>(maxOut.getType()))
+      return op->emitError("max_output_boxes_per_class must be an integer");
+    maxOut = rw.create<arith::IndexCastOp>(loc, idxT, maxOut);
+    maxOut = rw.create<arith::MinSIOp>(loc, rw.create<arith::MaxSIOp>(loc, maxOut, zeroI), N);
+    Value iouT = asF(scalarOf(a.getIouThreshold())), scoreT = asF(scalarOf(a.getScoreThreshold()));
+    // The buffer's row count is static when every factor is: its type must
+    // not change under canonicalisation, or the loop's results would be
+    // cast and no longer seen as the kernel's destination.
+    OpFoldResult cap = rw.create<arith::MulIOp>(loc, rw.create<arith::MulIOp>(loc, B, C), maxOut).getResult();
+    DenseElementsAttr maxC;
+    if (bt.hasStaticShape() && !st.isDynamicDim(1) && matchPattern(a.getMaxOutput(), m_Constant(&maxC)) &&
+        isa<IntegerType>(maxC.getElementType()) && maxC.getNumElements() == 1) {
+      int64_t m = std::clamp<int64_t>((*maxC.getValues<APInt>().begin()).getSExtValue(), 0, bt.getDimSize(1));
+      cap = rw.getIndexAttr(bt.getDimSize(0) * st.getDimSize(1) * m);
+    }
+    Value buf = rw.create<tensor::EmptyOp>(loc, ArrayRef<OpFoldResult>{cap, rw.getIndexAttr(3)}, i64);
+    Value cnt = filledTensor(rw, loc, {rw.getIndexAttr(1)}, i64, rw.getI64IntegerAttr(0));
+    auto loop = sequentialLoop(
+        rw, loc, {OpFoldResult(B), OpFoldResult(C)}, ValueRange{buf, cnt},
+        [&](OpBuilder &b, Location l, ArrayRef<Value> bc, ValueRange it) {
+          Value bi = bc[0], ci = bc[1];
+          Value c0 = b.create<arith::ConstantIndexOp>(l, 0), c1 = b.create<arith::ConstantIndexOp>(l, 1);
+          Value none = b.create<arith::ConstantIndexOp>(l, -1);
+          Value fz = b.create<arith::ConstantOp>(l, b.getZeroAttr(f));
+          auto fc = [&](double v) { return b.create<arith::ConstantOp>(l, b.getFloatAttr(f, v)).getResult(); };
+          auto cmpF = [&](arith::CmpFPredicate p, Value x, Value y) {
+            return b.create<arith::CmpFOp>(l, p, x, y).getResult();
+          };
+          auto cmpI = [&](arith::CmpIPredicate p, Value x, Value y) {
+            return b.create<arith::CmpIOp>(l, p, x, y).getResult();
+          };
+          auto andB = [&](Value x, Value y) { return b.create<arith::AndIOp>(l, x, y).getResult(); };
+          auto orB = [&](Value x, Value y) { return b.create<arith::OrIOp>(l, x, y).getResult(); };
+          // A box's corners (x1, y1, x2, y2).
+          auto corners = [&](Value box) {
+            SmallVector<Value> v;
+            for (int k = 0; k < 4; ++k)
+              v.push_back(b.create<tensor::ExtractOp>(
+                  l, boxes, ValueRange{bi, box, b.create<arith::ConstantIndexOp>(l, k)}));
+            if (centre) {
+              Value hw = b.create<arith::MulFOp>(l, v[2], fc(0.5)), hh = b.create<arith::MulFOp>(l, v[3], fc(0.5));
+              return SmallVector<Value>{b.create<arith::SubFOp>(l, v[0], hw), b.create<arith::SubFOp>(l, v[1], hh),
+                                        b.create<arith::AddFOp>(l, v[0], hw), b.create<arith::AddFOp>(l, v[1], hh)};
+            }
+            return SmallVector<Value>{b.create<arith::MinimumFOp>(l, v[1], v[3]), b.create<arith::MinimumFOp>(l, v[0], v[2]),
+                                      b.create<arith::MaximumFOp>(l, v[1], v[3]), b.create<arith::MaximumFOp>(l, v[0], v[2])};
+          };
+          auto overlaps = [&](Value p, Value q) { // IoU(p, q) > threshold
+            SmallVector<Value> u = corners(p), w = corners(q);
+            Value ix1 = b.create<arith::MaximumFOp>(l, u[0], w[0]), iy1 = b.create<arith::MaximumFOp>(l, u[1], w[1]);
+            Value ix2 = b.create<arith::MinimumFOp>(l, u[2], w[2]), iy2 = b.create<arith::MinimumFOp>(l, u[3], w[3]);
+            Value inter = b.create<arith::MulFOp>(l, b.create<arith::SubFOp>(l, ix2, ix1), b.create<arith::SubFOp>(l, iy2, iy1));
+            auto area = [&](ArrayRef<Value> r) {
+              return b.create<arith::MulFOp>(l, b.create<arith::SubFOp>(l, r[2], r[0]), b.create<arith::SubFOp>(l, r[3], r[1])).getResult();
+            };
+            Value au = area(u), aw = area(w);
+            Value uni = b.create<arith::SubFOp>(l, b.create<arith::AddFOp>(l, au, aw), inter);
+            Value ok = andB(cmpF(arith::CmpFPredicate::OGT, ix2, ix1), cmpF(arith::CmpFPredicate::OGT, iy2, iy1));
+            ok = andB(ok, andB(cmpF(arith::CmpFPredicate::OGT, au, fz), cmpF(arith::CmpFPredicate::OGT, aw, fz)));
+            ok = andB(ok, andB(cmpF(arith::CmpFPredicate::OGT, inter, fz), cmpF(arith::CmpFPredicate::OGT, uni, fz)));
+            Value iou = b.create<arith::DivFOp>(l, inter, b.create<arith::SelectOp>(l, ok, uni, fc(1)));
+            return andB(ok, cmpF(arith::CmpFPredicate::OGT, iou, iouT));
+          };
+          Value total0 = b.create<arith::IndexCastOp>(l, idxT, b.create<tensor::ExtractOp>(l, it[1], ValueRange{c0}));
+          Value done0 = cmpI(arith::CmpIPredicate::eq, maxOut, c0);
+          auto steps = b.create<scf::ForOp>(
+              l, c0, N, c1, ValueRange{it[0], total0, c0, fz, none, done0},
+              [&](OpBuilder &sb, Location sl, Value, ValueRange st) {
+                auto step = sb.create<scf::IfOp>(
+                    sl, st[5],
+                    [&](OpBuilder &tb, Location tl) { tb.create<scf::YieldOp>(tl, st); },
+                    [&](OpBuilder &eb, Location el) {
+                      Value prevS = st[3], prevI = st[4];
+                      Value first = cmpI(arith::CmpIPredicate::slt, prevI, c0);
+                      auto scan = eb.create<scf::ForOp>(
+                          el, c0, N, c1, ValueRange{fz, none},
+                          [&](OpBuilder &cb, Location cl, Value e, ValueRange best) {
+                            Value sc = cb.create<tensor::ExtractOp>(cl, scores, ValueRange{bi, ci, e});
+                            Value pass = cmpF(arith::CmpFPredicate::OGT, sc, scoreT);
+                            Value after = orB(first, orB(cmpF(arith::CmpFPredicate::OLT, sc, prevS),
+                                                         andB(cmpF(arith::CmpFPredicate::OEQ, sc, prevS),
+                                                              cmpI(arith::CmpIPredicate::sgt, e, prevI))));
+                            Value better = orB(cmpI(arith::CmpIPredicate::slt, best[1], c0),
+                                               cmpF(arith::CmpFPredicate::OGT, sc, best[0]));
+                            Value take = andB(pass, andB(after, better));
+                            cb.create<scf::YieldOp>(cl, ValueRange{cb.create<arith::SelectOp>(cl, take, sc, best[0]),
+                                                                   cb.create<arith::SelectOp>(cl, take, e, best[1])});
+                          });
+                      Value cand = scan.getResult(1);
+                      Value found = cmpI(arith::CmpIPredicate::sge, cand, c0);
+                      auto keepIt = eb.create<scf::IfOp>(
+                          el, found,
+                          [&](OpBuilder &kb, Location kl) {
+                            auto sup = kb.create<scf::ForOp>(
+                                kl, c0, st[2], c1, ValueRange{kb.create<arith::ConstantOp>(kl, kb.getBoolAttr(false)).getResult()},
+                                [&](OpBuilder &rb, Location rl, Value r, ValueRange acc) {
+                                  Value row = rb.create<arith::AddIOp>(rl, total0, r);
+                                  Value kv = rb.create<tensor::ExtractOp>(
+                                      rl, st[0], ValueRange{row, rb.create<arith::ConstantIndexOp>(rl, 2)});
+                                  Value k = rb.create<arith::IndexCastOp>(rl, idxT, kv);
+                                  rb.create<scf::YieldOp>(rl, ValueRange{orB(acc[0], overlaps(cand, k))});
+                                });
+                            Value kept = sup.getResult(0);
+                            auto write = kb.create<scf::IfOp>(
+                                kl, kept,
+                                [&](OpBuilder &yb, Location yl) {
+                                  yb.create<scf::YieldOp>(yl, ValueRange{st[0], st[1], st[2]});
+                                },
+                                [&](OpBuilder &wb, Location wl) {
+                                  Value t = st[0];
+                                  Value vals[3] = {bi, ci, cand};
+                                  for (int k = 0; k < 3; ++k)
+                                    t = wb.create<tensor::InsertOp>(
+                                        wl, wb.create<arith::IndexCastOp>(wl, i64, vals[k]), t,
+                                        ValueRange{st[1], wb.create<arith::ConstantIndexOp>(wl, k)});
+                                  Value one = wb.create<arith::ConstantIndexOp>(wl, 1);
+                                  wb.create<scf::YieldOp>(wl, ValueRange{t, wb.create<arith::AddIOp>(wl, st[1], one),
+                                                                         wb.create<arith::AddIOp>(wl, st[2], one)});
+                                });
+                            Value full = kb.create<arith::CmpIOp>(kl, arith::CmpIPredicate::sge, write.getResult(2), maxOut);
+                            kb.create<scf::YieldOp>(kl, ValueRange{write.getResult(0), write.getResult(1), write.getResult(2),
+                                                                   scan.getResult(0), cand, full});
+                          },
+                          [&](OpBuilder &nb, Location nl) {
+                            Value yes = nb.create<arith::ConstantOp>(nl, nb.getBoolAttr(true));
+                            nb.create<scf::YieldOp>(nl, ValueRange{st[0], st[1], st[2], st[3], st[4], yes});
+                          });
+                      eb.create<scf::YieldOp>(el, keepIt.getResults());
+                    });
+                sb.create<scf::YieldOp>(sl, step.getResults());
+              });
+          Value total = b.create<arith::IndexCastOp>(l, i64, steps.getResult(1));
+          Value c = b.create<tensor::InsertOp>(l, total, it[1], ValueRange{c0});
+          return SmallVector<Value>{steps.getResult(0), c};
+        });
+    Value n = rw.create<arith::IndexCastOp>(
+        loc, idxT, rw.create<tensor::ExtractOp>(loc, loop.getResult(1), ValueRange{zeroI}));
+    Value out = rw.create<tensor::ExtractSliceOp>(
+        loc, loop.getResult(0), ArrayRef<OpFoldResult>{rw.getIndexAttr(0), rw.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{n, rw.getIndexAttr(3)},
+        ArrayRef<OpFoldResult>{rw.getIndexAttr(1), rw.getIndexAttr(1)});
+    rw.replaceOp(op, out);
+    return success();
+  }
+};
+
 /// GridSample as a gather: each output element denormalises its grid
 /// position, applies the padding mode to the coordinate (border clamps,
 /// reflection folds it back), and reads 1 (nearest), 2^s (linear) or 4^s
@@ -1458,7 +1639,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
 void lower::populateTensorPatterns(RewritePatternSet &p) {
   p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, GatherNDLowering,
         ScatterNDLowering, ScatterElementsLowering, NonZeroLowering, TopKLowering,
-        GridSampleLowering, PadLowering,
+        GridSampleLowering, NonMaxSuppressionLowering, PadLowering,
         TriluLowering, CumSumLowering, ResizeLowering, TileLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,

@@ -4,6 +4,7 @@
 #include "mlir/IR/Matchers.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlc;
@@ -931,6 +932,32 @@ LogicalResult affineGrid(NodeBinder &b) {
   return success();
 }
 
+/// NonMaxSuppression; missing thresholds are 0 boxes, IoU 0 and no score
+/// filter.
+LogicalResult nonMaxSuppression(NodeBinder &b) {
+  Value boxes, scores, maxOut, iou, score;
+  int64_t centre;
+  if (b.tensors(boxes, scores) || b.optTensor(2, maxOut) || b.optTensor(3, iou) ||
+      b.optTensor(4, score) || b.attr("center_point_box", centre, 0))
+    return failure();
+  Type f = NodeBinder::elementType(boxes);
+  if (!isa<FloatType>(f))
+    return b.error("boxes must be a float tensor"), failure();
+  auto empty = [](Value v) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    return t && t.hasStaticShape() && t.getNumElements() == 0;
+  };
+  if (!maxOut || empty(maxOut))
+    maxOut = b.i64s({0});
+  if (!iou || empty(iou))
+    iou = b.scalar(f, 0);
+  if (!score || empty(score))
+    score = b.scalar(f, -std::numeric_limits<double>::infinity());
+  b.setResults({b.create<NonMaxSuppressionOp>(boxes, scores, maxOut, iou, score,
+                                              b.builder.getBoolAttr(centre != 0))});
+  return success();
+}
+
 LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
@@ -961,6 +988,7 @@ void registerTensorConverters() {
   registerConverter("Gather", 1, gather);
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("GatherND", 11, gatherND);
+  registerConverter("NonMaxSuppression", 10, nonMaxSuppression);
   registerConverter("GridSample", 16, gridSample);
   registerConverter("AffineGrid", 20, affineGrid);
   registerConverter("NonZero", 9, nonZero);

@@ -345,7 +345,23 @@ def case_grid_sample(out):
     onnx.save(model(nodes, inputs, outputs, [size], opset=20), out)
 
 
+def case_nms(out):
+    """NonMaxSuppression on symbolic box and class counts: corner boxes with
+    IoU and score thresholds, centre boxes without a score filter."""
+    inits = [numpy_helper.from_array(np.array([3], np.int64), "maxo"),
+             numpy_helper.from_array(np.array([0.3], np.float32), "iou"),
+             numpy_helper.from_array(np.array([-0.2], np.float32), "sthr")]
+    nodes = [helper.make_node("NonMaxSuppression", ["boxes", "scores", "maxo", "iou", "sthr"],
+                              ["sel"]),
+             helper.make_node("NonMaxSuppression", ["boxes", "scores", "maxo", "iou"], ["selc"],
+                              center_point_box=1)]
+    inputs = [vi("boxes", ["b", "n", 4]), vi("scores", ["b", "c", "n"])]
+    outputs = [vi("sel", None, TensorProto.INT64), vi("selc", None, TensorProto.INT64)]
+    onnx.save(model(nodes, inputs, outputs, inits, opset=11), out)
+
+
 CASES = {
+    "nms": case_nms,
     "grid_sample": case_grid_sample,
     "resize_cubic": case_resize_cubic,
     "rotary": case_rotary,
