@@ -29,6 +29,7 @@ NOTES = {
     "GridSample": "2-D and 3-D; nearest, linear and cubic; zeros, border and reflection padding; align_corners (cubic pads each tap, as onnxruntime and PyTorch do)",
     "AffineGrid": "2-D and 3-D, size constant or known at run time",
     "NonMaxSuppression": "corner and centre boxes, IoU and score thresholds; one sequential kernel, candidates visited by score without a sort",
+    "CenterCropPad": "sizes constant or known at run time",
     "GatherND": "batch_dims; the last dim of indices static; negative indices wrap, out-of-range ones are clamped",
     "Constant": "value, value_float, value_int, value_ints",
     "ConstantOfShape": "constant or run-time shape",

@@ -958,6 +958,50 @@ LogicalResult nonMaxSuppression(NodeBinder &b) {
   return success();
 }
 
+/// CenterCropPad: per axis, a centred Slice where the target is smaller and
+/// a centred zero Pad where it is larger (run-time amounts).
+LogicalResult centerCropPad(NodeBinder &b) {
+  Value x, shape;
+  int64_t rank;
+  SmallVector<int64_t> axes;
+  if (b.tensors(x, shape) || b.rank(x, rank))
+    return failure();
+  if (b.has("axes")) {
+    if (b.attr("axes", axes))
+      return failure();
+  } else {
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+  }
+  for (int64_t &a : axes)
+    if (b.axis(a, rank))
+      return failure();
+  auto st = dyn_cast<RankedTensorType>(shape.getType());
+  if (!st || st.getRank() != 1 || st.getDimSize(0) != (int64_t)axes.size())
+    return b.error("shape must list one size per axis"), failure();
+  auto &B = b.builder;
+  Type i64 = B.getI64Type();
+  Value target = b.cast(shape, i64);
+  SmallVector<Value> dims;
+  for (int64_t a : axes)
+    dims.push_back(b.unsqueeze(b.dim(x, a), {0}));
+  Value have = b.create<ConcatOp>(dims, B.getI64IntegerAttr(0));
+  Value zero = b.scalar(i64, 0), two = b.scalar(i64, 2);
+  Value over = b.create<MaxOp>(b.create<SubOp>(have, target), zero);  // to crop
+  Value under = b.create<MaxOp>(b.create<SubOp>(target, have), zero); // to pad
+  Value start = b.create<DivOp>(over, two);
+  Value end = b.create<AddOp>(start, b.create<MinOp>(have, target));
+  Value y = b.create<SliceOp>(x, start, end, B.getDenseI64ArrayAttr(axes),
+                              B.getDenseI64ArrayAttr(SmallVector<int64_t>(axes.size(), 1)));
+  Value before = b.create<DivOp>(under, two);
+  Value pads = b.create<ConcatOp>(ValueRange{before, b.create<SubOp>(under, before)},
+                                  B.getI64IntegerAttr(0));
+  y = b.create<PadOp>(y, pads, Value(), B.getDenseI64ArrayAttr(axes),
+                      PadModeAttr::get(B.getContext(), PadMode::Constant));
+  b.setResults({y});
+  return success();
+}
+
 LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
@@ -988,6 +1032,7 @@ void registerTensorConverters() {
   registerConverter("Gather", 1, gather);
   registerConverter("GatherElements", 11, gatherElements);
   registerConverter("GatherND", 11, gatherND);
+  registerConverter("CenterCropPad", 18, centerCropPad);
   registerConverter("NonMaxSuppression", 10, nonMaxSuppression);
   registerConverter("GridSample", 16, gridSample);
   registerConverter("AffineGrid", 20, affineGrid);

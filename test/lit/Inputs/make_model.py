@@ -360,7 +360,18 @@ def case_nms(out):
     onnx.save(model(nodes, inputs, outputs, inits, opset=11), out)
 
 
+def case_center_crop_pad(out):
+    """CenterCropPad to a constant size (crop one axis, pad the other) and to
+    a size given at run time."""
+    hw = numpy_helper.from_array(np.array([4, 7], np.int64), "hw")
+    nodes = [helper.make_node("CenterCropPad", ["x", "hw"], ["y"], axes=[-3, -2]),
+             helper.make_node("CenterCropPad", ["x", "s"], ["z"], axes=[1])]
+    inputs = [vi("x", ["h", "w", 3]), vi("s", [1], TensorProto.INT64)]
+    onnx.save(model(nodes, inputs, [vi("y", None), vi("z", None)], [hw], opset=18), out)
+
+
 CASES = {
+    "center_crop_pad": case_center_crop_pad,
     "nms": case_nms,
     "grid_sample": case_grid_sample,
     "resize_cubic": case_resize_cubic,
