@@ -364,6 +364,15 @@ def Mlc_NonMaxSuppressionOp : Mlc_Op<"non_max_suppression"> {
   let results = (outs AnyTensor:$result);
 }
 
+// Slice whose axes and steps are known at run time only: starts, ends,
+// axes and steps are 1-D integer tensors of one length (ONNX's clamping;
+// a step of 0 gives an empty dim). Every result dim is known at run time.
+def Mlc_SliceDynamicOp : Mlc_Op<"slice_dynamic"> {
+  let arguments = (ins AnyTensor:$input, AnyTensor:$starts, AnyTensor:$ends,
+                   AnyTensor:$axes, AnyTensor:$steps);
+  let results = (outs AnyTensor:$result);
+}
+
 // GridSample: out[n, c, o..] samples x[n, c] at the normalised position
 // grid[n, o.., :] (x, y[, z] = last spatial dim first); mode "nearest",
 // "linear" or "cubic", padding "zeros", "border" or "reflection".

@@ -452,6 +452,12 @@ struct Inferrer {
           out.append(g->begin() + 1, g->end() - 1);
           return out;
         })
+        .Case([&](SliceDynamicOp op) -> std::optional<SDims> {
+          auto x = dimsOf(op.getInput());
+          if (!x)
+            return std::nullopt;
+          return SDims(x->size(), ShapedType::kDynamic);
+        })
         .Case([&](NonMaxSuppressionOp) -> std::optional<SDims> {
           return SDims{ShapedType::kDynamic, 3};
         })

@@ -44,7 +44,7 @@ NOTES = {
     "LayerNormalization": "Mean and InvStdDev outputs; stash_type",
     "DepthToSpace": "4-D with static C, H, W",
     "ConvTranspose": "1-D and 2-D with a static weight and static C, H, W; groups, strides, dilations, pads, output_padding, output_shape, auto_pad",
-    "Slice": "negative steps; starts/ends may be run-time, axes and steps constant",
+    "Slice": "negative steps; starts/ends may be run-time; axes and steps constant, or known at run time (a gathering slice)",
     "SpaceToDepth": "4-D with static C, H, W",
     "Mod": "fmod 0 (integers, and floats as numpy.mod) and 1",
     "BitShift": "unsigned and (opset 28) signed types; right shifts of signed values are arithmetic; shifts out of range give 0 (or -1)",

@@ -6,6 +6,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Matchers.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlc;
 using namespace mlc::lower;
@@ -1012,6 +1014,81 @@ struct NonMaxSuppressionLowering : MlcPattern<NonMaxSuppressionOp> {
   }
 };
 
+/// A Slice with run-time axes and steps as a gather: per dim, the (start,
+/// step, size) its entry of axes asks for (the whole dim otherwise), then
+/// out[i] = x[start + i * step].
+struct SliceDynamicLowering : MlcPattern<SliceDynamicOp> {
+  using MlcPattern::MlcPattern;
+  LogicalResult lower(SliceDynamicOp op, OpAdaptor a, ConversionPatternRewriter &rw,
+                      RankedTensorType type) const override {
+    Location loc = op.getLoc();
+    Value x = a.getInput();
+    int64_t rank = type.getRank();
+    auto st = cast<RankedTensorType>(a.getStarts().getType());
+    for (Value v : {a.getStarts(), a.getEnds(), a.getAxes(), a.getSteps()}) {
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      if (!t || t.getRank() != 1 || t.isDynamicDim(0) || t.getDimSize(0) != st.getDimSize(0) ||
+          !isa<IntegerType>(t.getElementType()))
+        return op->emitError("starts, ends, axes and steps must be 1-D integer tensors of one static length");
+    }
+    int64_t n = st.getDimSize(0);
+    VDims xd = dimsOf(rw, loc, x);
+    auto c = [&](int64_t v) { return rw.create<arith::ConstantIndexOp>(loc, v).getResult(); };
+    auto sel = [&](Value p, Value t, Value f) { return rw.create<arith::SelectOp>(loc, p, t, f).getResult(); };
+    auto cmp = [&](arith::CmpIPredicate p, Value l, Value r) {
+      return rw.create<arith::CmpIOp>(loc, p, l, r).getResult();
+    };
+    auto clamp = [&](Value v, Value lo, Value hi) {
+      return rw.create<arith::MinSIOp>(loc, rw.create<arith::MaxSIOp>(loc, v, lo), hi).getResult();
+    };
+    Value big = c(std::numeric_limits<int32_t>::max());
+    SmallVector<Value> starts(rank), steps(rank);
+    SmallVector<OpFoldResult> sizes(rank);
+    for (int64_t d = 0; d < rank; ++d) {
+      Value dim = getValueOrCreateConstantIndexOp(rw, loc, xd[d]);
+      Value s0 = c(0), e0 = big, step = c(1);
+      for (int64_t k = 0; k < n; ++k) {
+        Value ax = indexAt(rw, loc, a.getAxes(), k);
+        ax = sel(cmp(arith::CmpIPredicate::slt, ax, c(0)), rw.create<arith::AddIOp>(loc, ax, c(rank)), ax);
+        Value hit = cmp(arith::CmpIPredicate::eq, ax, c(d));
+        s0 = sel(hit, indexAt(rw, loc, a.getStarts(), k), s0);
+        e0 = sel(hit, indexAt(rw, loc, a.getEnds(), k), e0);
+        step = sel(hit, indexAt(rw, loc, a.getSteps(), k), step);
+      }
+      auto wrap = [&](Value v) {
+        return sel(cmp(arith::CmpIPredicate::slt, v, c(0)), rw.create<arith::AddIOp>(loc, v, dim), v);
+      };
+      Value up = cmp(arith::CmpIPredicate::sgt, step, c(0));
+      Value last = rw.create<arith::SubIOp>(loc, dim, c(1));
+      Value s = sel(up, clamp(wrap(s0), c(0), dim), clamp(wrap(s0), c(0), last));
+      Value e = sel(up, clamp(wrap(e0), c(0), dim), clamp(wrap(e0), c(-1), last));
+      Value zero = cmp(arith::CmpIPredicate::eq, step, c(0));
+      Value safe = sel(zero, c(1), step);
+      // elements: ceil((e - s) / step), never negative; 0 for a zero step
+      Value span = sel(up, rw.create<arith::SubIOp>(loc, e, s), rw.create<arith::SubIOp>(loc, s, e));
+      Value mag = sel(up, safe, rw.create<arith::SubIOp>(loc, c(0), safe));
+      Value len = rw.create<arith::CeilDivSIOp>(loc, rw.create<arith::MaxSIOp>(loc, span, c(0)), mag);
+      sizes[d] = sel(zero, c(0), len);
+      starts[d] = s;
+      steps[d] = step;
+    }
+    Value init = emptyTensor(rw, loc, sizes, type.getElementType());
+    auto id = AffineMap::getMultiDimIdentityMap(rank, rw.getContext());
+    auto g = rw.create<linalg::GenericOp>(
+        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
+        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
+        [&](OpBuilder &b, Location l, ValueRange) {
+          SmallVector<Value> at;
+          for (int64_t d = 0; d < rank; ++d)
+            at.push_back(b.create<arith::AddIOp>(
+                l, starts[d], b.create<arith::MulIOp>(l, b.create<linalg::IndexOp>(l, d), steps[d])));
+          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, x, at).getResult());
+        });
+    rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+    return success();
+  }
+};
+
 /// GridSample as a gather: each output element denormalises its grid
 /// position, applies the padding mode to the coordinate (border clamps,
 /// reflection folds it back), and reads 1 (nearest), 2^s (linear) or 4^s
@@ -1639,7 +1716,7 @@ struct RangeLowering : MlcPattern<RangeOp> {
 void lower::populateTensorPatterns(RewritePatternSet &p) {
   p.add<SliceLowering, ExpandLowering, RangeLowering, GatherElementsLowering, GatherNDLowering,
         ScatterNDLowering, ScatterElementsLowering, NonZeroLowering, TopKLowering,
-        GridSampleLowering, NonMaxSuppressionLowering, PadLowering,
+        GridSampleLowering, NonMaxSuppressionLowering, SliceDynamicLowering, PadLowering,
         TriluLowering, CumSumLowering, ResizeLowering, TileLowering>(p.getContext());
   p.add<ConstantLowering, ReshapeLikeLowering<FlattenOp>,
         ReshapeLikeLowering<ReshapeOp>, ReshapeLikeLowering<UnsqueezeOp>,

@@ -556,6 +556,22 @@ LogicalResult slice(NodeBinder &b) {
     if (b.tensorAt(1, starts) || b.tensorAt(2, ends) || b.optTensor(3, axesV) ||
         b.optTensor(4, stepsV))
       return failure();
+    auto known = [](Value v) { return !v || matchPattern(v, m_Constant()); };
+    if (!known(axesV) || !known(stepsV)) {
+      // axes or steps known at run time only: a gathering slice
+      auto st = dyn_cast<RankedTensorType>(starts.getType());
+      if (!st || st.getRank() != 1 || st.isDynamicDim(0))
+        return b.error("starts must be a 1-D tensor of known length"), failure();
+      int64_t n = st.getDimSize(0);
+      SmallVector<int64_t> iota, ones(n, 1);
+      for (int64_t i = 0; i < n; ++i)
+        iota.push_back(i);
+      Type i64 = B.getI64Type();
+      Value ax = axesV ? b.cast(axesV, i64) : b.i64s(iota);
+      Value sp = stepsV ? b.cast(stepsV, i64) : b.i64s(ones);
+      b.setResults({b.create<SliceDynamicOp>(x, b.cast(starts, i64), b.cast(ends, i64), ax, sp)});
+      return success();
+    }
     if ((axesV && b.constInts(3, axes)) || (stepsV && b.constInts(4, steps)))
       return failure();
   }

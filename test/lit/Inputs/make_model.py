@@ -251,11 +251,16 @@ def case_einsum(out):
 
 
 def case_axes_runtime(out):
-    """Unsqueeze and Squeeze by axes given at run time."""
+    """Unsqueeze and Squeeze by axes given at run time, and a Slice whose
+    axes and steps are given at run time."""
     nodes = [helper.make_node("Unsqueeze", ["x", "ax"], ["u"]),
-             helper.make_node("Squeeze", ["u", "ax"], ["s"])]
-    onnx.save(model(nodes, [vi("x", ["a", "b"]), vi("ax", [1], TensorProto.INT64)],
-                    [vi("u", None), vi("s", None)], opset=13), out)
+             helper.make_node("Squeeze", ["u", "ax"], ["s"]),
+             helper.make_node("Slice", ["x", "st", "en", "sax", "sp"], ["sl"])]
+    i64 = TensorProto.INT64
+    inputs = [vi("x", ["a", "b"]), vi("ax", [1], i64), vi("st", [1], i64), vi("en", [1], i64),
+              vi("sax", [1], i64), vi("sp", [1], i64)]
+    onnx.save(model(nodes, inputs, [vi("u", None), vi("s", None), vi("sl", None)], opset=13),
+              out)
 
 
 def case_gathernd(out):
