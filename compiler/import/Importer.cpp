@@ -15,7 +15,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -373,7 +375,13 @@ Value NodeBinder::scalar(Type elem, double value) {
   auto t = RankedTensorType::get({}, elem);
   if (isa<FloatType>(elem))
     return constant(DenseElementsAttr::get(t, builder.getFloatAttr(elem, value)));
-  return constant(DenseElementsAttr::get(t, builder.getIntegerAttr(elem, (int64_t)value)));
+  // Saturating: an attribute near the int64 limits (a hostile EyeLike k or
+  // Attention window) must not convert out of range (undefined behaviour).
+  int64_t iv = std::isnan(value)                            ? 0
+               : value >= 9.223372036854775807e18  ? std::numeric_limits<int64_t>::max()
+               : value <= -9.223372036854775808e18 ? std::numeric_limits<int64_t>::min()
+                                                            : (int64_t)value;
+  return constant(DenseElementsAttr::get(t, builder.getIntegerAttr(elem, iv)));
 }
 
 Value NodeBinder::reshape(Value x, ArrayRef<int64_t> shape) {
