@@ -671,6 +671,7 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
       outDims.push_back(type.getDimSize(d) >= 0 ? OpFoldResult(rw.getIndexAttr(type.getDimSize(d)))
                                                 : OpFoldResult(out[d]));
     double extrap = op.getExtrapolation().convertToDouble();
+    bool tooManyDims = false;
     Value init = emptyTensor(rw, loc, outDims, elem);
     auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
     auto g = rw.create<linalg::GenericOp>(
@@ -788,7 +789,11 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
             interp.push_back(d);
           }
           Value v;
-          if (interp.empty()) {
+          if (interp.size() > 4) {
+            // 2^k or 4^k taps: refused before the body grows without bound
+            tooManyDims = true;
+            v = b.create<arith::ConstantOp>(l, b.getZeroAttr(elem));
+          } else if (interp.empty()) {
             v = b.create<tensor::ExtractOp>(l, x, base);
           } else if (cubic) {
             v = c(0);
@@ -828,6 +833,8 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
           }
           b.create<linalg::YieldOp>(l, v);
         });
+    if (tooManyDims)
+      return op->emitError("linear and cubic Resize interpolate at most 4 dims");
     rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
     return success();
   }

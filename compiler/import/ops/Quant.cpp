@@ -94,10 +94,10 @@ Value quantParam(NodeBinder &b, Value p, Value x, int64_t axis, int64_t block) {
     if (i != axis && pt.getDimSize(i) >= 0 && xt.getDimSize(i) >= 0 &&
         pt.getDimSize(i) != xt.getDimSize(i))
       return b.error("a blocked scale must match the input's shape outside axis"), nullptr;
-  SmallVector<int64_t> idx;
-  for (int64_t i = 0; i < d; ++i)
-    idx.push_back(i / block);
-  return b.create<GatherOp>(p, b.i64s(idx), b.builder.getI64IntegerAttr(axis));
+  // element i along axis reads block i / block
+  Type i64 = b.builder.getI64Type();
+  Value idx = b.create<DivOp>(b.iota(b.dim(x, axis)), b.scalar(i64, double(block)));
+  return b.create<GatherOp>(p, idx, b.builder.getI64IntegerAttr(axis));
 }
 
 /// round-half-even(q) + zero point, clamped to `to`'s range, cast to `to`.

@@ -427,11 +427,16 @@ Value runningSum(NodeBinder &b, Value v) {
 /// output dim k is the input dim i whose rank among the kept dims is k.
 Value reshapeByAxes(NodeBinder &b, Value x, Value axesV, int64_t rank, bool squeeze) {
   auto at = dyn_cast<RankedTensorType>(axesV.getType());
-  if (!at || at.getRank() != 1 || at.isDynamicDim(0))
-    return b.error("axes given at run time need a static length"), nullptr;
+  if (!at || at.getRank() != 1 || at.isDynamicDim(0) || !isa<IntegerType>(at.getElementType()))
+    return b.error("axes given at run time must be a 1-D integer tensor of static length"),
+           nullptr;
   auto &B = b.builder;
   Type i64 = B.getI64Type();
-  int64_t n = at.getDimSize(0), outRank = squeeze ? rank - n : rank + n, span = squeeze ? rank : outRank;
+  int64_t n = at.getDimSize(0);
+  constexpr int64_t kMaxRank = 64; // as the shape inference's limit
+  if (n > kMaxRank || rank > kMaxRank)
+    return b.error("more axes than any tensor has dims"), nullptr;
+  int64_t outRank = squeeze ? rank - n : rank + n, span = squeeze ? rank : outRank;
   if (outRank < 0)
     return b.error("more axes than dims"), nullptr;
   auto iotaConst = [&](int64_t m) {
@@ -563,6 +568,8 @@ LogicalResult slice(NodeBinder &b) {
       if (!st || st.getRank() != 1 || st.isDynamicDim(0))
         return b.error("starts must be a 1-D tensor of known length"), failure();
       int64_t n = st.getDimSize(0);
+      if (n > rank)
+        return b.error("starts lists more axes than the input has"), failure();
       SmallVector<int64_t> iota, ones(n, 1);
       for (int64_t i = 0; i < n; ++i)
         iota.push_back(i);
@@ -884,8 +891,8 @@ LogicalResult gridSample(NodeBinder &b) {
     return b.error("mode '" + mode + "' is not supported"), failure();
   if (pad != "zeros" && pad != "border" && pad != "reflection")
     return b.error("padding_mode '" + pad + "' is not supported"), failure();
-  if (rank < 3)
-    return b.error("the input must be [N, C, spatial...]"), failure();
+  if (rank < 3 || rank > 5)
+    return b.error("the input must be [N, C, spatial...] with 1 to 3 spatial dims"), failure();
   auto &B = b.builder;
   b.setResults({b.create<GridSampleOp>(x, grid, B.getStringAttr(mode), B.getStringAttr(pad),
                                        B.getBoolAttr(align != 0))});
