@@ -67,6 +67,11 @@ Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
 /// `in` mapped element by element through `fn` into a tensor of `elem`.
 Value mapTensor(OpBuilder &b, Location loc, Value in, Type elem,
                 function_ref<Value(OpBuilder &, Location, Value)> fn);
+/// A tensor of `dims` and `elem` whose every element `body` computes from
+/// its position (linalg.index): an all-parallel generic with no inputs, the
+/// shape of every gather, pad and generator.
+Value generate(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims, Type elem,
+               function_ref<Value(OpBuilder &, Location)> body);
 /// tensor.empty filled with `value`.
 Value filledTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
                    Type elem, TypedAttr value);

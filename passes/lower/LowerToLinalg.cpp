@@ -53,6 +53,21 @@ Value lower::mapTensor(OpBuilder &b, Location loc, Value in, Type elem,
       .getResult(0);
 }
 
+Value lower::generate(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims, Type elem,
+                      function_ref<Value(OpBuilder &, Location)> body) {
+  unsigned rank = dims.size();
+  Value out = emptyTensor(b, loc, dims, elem);
+  auto id = AffineMap::getMultiDimIdentityMap(rank, b.getContext());
+  SmallVector<utils::IteratorType> par(rank, utils::IteratorType::parallel);
+  return b
+      .create<linalg::GenericOp>(loc, out.getType(), ValueRange{}, out, ArrayRef<AffineMap>{id},
+                                 par,
+                                 [&](OpBuilder &nb, Location l, ValueRange) {
+                                   nb.create<linalg::YieldOp>(l, body(nb, l));
+                                 })
+      .getResult(0);
+}
+
 Value lower::castTo(OpBuilder &b, Location loc, Value v, RankedTensorType type) {
   return v.getType() == type ? v : b.create<tensor::CastOp>(loc, type, v).getResult();
 }

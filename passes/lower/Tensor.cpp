@@ -272,13 +272,8 @@ struct GatherNDLowering : MlcPattern<GatherNDOp> {
     SmallVector<Value> sizes;
     for (int64_t j = 0; j < k; ++j)
       sizes.push_back(getValueOrCreateConstantIndexOp(rw, loc, dd[bd + j]));
-    Value init = emptyTensor(rw, loc, od, type.getElementType());
-    int64_t rank = type.getRank();
-    auto g = rw.create<linalg::GenericOp>(
-        loc, init.getType(), ValueRange{}, init,
-        ArrayRef<AffineMap>{AffineMap::getMultiDimIdentityMap(rank, rw.getContext())},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange) {
+    Value gen = generate(rw, loc, od, type.getElementType(),
+                         [&](OpBuilder &b, Location l) -> Value {
           SmallVector<Value> at, coords;
           for (int64_t d = 0; d < ir - 1; ++d)
             at.push_back(b.create<linalg::IndexOp>(l, d));
@@ -291,9 +286,9 @@ struct GatherNDLowering : MlcPattern<GatherNDOp> {
           }
           for (int64_t d = bd + k; d < dr; ++d)
             coords.push_back(b.create<linalg::IndexOp>(l, ir - 1 + d - bd - k));
-          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, data, coords).getResult());
+          return b.create<tensor::ExtractOp>(l, data, coords);
         });
-    rw.replaceOp(op, g.getResult(0));
+    rw.replaceOp(op, gen);
     return success();
   }
 };
@@ -672,12 +667,8 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
                                                 : OpFoldResult(out[d]));
     double extrap = op.getExtrapolation().convertToDouble();
     bool tooManyDims = false;
-    Value init = emptyTensor(rw, loc, outDims, elem);
-    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    auto g = rw.create<linalg::GenericOp>(
-        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange) {
+    Value gen = generate(rw, loc, outDims, elem,
+                         [&](OpBuilder &b, Location l) -> Value {
           auto c = [&](double v) { return b.create<arith::ConstantOp>(l, b.getF32FloatAttr(v)).getResult(); };
           auto add = [&](Value p, Value q) { return b.create<arith::AddFOp>(l, p, q).getResult(); };
           auto sub = [&](Value p, Value q) { return b.create<arith::SubFOp>(l, p, q).getResult(); };
@@ -831,11 +822,11 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
                                            : b.create<arith::ConstantOp>(l, b.getIntegerAttr(elem, (int64_t)extrap)).getResult();
             v = b.create<arith::SelectOp>(l, inside, v, e);
           }
-          b.create<linalg::YieldOp>(l, v);
+          return v;
         });
     if (tooManyDims)
       return op->emitError("linear and cubic Resize interpolate at most 4 dims");
-    rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+    rw.replaceOp(op, castTo(rw, loc, gen, type));
     return success();
   }
 };
@@ -1079,19 +1070,15 @@ struct SliceDynamicLowering : MlcPattern<SliceDynamicOp> {
       starts[d] = s;
       steps[d] = step;
     }
-    Value init = emptyTensor(rw, loc, sizes, type.getElementType());
-    auto id = AffineMap::getMultiDimIdentityMap(rank, rw.getContext());
-    auto g = rw.create<linalg::GenericOp>(
-        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange) {
+    Value gen = generate(rw, loc, sizes, type.getElementType(),
+                         [&](OpBuilder &b, Location l) -> Value {
           SmallVector<Value> at;
           for (int64_t d = 0; d < rank; ++d)
             at.push_back(b.create<arith::AddIOp>(
                 l, starts[d], b.create<arith::MulIOp>(l, b.create<linalg::IndexOp>(l, d), steps[d])));
-          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, x, at).getResult());
+          return b.create<tensor::ExtractOp>(l, x, at);
         });
-    rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+    rw.replaceOp(op, castTo(rw, loc, gen, type));
     return success();
   }
 };
@@ -1120,12 +1107,8 @@ struct GridSampleLowering : MlcPattern<GridSampleOp> {
     SmallVector<Value> len;
     for (int64_t i = 0; i < s; ++i)
       len.push_back(getValueOrCreateConstantIndexOp(rw, loc, xd[2 + i]));
-    Value init = emptyTensor(rw, loc, od, elem);
-    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    auto g = rw.create<linalg::GenericOp>(
-        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange) {
+    Value gen = generate(rw, loc, od, elem,
+                         [&](OpBuilder &b, Location l) -> Value {
           auto c = [&](double v) { return b.create<arith::ConstantOp>(l, b.getF32FloatAttr(v)).getResult(); };
           auto add = [&](Value p, Value q) { return b.create<arith::AddFOp>(l, p, q).getResult(); };
           auto sub = [&](Value p, Value q) { return b.create<arith::SubFOp>(l, p, q).getResult(); };
@@ -1256,9 +1239,9 @@ struct GridSampleLowering : MlcPattern<GridSampleOp> {
               out = add(out, mul(wt, tap(idx)));
             }
           }
-          b.create<linalg::YieldOp>(l, out);
+          return out;
         });
-    rw.replaceOp(op, g.getResult(0));
+    rw.replaceOp(op, gen);
     return success();
   }
 };
@@ -1282,21 +1265,17 @@ struct TileLowering : MlcPattern<TileOp> {
         outDims.push_back(rw.create<arith::MulIOp>(loc, n[d], indexAt(rw, loc, a.getRepeats(), d))
                               .getResult());
     }
-    Value init = emptyTensor(rw, loc, outDims, type.getElementType());
-    auto id = AffineMap::getMultiDimIdentityMap(rank, rw.getContext());
-    auto g = rw.create<linalg::GenericOp>(
-        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange) {
+    Value gen = generate(rw, loc, outDims, type.getElementType(),
+                         [&](OpBuilder &b, Location l) -> Value {
           SmallVector<Value> coords;
           for (int64_t d = 0; d < rank; ++d) {
             Value one = b.create<arith::ConstantIndexOp>(l, 1);
             Value safe = b.create<arith::MaxSIOp>(l, n[d], one);
             coords.push_back(b.create<arith::RemSIOp>(l, b.create<linalg::IndexOp>(l, d), safe));
           }
-          b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, x, coords).getResult());
+          return b.create<tensor::ExtractOp>(l, x, coords);
         });
-    rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+    rw.replaceOp(op, castTo(rw, loc, gen, type));
     return success();
   }
 };
@@ -1476,12 +1455,8 @@ struct PadLowering : MlcPattern<PadOp> {
       cval = rw.create<arith::ConstantOp>(loc, zeroAttr(rw, elem));
     }
     PadMode mode = op.getMode();
-    Value init = emptyTensor(rw, loc, outDims, elem);
-    auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    auto g = rw.create<linalg::GenericOp>(
-        loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
-        SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-        [&](OpBuilder &b, Location l, ValueRange) {
+    Value gen = generate(rw, loc, outDims, elem,
+                         [&](OpBuilder &b, Location l) -> Value {
           Value inside = b.create<arith::ConstantOp>(l, b.getBoolAttr(true));
           Value one = b.create<arith::ConstantIndexOp>(l, 1), z = b.create<arith::ConstantIndexOp>(l, 0);
           SmallVector<Value> coords;
@@ -1522,9 +1497,9 @@ struct PadLowering : MlcPattern<PadOp> {
           Value v = b.create<tensor::ExtractOp>(l, x, coords);
           if (mode == PadMode::Constant)
             v = b.create<arith::SelectOp>(l, inside, v, cval);
-          b.create<linalg::YieldOp>(l, v);
+          return v;
         });
-    rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+    rw.replaceOp(op, castTo(rw, loc, gen, type));
     return success();
   }
 };
@@ -1587,11 +1562,8 @@ struct SliceLowering : MlcPattern<SliceOp> {
       MLIRContext *ctx = rw.getContext();
       auto id = AffineMap::getMultiDimIdentityMap(rank, ctx);
       VDims fd = dimsOf(rw, loc, fwd);
-      Value init = emptyTensor(rw, loc, fd, type.getElementType());
-      auto g = rw.create<linalg::GenericOp>(
-          loc, init.getType(), ValueRange{}, init, ArrayRef<AffineMap>{id},
-          SmallVector<utils::IteratorType>(rank, utils::IteratorType::parallel),
-          [&](OpBuilder &b, Location l, ValueRange) {
+      Value gen = generate(rw, loc, fd, type.getElementType(),
+                           [&](OpBuilder &b, Location l) -> Value {
             SmallVector<Value> coords;
             for (unsigned d = 0; d < rank; ++d) {
               Value i = b.create<linalg::IndexOp>(l, d);
@@ -1602,9 +1574,9 @@ struct SliceLowering : MlcPattern<SliceOp> {
               }
               coords.push_back(i);
             }
-            b.create<linalg::YieldOp>(l, b.create<tensor::ExtractOp>(l, fwd, coords).getResult());
+            return b.create<tensor::ExtractOp>(l, fwd, coords);
           });
-      rw.replaceOp(op, castTo(rw, loc, g.getResult(0), type));
+      rw.replaceOp(op, castTo(rw, loc, gen, type));
       return success();
     }
     Value r = rw.create<tensor::ExtractSliceOp>(loc, x, offs, sizes, strides);
