@@ -67,6 +67,28 @@ Value emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> dims,
 /// `in` mapped element by element through `fn` into a tensor of `elem`.
 Value mapTensor(OpBuilder &b, Location loc, Value in, Type elem,
                 function_ref<Value(OpBuilder &, Location, Value)> fn);
+/// Scalar arithmetic in a body by short names, for element type `t`:
+/// ScalarOps o{b, l, t}; o.add(x, o.c(0.5)). Float ops; c() also makes
+/// integer constants.
+struct ScalarOps {
+  OpBuilder &b;
+  Location l;
+  Type t;
+  Value c(double v) const {
+    if (isa<FloatType>(t))
+      return b.create<arith::ConstantOp>(l, b.getFloatAttr(t, v));
+    return b.create<arith::ConstantOp>(l, b.getIntegerAttr(t, (int64_t)v));
+  }
+  Value add(Value p, Value q) const { return b.create<arith::AddFOp>(l, p, q); }
+  Value sub(Value p, Value q) const { return b.create<arith::SubFOp>(l, p, q); }
+  Value mul(Value p, Value q) const { return b.create<arith::MulFOp>(l, p, q); }
+  Value div(Value p, Value q) const { return b.create<arith::DivFOp>(l, p, q); }
+  Value lt(Value p, Value q) const {
+    return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, p, q);
+  }
+  Value sel(Value k, Value p, Value q) const { return b.create<arith::SelectOp>(l, k, p, q); }
+};
+
 /// A tensor of `dims` and `elem` whose every element `body` computes from
 /// its position (linalg.index): an all-parallel generic with no inputs, the
 /// shape of every gather, pad and generator.

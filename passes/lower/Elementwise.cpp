@@ -345,27 +345,13 @@ struct MathLowering : MlcPattern<MathOp> {
   static Value body(OpBuilder &b, Location l, MathKind kind, Value x, double alpha,
                     double beta, bool u) {
     Type t = x.getType();
-    auto c = [&](double v) -> Value {
-      if (isa<FloatType>(t))
-        return b.create<arith::ConstantOp>(l, b.getFloatAttr(t, v));
-      return b.create<arith::ConstantOp>(l, b.getIntegerAttr(t, (int64_t)v));
-    };
-    auto add = [&](Value p, Value q) { return b.create<arith::AddFOp>(l, p, q).getResult(); };
-    auto sub = [&](Value p, Value q) { return b.create<arith::SubFOp>(l, p, q).getResult(); };
-    auto mul = [&](Value p, Value q) { return b.create<arith::MulFOp>(l, p, q).getResult(); };
-    auto div = [&](Value p, Value q) { return b.create<arith::DivFOp>(l, p, q).getResult(); };
-    auto lt = [&](Value p, Value q) {
-      return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, p, q).getResult();
-    };
-    auto sel = [&](Value k, Value p, Value q) {
-      return b.create<arith::SelectOp>(l, k, p, q).getResult();
-    };
+    ScalarOps o{b, l, t};
     auto exp = [&](Value p) { return b.create<math::ExpOp>(l, p).getResult(); };
     // log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|)
     auto softplus = [&](Value p) {
-      Value m = b.create<arith::MaximumFOp>(l, p, c(0));
+      Value m = b.create<arith::MaximumFOp>(l, p, o.c(0));
       Value e = exp(b.create<arith::NegFOp>(l, b.create<math::AbsFOp>(l, p)));
-      return add(m, b.create<math::Log1pOp>(l, e));
+      return o.add(m, b.create<math::Log1pOp>(l, e));
     };
     switch (kind) {
     case MathKind::Sin: return b.create<math::SinOp>(l, x);
@@ -383,62 +369,62 @@ struct MathLowering : MlcPattern<MathOp> {
     case MathKind::Ceil: return b.create<math::CeilOp>(l, x);
     case MathKind::Round: return b.create<math::RoundEvenOp>(l, x);
     case MathKind::Sign: {
-      Value zero = c(0), one = c(1), minus = c(-1);
+      Value zero = o.c(0), one = o.c(1), minus = o.c(-1);
       if (isa<FloatType>(t)) {
         Value pos = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, x, zero);
-        return sel(pos, one, sel(lt(x, zero), minus, zero));
+        return o.sel(pos, one, o.sel(o.lt(x, zero), minus, zero));
       }
       Value pos = b.create<arith::CmpIOp>(l, u ? arith::CmpIPredicate::ugt
                                                 : arith::CmpIPredicate::sgt, x, zero);
       Value neg = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, x, zero);
-      return sel(pos, one, u ? zero : sel(neg, minus, zero));
+      return o.sel(pos, one, u ? zero : o.sel(neg, minus, zero));
     }
     case MathKind::Softplus: return softplus(x);
-    case MathKind::Softsign: return div(x, add(c(1), b.create<math::AbsFOp>(l, x)));
+    case MathKind::Softsign: return o.div(x, o.add(o.c(1), b.create<math::AbsFOp>(l, x)));
     case MathKind::IsNaN:
       return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::UNO, x, x);
     case MathKind::IsInf: {
-      Value inf = c(INFINITY), r = b.create<arith::ConstantOp>(l, b.getBoolAttr(false));
+      Value inf = o.c(INFINITY), r = b.create<arith::ConstantOp>(l, b.getBoolAttr(false));
       auto eq = [&](Value p) {
         return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, x, p).getResult();
       };
       if (alpha != 0)
         r = b.create<arith::OrIOp>(l, r, eq(inf));
       if (beta != 0)
-        r = b.create<arith::OrIOp>(l, r, eq(c(-INFINITY)));
+        r = b.create<arith::OrIOp>(l, r, eq(o.c(-INFINITY)));
       return r;
     }
     case MathKind::Elu:
-      return sel(lt(x, c(0)), mul(c(alpha), sub(exp(x), c(1))), x);
+      return o.sel(o.lt(x, o.c(0)), o.mul(o.c(alpha), o.sub(exp(x), o.c(1))), x);
     case MathKind::Selu:
-      return mul(c(beta), sel(b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLE, x, c(0)),
-                              sub(mul(c(alpha), exp(x)), c(alpha)), x));
-    case MathKind::LeakyRelu: return sel(lt(x, c(0)), mul(c(alpha), x), x);
-    case MathKind::ThresholdedRelu: return sel(lt(c(alpha), x), x, c(0));
+      return o.mul(o.c(beta), o.sel(b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLE, x, o.c(0)),
+                              o.sub(o.mul(o.c(alpha), exp(x)), o.c(alpha)), x));
+    case MathKind::LeakyRelu: return o.sel(o.lt(x, o.c(0)), o.mul(o.c(alpha), x), x);
+    case MathKind::ThresholdedRelu: return o.sel(o.lt(o.c(alpha), x), x, o.c(0));
     case MathKind::Celu: {
-      Value e = mul(c(alpha), sub(exp(div(x, c(alpha))), c(1)));
-      return add(b.create<arith::MaximumFOp>(l, x, c(0)),
-                 b.create<arith::MinimumFOp>(l, e, c(0)));
+      Value e = o.mul(o.c(alpha), o.sub(exp(o.div(x, o.c(alpha))), o.c(1)));
+      return o.add(b.create<arith::MaximumFOp>(l, x, o.c(0)),
+                 b.create<arith::MinimumFOp>(l, e, o.c(0)));
     }
-    case MathKind::Mish: return mul(x, b.create<math::TanhOp>(l, softplus(x)));
+    case MathKind::Mish: return o.mul(x, b.create<math::TanhOp>(l, softplus(x)));
     case MathKind::Gelu: {
       Value inner;
       if (beta != 0) { // tanh approximation
-        Value x3 = mul(mul(x, x), x);
+        Value x3 = o.mul(o.mul(x, x), x);
         inner = b.create<math::TanhOp>(
-            l, mul(c(std::sqrt(2.0 / M_PI)), add(x, mul(c(0.044715), x3))));
+            l, o.mul(o.c(std::sqrt(2.0 / M_PI)), o.add(x, o.mul(o.c(0.044715), x3))));
       } else {
-        inner = b.create<math::ErfOp>(l, mul(x, c(M_SQRT1_2)));
+        inner = b.create<math::ErfOp>(l, o.mul(x, o.c(M_SQRT1_2)));
       }
-      return mul(mul(c(0.5), x), add(c(1), inner));
+      return o.mul(o.mul(o.c(0.5), x), o.add(o.c(1), inner));
     }
     case MathKind::Swish: {
-      Value s = div(c(1), add(c(1), exp(b.create<arith::NegFOp>(l, mul(c(alpha), x)))));
-      return mul(x, s);
+      Value s = o.div(o.c(1), o.add(o.c(1), exp(b.create<arith::NegFOp>(l, o.mul(o.c(alpha), x)))));
+      return o.mul(x, s);
     }
     case MathKind::Shrink:
-      return sel(lt(x, c(-alpha)), add(x, c(beta)),
-                 sel(lt(c(alpha), x), sub(x, c(beta)), c(0)));
+      return o.sel(o.lt(x, o.c(-alpha)), o.add(x, o.c(beta)),
+                 o.sel(o.lt(o.c(alpha), x), o.sub(x, o.c(beta)), o.c(0)));
     }
     return x;
   }

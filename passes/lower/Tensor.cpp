@@ -669,11 +669,7 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
     bool tooManyDims = false;
     Value gen = generate(rw, loc, outDims, elem,
                          [&](OpBuilder &b, Location l) -> Value {
-          auto c = [&](double v) { return b.create<arith::ConstantOp>(l, b.getF32FloatAttr(v)).getResult(); };
-          auto add = [&](Value p, Value q) { return b.create<arith::AddFOp>(l, p, q).getResult(); };
-          auto sub = [&](Value p, Value q) { return b.create<arith::SubFOp>(l, p, q).getResult(); };
-          auto mul = [&](Value p, Value q) { return b.create<arith::MulFOp>(l, p, q).getResult(); };
-          auto div = [&](Value p, Value q) { return b.create<arith::DivFOp>(l, p, q).getResult(); };
+          ScalarOps o{b, l, b.getF32Type()};
           Value zeroI = b.create<arith::ConstantIndexOp>(l, 0), oneI = b.create<arith::ConstantIndexOp>(l, 1);
           Value inside = b.create<arith::ConstantOp>(l, b.getBoolAttr(true));
           SmallVector<Value> base(rank), next(rank), w(rank);
@@ -690,34 +686,34 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
             // input width), as ONNX's reference does; half_pixel_symmetric
             // also the integer one.
             Value fi = toF(b, l, i, f32), fin = toF(b, l, in[d], f32);
-            Value fout = mul(scale[d], fin), foutInt = toF(b, l, out[d], f32);
+            Value fout = o.mul(scale[d], fin), foutInt = toF(b, l, out[d], f32);
             Value last = b.create<arith::SubIOp>(l, in[d], oneI);
             Value xo;
             if (coord == "asymmetric") {
-              xo = div(fi, scale[d]);
+              xo = o.div(fi, scale[d]);
             } else if (coord == "align_corners") {
-              Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, c(1));
-              xo = b.create<arith::SelectOp>(l, one, c(0), div(mul(fi, sub(fin, c(1))), sub(fout, c(1))));
+              Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, o.c(1));
+              xo = b.create<arith::SelectOp>(l, one, o.c(0), o.div(o.mul(fi, o.sub(fin, o.c(1))), o.sub(fout, o.c(1))));
             } else if (coord == "tf_crop_and_resize") {
-              Value span = sub(fin, c(1));
-              Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, c(1));
-              Value many = add(mul(roiS[d], span), div(mul(mul(fi, sub(roiE[d], roiS[d])), span), sub(fout, c(1))));
-              Value single = mul(mul(c(0.5), add(roiS[d], roiE[d])), span);
+              Value span = o.sub(fin, o.c(1));
+              Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, o.c(1));
+              Value many = o.add(o.mul(roiS[d], span), o.div(o.mul(o.mul(fi, o.sub(roiE[d], roiS[d])), span), o.sub(fout, o.c(1))));
+              Value single = o.mul(o.mul(o.c(0.5), o.add(roiS[d], roiE[d])), span);
               xo = b.create<arith::SelectOp>(l, one, single, many);
-              Value lo = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGE, xo, c(0));
+              Value lo = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGE, xo, o.c(0));
               Value hi = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLE, xo, span);
               inside = b.create<arith::AndIOp>(l, inside, b.create<arith::AndIOp>(l, lo, hi));
             } else if (coord == "half_pixel_symmetric") {
-              Value adj = div(foutInt, fout);
-              Value off = mul(mul(fin, c(0.5)), sub(c(1), adj));
-              xo = add(off, sub(div(add(fi, c(0.5)), scale[d]), c(0.5)));
+              Value adj = o.div(foutInt, fout);
+              Value off = o.mul(o.mul(fin, o.c(0.5)), o.sub(o.c(1), adj));
+              xo = o.add(off, o.sub(o.div(o.add(fi, o.c(0.5)), scale[d]), o.c(0.5)));
             } else if (coord == "tf_half_pixel_for_nn") {
-              xo = div(add(fi, c(0.5)), scale[d]);
+              xo = o.div(o.add(fi, o.c(0.5)), scale[d]);
             } else { // half_pixel, pytorch_half_pixel
-              xo = sub(div(add(fi, c(0.5)), scale[d]), c(0.5));
+              xo = o.sub(o.div(o.add(fi, o.c(0.5)), scale[d]), o.c(0.5));
               if (coord == "pytorch_half_pixel") {
-                Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, c(1));
-                xo = b.create<arith::SelectOp>(l, one, c(-0.5), xo);
+                Value one = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, fout, o.c(1));
+                xo = b.create<arith::SelectOp>(l, one, o.c(-0.5), xo);
               }
             }
             auto toIdx = [&](Value f) {
@@ -732,30 +728,30 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
               // ratio x - b is in (0, 1] (ONNX's reference); indices clamp
               // to the edge, or with exclude_outside weigh 0 and the rest
               // is renormalised.
-              Value bf = sub(b.create<math::CeilOp>(l, xo), c(1));
-              Value t = sub(xo, bf), u = sub(c(1), t);
+              Value bf = o.sub(b.create<math::CeilOp>(l, xo), o.c(1));
+              Value t = o.sub(xo, bf), u = o.sub(o.c(1), t);
               auto far = [&](Value r) { // A |r|^3 - 5A r^2 + 8A |r| - 4A for r in [1, 2]
-                return sub(mul(add(mul(sub(mul(c(A), r), c(5 * A)), r), c(8 * A)), r), c(4 * A));
+                return o.sub(o.mul(o.add(o.mul(o.sub(o.mul(o.c(A), r), o.c(5 * A)), r), o.c(8 * A)), r), o.c(4 * A));
               };
               auto near = [&](Value r) { // (A + 2) r^3 - (A + 3) r^2 + 1 for r in [0, 1]
-                return add(mul(mul(sub(mul(c(A + 2), r), c(A + 3)), r), r), c(1));
+                return o.add(o.mul(o.mul(o.sub(o.mul(o.c(A + 2), r), o.c(A + 3)), r), r), o.c(1));
               };
-              Value ws[4] = {far(add(t, c(1))), near(t), near(u), far(add(u, c(1)))};
-              Value bi = toIdx(bf), sum = c(0);
+              Value ws[4] = {far(o.add(t, o.c(1))), near(t), near(u), far(o.add(u, o.c(1)))};
+              Value bi = toIdx(bf), sum = o.c(0);
               for (int k = 0; k < 4; ++k) {
                 Value ik = b.create<arith::AddIOp>(l, bi, b.create<arith::ConstantIndexOp>(l, k - 1));
                 if (excludeOutside) {
                   Value lo = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, ik, zeroI);
                   Value hi = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, ik, in[d]);
-                  ws[k] = b.create<arith::SelectOp>(l, b.create<arith::AndIOp>(l, lo, hi), ws[k], c(0));
-                  sum = add(sum, ws[k]);
+                  ws[k] = b.create<arith::SelectOp>(l, b.create<arith::AndIOp>(l, lo, hi), ws[k], o.c(0));
+                  sum = o.add(sum, ws[k]);
                 }
                 tapIdx[d][k] = clampI(ik);
                 tapW[d][k] = ws[k];
               }
               if (excludeOutside)
                 for (int k = 0; k < 4; ++k)
-                  tapW[d][k] = div(tapW[d][k], sum);
+                  tapW[d][k] = o.div(tapW[d][k], sum);
               interp.push_back(d);
               continue;
             }
@@ -766,15 +762,15 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
               else if (nearest == "ceil")
                 r = b.create<math::CeilOp>(l, xo);
               else if (nearest == "round_prefer_ceil")
-                r = b.create<math::FloorOp>(l, add(xo, c(0.5)));
+                r = b.create<math::FloorOp>(l, o.add(xo, o.c(0.5)));
               else // round_prefer_floor
-                r = b.create<math::CeilOp>(l, sub(xo, c(0.5)));
+                r = b.create<math::CeilOp>(l, o.sub(xo, o.c(0.5)));
               base[d] = clampI(toIdx(r));
               continue;
             }
-            Value xc = b.create<arith::MaximumFOp>(l, b.create<arith::MinimumFOp>(l, xo, sub(fin, c(1))), c(0));
+            Value xc = b.create<arith::MaximumFOp>(l, b.create<arith::MinimumFOp>(l, xo, o.sub(fin, o.c(1))), o.c(0));
             Value x0 = b.create<math::FloorOp>(l, xc);
-            w[d] = sub(xc, x0);
+            w[d] = o.sub(xc, x0);
             base[d] = clampI(toIdx(x0));
             next[d] = clampI(b.create<arith::AddIOp>(l, base[d], oneI));
             interp.push_back(d);
@@ -787,34 +783,34 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
           } else if (interp.empty()) {
             v = b.create<tensor::ExtractOp>(l, x, base);
           } else if (cubic) {
-            v = c(0);
+            v = o.c(0);
             unsigned taps = 1;
             for (size_t k = 0; k < interp.size(); ++k)
               taps *= 4;
             for (unsigned tap = 0; tap < taps; ++tap) {
               SmallVector<Value> coords = base;
-              Value wt = c(1);
+              Value wt = o.c(1);
               unsigned rest = tap;
               for (int64_t d : interp) {
                 coords[d] = tapIdx[d][rest % 4];
-                wt = mul(wt, tapW[d][rest % 4]);
+                wt = o.mul(wt, tapW[d][rest % 4]);
                 rest /= 4;
               }
-              v = add(v, mul(wt, b.create<tensor::ExtractOp>(l, x, coords)));
+              v = o.add(v, o.mul(wt, b.create<tensor::ExtractOp>(l, x, coords)));
             }
           } else {
-            v = c(0);
+            v = o.c(0);
             for (unsigned corner = 0; corner < (1u << interp.size()); ++corner) {
               SmallVector<Value> coords = base;
-              Value wt = c(1);
+              Value wt = o.c(1);
               for (size_t k = 0; k < interp.size(); ++k) {
                 int64_t d = interp[k];
                 bool hi = corner >> k & 1;
                 if (hi)
                   coords[d] = next[d];
-                wt = mul(wt, hi ? w[d] : sub(c(1), w[d]));
+                wt = o.mul(wt, hi ? w[d] : o.sub(o.c(1), w[d]));
               }
-              v = add(v, mul(wt, b.create<tensor::ExtractOp>(l, x, coords)));
+              v = o.add(v, o.mul(wt, b.create<tensor::ExtractOp>(l, x, coords)));
             }
           }
           if (coord == "tf_crop_and_resize") {
@@ -1109,17 +1105,7 @@ struct GridSampleLowering : MlcPattern<GridSampleOp> {
       len.push_back(getValueOrCreateConstantIndexOp(rw, loc, xd[2 + i]));
     Value gen = generate(rw, loc, od, elem,
                          [&](OpBuilder &b, Location l) -> Value {
-          auto c = [&](double v) { return b.create<arith::ConstantOp>(l, b.getF32FloatAttr(v)).getResult(); };
-          auto add = [&](Value p, Value q) { return b.create<arith::AddFOp>(l, p, q).getResult(); };
-          auto sub = [&](Value p, Value q) { return b.create<arith::SubFOp>(l, p, q).getResult(); };
-          auto mul = [&](Value p, Value q) { return b.create<arith::MulFOp>(l, p, q).getResult(); };
-          auto div = [&](Value p, Value q) { return b.create<arith::DivFOp>(l, p, q).getResult(); };
-          auto lt = [&](Value p, Value q) {
-            return b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, p, q).getResult();
-          };
-          auto sel = [&](Value cnd, Value p, Value q) {
-            return b.create<arith::SelectOp>(l, cnd, p, q).getResult();
-          };
+          ScalarOps o{b, l, b.getF32Type()};
           auto toF = [&](Value idx) {
             return b.create<arith::SIToFPOp>(l, b.getF32Type(),
                                              b.create<arith::IndexCastOp>(l, b.getI64Type(), idx))
@@ -1132,19 +1118,19 @@ struct GridSampleLowering : MlcPattern<GridSampleOp> {
           };
           // Folds v into [lo, hi] by reflections at the nearer border.
           auto reflect = [&](Value v, Value lo, Value hi) {
-            Value span = sub(hi, lo);
+            Value span = o.sub(hi, lo);
             auto fold = [&](Value dx, Value near, Value farB, bool below) {
-              Value n = b.create<math::FloorOp>(l, div(dx, span));
-              Value r = sub(dx, mul(n, span));
-              Value half = mul(n, c(0.5));
+              Value n = b.create<math::FloorOp>(l, o.div(dx, span));
+              Value r = o.sub(dx, o.mul(n, span));
+              Value half = o.mul(n, o.c(0.5));
               Value even = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ,
                                                    b.create<math::FloorOp>(l, half), half);
-              Value towards = below ? add(near, r) : sub(near, r);
-              Value back = below ? sub(farB, r) : add(farB, r);
-              return sel(even, towards, back);
+              Value towards = below ? o.add(near, r) : o.sub(near, r);
+              Value back = below ? o.sub(farB, r) : o.add(farB, r);
+              return o.sel(even, towards, back);
             };
-            Value below = fold(sub(lo, v), lo, hi, true), above = fold(sub(v, hi), hi, lo, false);
-            return sel(lt(v, lo), below, sel(lt(hi, v), above, v));
+            Value below = fold(o.sub(lo, v), lo, hi, true), above = fold(o.sub(v, hi), hi, lo, false);
+            return o.sel(o.lt(v, lo), below, o.sel(o.lt(hi, v), above, v));
           };
           Value n = b.create<linalg::IndexOp>(l, 0), ch = b.create<linalg::IndexOp>(l, 1);
           SmallVector<Value> gAt = {n};
@@ -1156,18 +1142,18 @@ struct GridSampleLowering : MlcPattern<GridSampleOp> {
             at.push_back(b.create<arith::ConstantIndexOp>(l, s - 1 - i)); // (x, y, z) reversed
             Value gv = b.create<tensor::ExtractOp>(l, grid, at);
             fl[i] = toF(len[i]);
-            Value v = align ? mul(div(add(gv, c(1)), c(2)), sub(fl[i], c(1)))
-                            : div(sub(mul(add(gv, c(1)), fl[i]), c(1)), c(2));
+            Value v = align ? o.mul(o.div(o.add(gv, o.c(1)), o.c(2)), o.sub(fl[i], o.c(1)))
+                            : o.div(o.sub(o.mul(o.add(gv, o.c(1)), fl[i]), o.c(1)), o.c(2));
             if (mode == "nearest")
               v = b.create<math::RoundEvenOp>(l, v);
-            lo[i] = align ? c(0) : c(-0.5);
-            hi[i] = align ? sub(fl[i], c(1)) : sub(fl[i], c(0.5));
+            lo[i] = align ? o.c(0) : o.c(-0.5);
+            hi[i] = align ? o.sub(fl[i], o.c(1)) : o.sub(fl[i], o.c(0.5));
             // Cubic applies the padding to each tap only (as PyTorch and
             // onnxruntime do; ONNX's reference also moves the centre, which
             // differs for centres outside the border).
             if (pad == "border" && mode != "cubic")
-              v = b.create<arith::MaximumFOp>(l, b.create<arith::MinimumFOp>(l, v, sub(fl[i], c(1))),
-                                              c(0));
+              v = b.create<arith::MaximumFOp>(l, b.create<arith::MinimumFOp>(l, v, o.sub(fl[i], o.c(1))),
+                                              o.c(0));
             else if (pad == "reflection" && mode != "cubic")
               v = reflect(v, lo[i], hi[i]);
             pos[i] = v;
@@ -1190,7 +1176,7 @@ struct GridSampleLowering : MlcPattern<GridSampleOp> {
               at.push_back(b.create<arith::MaxSIOp>(l, b.create<arith::MinSIOp>(l, j, last), zeroI));
             }
             Value v = b.create<tensor::ExtractOp>(l, x, at);
-            return pad == "zeros" ? sel(inside, v, c(0)) : v;
+            return pad == "zeros" ? o.sel(inside, v, o.c(0)) : v;
           };
           Value out;
           if (mode == "nearest") {
@@ -1204,18 +1190,18 @@ struct GridSampleLowering : MlcPattern<GridSampleOp> {
             SmallVector<SmallVector<Value>> ti(s), tw(s);
             for (int64_t i = 0; i < s; ++i) {
               Value f0 = b.create<math::FloorOp>(l, pos[i]);
-              Value t = sub(pos[i], f0), i0 = toI(f0);
+              Value t = o.sub(pos[i], f0), i0 = toI(f0);
               SmallVector<Value> w;
               if (cubic) {
                 double A = -0.75;
                 auto far = [&](Value r) {
-                  return sub(mul(add(mul(sub(mul(c(A), r), c(5 * A)), r), c(8 * A)), r), c(4 * A));
+                  return o.sub(o.mul(o.add(o.mul(o.sub(o.mul(o.c(A), r), o.c(5 * A)), r), o.c(8 * A)), r), o.c(4 * A));
                 };
-                auto near = [&](Value r) { return add(mul(mul(sub(mul(c(A + 2), r), c(A + 3)), r), r), c(1)); };
-                Value u = sub(c(1), t);
-                w = {far(add(t, c(1))), near(t), near(u), far(add(u, c(1)))};
+                auto near = [&](Value r) { return o.add(o.mul(o.mul(o.sub(o.mul(o.c(A + 2), r), o.c(A + 3)), r), r), o.c(1)); };
+                Value u = o.sub(o.c(1), t);
+                w = {far(o.add(t, o.c(1))), near(t), near(u), far(o.add(u, o.c(1)))};
               } else {
-                w = {sub(c(1), t), t};
+                w = {o.sub(o.c(1), t), t};
               }
               for (int k = 0; k < taps; ++k) {
                 ti[i].push_back(b.create<arith::AddIOp>(
@@ -1223,20 +1209,20 @@ struct GridSampleLowering : MlcPattern<GridSampleOp> {
                 tw[i].push_back(w[k]);
               }
             }
-            out = c(0);
+            out = o.c(0);
             int total = 1;
             for (int64_t i = 0; i < s; ++i)
               total *= taps;
             for (int tIdx = 0; tIdx < total; ++tIdx) {
               SmallVector<Value> idx(s);
-              Value wt = c(1);
+              Value wt = o.c(1);
               int rest = tIdx;
               for (int64_t i = 0; i < s; ++i) {
                 idx[i] = ti[i][rest % taps];
-                wt = mul(wt, tw[i][rest % taps]);
+                wt = o.mul(wt, tw[i][rest % taps]);
                 rest /= taps;
               }
-              out = add(out, mul(wt, tap(idx)));
+              out = o.add(out, o.mul(wt, tap(idx)));
             }
           }
           return out;
