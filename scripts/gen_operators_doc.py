@@ -64,6 +64,7 @@ NOTES = {
     "GRU": "unrolled over a static sequence length; every direction, layout, sequence_lens, linear_before_reset, clip, activations",
     "RNN": "unrolled over a static sequence length; every direction, layout, sequence_lens, clip, activations",
     "LpPool": "1-D and 2-D; no dilations or ceil_mode",
+    "Dropout": "inference: the identity, and a mask that keeps every element; training mode only with a constant ratio of 0",
     "LRN": "a static channel dim",
     "ReverseSequence": "time and batch axes 0 and 1 in either order",
     "Einsum": "any number of operands, ellipsis, implicit output, diagonals; pairs with at most one left-only, right-only and contracted label run as one batched MatMul, others as a broadcast product and sum",

@@ -519,18 +519,30 @@ LogicalResult rmsNorm(NodeBinder &b) { return normalization(b, true); }
 /// Dropout at inference is the identity; a training_mode that is not a
 /// constant false is refused.
 LogicalResult dropout(NodeBinder &b) {
-  Value x, mode;
-  if (b.tensors(x) || b.optTensor(2, mode))
+  Value x, ratio, mode;
+  int64_t rank;
+  if (b.tensors(x) || b.optTensor(1, ratio) || b.optTensor(2, mode) || b.rank(x, rank))
     return failure();
   b.ignore("seed");
   b.ignore("ratio");
   b.ignore("is_test");
-  if (mode) {
+  auto constantIs = [](Value v, double want) {
     DenseElementsAttr c;
-    if (!matchPattern(mode, m_Constant(&c)) || (*c.getValues<APInt>().begin()) != 0)
-      return b.error("training mode is not supported"), failure();
-  }
-  b.setResults({x});
+    if (!v || !matchPattern(v, m_Constant(&c)) || c.getNumElements() != 1)
+      return false;
+    if (isa<FloatType>(c.getElementType()))
+      return (*c.getValues<APFloat>().begin()).convertToDouble() == want;
+    return double((*c.getValues<APInt>().begin()).getSExtValue()) == want;
+  };
+  // Training mode drops nothing when the ratio is a constant 0; a random
+  // mask is not supported.
+  if (mode && !constantIs(mode, 0) && !constantIs(ratio, 0))
+    return b.error("training mode with a ratio other than a constant 0 is not supported"),
+           failure();
+  // The mask keeps every element.
+  Value shape = b.create<ShapeOp>(x, b.builder.getI64IntegerAttr(0), b.builder.getI64IntegerAttr(rank));
+  Value keep = b.create<ExpandOp>(b.scalar(b.builder.getI1Type(), 1), shape);
+  b.setResults({x, keep});
   return success();
 }
 
