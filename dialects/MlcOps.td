@@ -160,7 +160,7 @@ def Mlc_PReluOp : Mlc_BinaryOp<"prelu">;
 def Mlc_ShlOp : Mlc_BinaryOp<"shl">;
 def Mlc_ShrOp : Mlc_BinaryOp<"shr">;
 
-// Comparisons produce i1 tensors. predicate: "eq" | "lt" | "le" | "gt" | "ge".
+// Comparisons produce i1 tensors. predicate: "eq" | "ne" | "lt" | "le" | "gt" | "ge".
 def Mlc_CompareOp : Mlc_Op<"compare"> {
   let arguments = (ins AnyTensor:$lhs, AnyTensor:$rhs, StrAttr:$predicate);
   let results = (outs AnyTensor:$result);

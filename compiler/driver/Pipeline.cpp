@@ -48,10 +48,11 @@ int dtypeOf(Type t) {
     case 'f': return (bits == 16 && t.isF16()) || (bits == 32 && t.isF32()) || (bits == 64 && t.isF64());
     case 'i': return t.isSignlessInteger(bits) || t.isSignedInteger(bits);
     case 'u': return t.isUnsignedInteger(bits);
-    default: return t.isInteger(1);
+    case 'b': return t.isInteger(1);
+    default: return false; // a narrow type: its holder is ambiguous (mlc.onnx_type)
     }
   };
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   if (is(KIND, BITS))                                                                            \
     return MLC_DTYPE_##ENUM;
 #include "mlc/dtypes.def"
@@ -78,11 +79,22 @@ absl::Status fail(bool user, const std::string &what, const DiagnosticCollector 
   return user ? absl::InvalidArgumentError(msg) : absl::InternalError(msg);
 }
 
-TensorSignature signatureOf(Type t, StringAttr name, ArrayAttr dimNames) {
+/// The mlc dtype of an ONNX type, 0 if the table lacks it.
+int dtypeOfOnnx(int64_t onnx) {
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                               \
+  if (onnx == ONNX)                                                                              \
+    return MLC_DTYPE_##ENUM;
+#include "mlc/dtypes.def"
+  return 0;
+}
+
+/// `onnxType` (mlc.onnx_type, set on narrow tensors) names the ONNX type
+/// when the element type only holds it.
+TensorSignature signatureOf(Type t, StringAttr name, ArrayAttr dimNames, IntegerAttr onnxType) {
   TensorSignature s;
   auto rt = cast<RankedTensorType>(t);
   s.name = name ? name.str() : "";
-  s.dtype = dtypeOf(rt.getElementType());
+  s.dtype = onnxType ? dtypeOfOnnx(onnxType.getInt()) : dtypeOf(rt.getElementType());
   for (int64_t i = 0; i < rt.getRank(); ++i) {
     bool dyn = rt.isDynamicDim(i);
     s.dims.push_back(dyn ? -1 : rt.getDimSize(i));
@@ -278,14 +290,16 @@ static absl::Status compileUncached(const CompileOptions &opts, const TargetBack
   for (unsigned i = 0; i < mainFn.getNumArguments(); ++i)
     sig.inputs.push_back(signatureOf(mainFn.getArgumentTypes()[i],
                                      mainFn.getArgAttrOfType<StringAttr>(i, "mlc.name"),
-                                     mainFn.getArgAttrOfType<ArrayAttr>(i, "mlc.dim_names")));
+                                     mainFn.getArgAttrOfType<ArrayAttr>(i, "mlc.dim_names"),
+                                     mainFn.getArgAttrOfType<IntegerAttr>(i, "mlc.onnx_type")));
   for (unsigned i = 0; i < mainFn.getNumResults(); ++i) {
     if (!isa<RankedTensorType>(mainFn.getResultTypes()[i]))
       return absl::InvalidArgumentError(
           "the shape of output #" + std::to_string(i) + " could not be inferred");
     sig.outputs.push_back(signatureOf(mainFn.getResultTypes()[i],
                                       mainFn.getResultAttrOfType<StringAttr>(i, "mlc.name"),
-                                      mainFn.getResultAttrOfType<ArrayAttr>(i, "mlc.dim_names")));
+                                      mainFn.getResultAttrOfType<ArrayAttr>(i, "mlc.dim_names"),
+                                      mainFn.getResultAttrOfType<IntegerAttr>(i, "mlc.onnx_type")));
   }
   for (auto *list : {&sig.inputs, &sig.outputs})
     for (const auto &t : *list)

@@ -1,5 +1,6 @@
 //===- Importer.cpp - ONNX ModelProto to the mlc dialect -----------------===//
 #include "compiler/import/Importer.h"
+#include "compiler/import/NarrowTypes.h"
 #include "compiler/import/NodeBinder.h"
 #include "compiler/import/Validate.h"
 
@@ -9,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -90,10 +92,11 @@ Type mlc::onnxElementType(MLIRContext *ctx, int dtype) {
     default: return b.getIntegerType(bits);
     }
   };
+  // A narrow type is held in a byte (dtypes.def's STORE).
   switch (dtype) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   case ONNX:                                                                                     \
-    return make(KIND, BITS);
+    return make(STORE, KIND == 'V' ? 8 : BITS);
 #include "mlc/dtypes.def"
   default: return nullptr;
   }
@@ -101,7 +104,7 @@ Type mlc::onnxElementType(MLIRContext *ctx, int dtype) {
 
 const char *mlc::onnxTypeName(int dtype) {
   switch (dtype) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   case ONNX:                                                                                     \
     return NAME;
 #include "mlc/dtypes.def"
@@ -164,6 +167,28 @@ FailureOr<DenseElementsAttr> mlc::tensorToAttr(MLIRContext *ctx,
       convert(field.Get(i), buf.data() + i * elementBytes(elem));
     return success();
   };
+  if (narrow::bits(t.data_type())) {
+    // Packed in the model (a 4-bit type two per byte, a 2-bit type four),
+    // one element per byte in mlc; int32_data holds a packed byte per entry.
+    size_t packed = narrow::packedBytes(t.data_type(), n);
+    std::string bytes;
+    if (t.data_location() == onnx::TensorProto::EXTERNAL)
+      bytes = external.str();
+    else if (t.has_raw_data())
+      bytes = t.raw_data();
+    else
+      for (int32_t v : t.int32_data())
+        bytes.push_back(char(v));
+    if (bytes.size() != packed) {
+      err = absl::StrCat("tensor '", t.name(), "' holds ", bytes.size(), " bytes of ",
+                         onnxTypeName(t.data_type()), ", its shape needs ", packed);
+      return failure();
+    }
+    buf.resize(n);
+    narrow::unpack(t.data_type(), reinterpret_cast<const unsigned char *>(bytes.data()), n,
+                   reinterpret_cast<unsigned char *>(buf.data()));
+    return DenseElementsAttr::getFromRawBuffer(type, ArrayRef<char>(buf));
+  }
   LogicalResult ok = success();
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
     ok = fromRaw(external);
@@ -334,6 +359,21 @@ bool NodeBinder::attr(StringRef name, DenseElementsAttr &out) {
     return error(err);
   out = *attr;
   return false;
+}
+
+int NodeBinder::narrowType(Value v) const {
+  return narrowTypes && v ? narrowTypes->lookup(v) : 0;
+}
+
+void NodeBinder::setNarrowResult(size_t i, int onnx) {
+  if (narrowResults.size() <= i)
+    narrowResults.resize(i + 1);
+  narrowResults[i] = onnx;
+}
+
+int NodeBinder::tensorAttrType(StringRef name) {
+  auto *a = find(name);
+  return a && a->type() == onnx::AttributeProto::TENSOR ? a->t().data_type() : 0;
 }
 
 bool NodeBinder::expect(StringRef name, int64_t expected) {
@@ -547,6 +587,7 @@ struct GraphImporter {
   std::vector<int> order; // the nodes in a topological order
   OpBuilder builder;
   llvm::StringMap<Value> values;
+  DenseMap<Value, int> narrow; // narrow tensors' ONNX types (NodeBinder.h)
   llvm::StringMap<const onnx::TensorProto *> initializers;
   std::vector<std::string> unsupported;
   std::vector<std::string> dataErrors; // bad initializers / external data
@@ -577,6 +618,8 @@ struct GraphImporter {
       return userError(err);
     auto op = builder.create<ConstantOp>(
         NameLoc::get(builder.getStringAttr(name)), attr->getType(), *attr);
+    if (narrow::bits(t.data_type()))
+      narrow[op.getResult()] = t.data_type();
     return op.getResult();
   }
 
@@ -684,6 +727,10 @@ struct GraphImporter {
     for (size_t i = 0; i < args.size(); ++i) {
       values[args[i]->name()] = entry->getArgument(i);
       func.setArgAttr(i, "mlc.name", builder.getStringAttr(args[i]->name()));
+      if (int t = args[i]->type().tensor_type().elem_type(); narrow::bits(t)) {
+        narrow[entry->getArgument(i)] = t;
+        func.setArgAttr(i, "mlc.onnx_type", builder.getI64IntegerAttr(t));
+      }
       func.setArgAttr(i, "mlc.dim_names", builder.getArrayAttr(argDimNames[i]));
     }
     builder.setInsertionPointToStart(entry);
@@ -710,7 +757,7 @@ struct GraphImporter {
       }
       if (!v)
         return userError("graph output '" + out.name() + "' is not produced by any node");
-      if (auto s = checkDeclaredType(out, v.getType()); !s.ok())
+      if (auto s = checkDeclaredType(out, v); !s.ok())
         return s;
       results.push_back(v);
       resultTypes.push_back(v.getType());
@@ -719,6 +766,8 @@ struct GraphImporter {
     func.setType(builder.getFunctionType(argTypes, resultTypes));
     for (int i = 0; i < g.output_size(); ++i) {
       func.setResultAttr(i, "mlc.name", builder.getStringAttr(g.output(i).name()));
+      if (int t = narrow.lookup(results[i]))
+        func.setResultAttr(i, "mlc.onnx_type", builder.getI64IntegerAttr(t));
       SmallVector<Attribute> names;
       if (g.output(i).type().has_tensor_type())
         for (const auto &d : g.output(i).type().tensor_type().shape().dim())
@@ -730,14 +779,19 @@ struct GraphImporter {
 
   /// A graph output's declared type must agree with what the graph
   /// computes: the dtype always, static dims unless --shape changed inputs.
-  absl::Status checkDeclaredType(const onnx::ValueInfoProto &out, Type computed) {
+  absl::Status checkDeclaredType(const onnx::ValueInfoProto &out, Value v) {
     if (!out.type().has_tensor_type())
       return absl::OkStatus();
     const auto &tt = out.type().tensor_type();
-    auto shaped = dyn_cast<ShapedType>(computed);
+    auto shaped = dyn_cast<ShapedType>(v.getType());
     if (!shaped)
       return absl::OkStatus();
     std::string who = "graph output '" + out.name() + "'";
+    if (int computed = narrow.lookup(v); tt.elem_type() && computed != tt.elem_type() &&
+                                         (computed || narrow::bits(tt.elem_type())))
+      return userError(who + " is declared " + onnxTypeName(tt.elem_type()) +
+                       " but the graph computes " +
+                       (computed ? onnxTypeName(computed) : typeName(shaped.getElementType())));
     if (Type declared = tt.elem_type() ? onnxElementType(&ctx, tt.elem_type()) : Type();
         declared && declared != shaped.getElementType())
       return userError(who + " is declared " + typeName(declared) +
@@ -820,11 +874,15 @@ struct GraphImporter {
     }
     if (missing)
       return;
+    int narrowIn = 0;
+    if (!checkNarrowInputs(node, inputs, narrowIn, report))
+      return;
     ScopedDiagnosticHandler diag(&ctx, [&](Diagnostic &d) {
       report(d.str());
       return success();
     });
     NodeBinder b(builder, loc, node, opset, inputs);
+    b.narrowTypes = &narrow;
     LogicalResult ok = fn(b);
     if (failed(ok) || !b.reason.empty()) {
       report(b.reason.empty() ? "conversion failed" : b.reason);
@@ -843,9 +901,64 @@ struct GraphImporter {
           return;
         }
     }
-    for (int i = 0; i < node.output_size(); ++i)
-      if (!node.output(i).empty())
-        values[node.output(i)] = b.results[i];
+    for (int i = 0; i < node.output_size(); ++i) {
+      if (node.output(i).empty())
+        continue;
+      Value r = b.results[i];
+      values[node.output(i)] = r;
+      if (i < (int)b.narrowResults.size() && b.narrowResults[i])
+        narrow[r] = b.narrowResults[i];
+      else if (narrowIn && !narrowAware(node.op_type()) &&
+               NodeBinder::elementType(r) == onnxElementType(&ctx, narrowIn))
+        narrow[r] = narrowIn; // data movement keeps the type
+    }
+  }
+
+  /// Ops that read narrow tensors themselves; data movement passes them
+  /// through unchanged.
+  static bool narrowAware(StringRef op) {
+    return op == "Cast" || op == "CastLike" || op == "QuantizeLinear" ||
+           op == "DequantizeLinear";
+  }
+  static bool movesData(StringRef op) {
+    static const llvm::StringSet<> ops = {
+        "Identity", "Reshape",  "Flatten", "Squeeze",       "Unsqueeze", "Transpose",
+        "Shape",    "Size",     "Pad",     "Concat",        "Split",     "Slice",
+        "Gather",   "GatherElements", "GatherND", "Expand", "Tile",      "Where"};
+    return ops.contains(op);
+  }
+
+  /// A node may read narrow tensors only if it is narrow-aware or moves
+  /// data, and then all of one narrow type, never mixed with the type that
+  /// holds them. `narrowIn` is that type.
+  template <typename Report>
+  bool checkNarrowInputs(const onnx::NodeProto &node, ArrayRef<Value> inputs, int &narrowIn,
+                         Report &report) {
+    for (Value v : inputs)
+      if (int t = v ? narrow.lookup(v) : 0) {
+        if (narrowIn && narrowIn != t) {
+          report(absl::StrCat("it mixes ", onnxTypeName(narrowIn), " and ", onnxTypeName(t),
+                              " inputs"));
+          return false;
+        }
+        narrowIn = t;
+      }
+    if (!narrowIn || narrowAware(node.op_type()))
+      return true;
+    if (!movesData(node.op_type())) {
+      report(absl::StrCat(onnxTypeName(narrowIn),
+                          " inputs are not supported by this op (only Cast, CastLike, the "
+                          "quantizers and data movement read narrow types)"));
+      return false;
+    }
+    Type held = onnxElementType(&ctx, narrowIn);
+    for (Value v : inputs)
+      if (v && !narrow.lookup(v) && NodeBinder::elementType(v) == held) {
+        report(absl::StrCat("it mixes ", onnxTypeName(narrowIn), " and ",
+                            typeName(held), " inputs"));
+        return false;
+      }
+    return true;
   }
 };
 
@@ -911,7 +1024,7 @@ absl::StatusOr<ModelSummary> mlc::summarizeOnnxFile(const std::string &path) {
     s.parameters += n;
     int64_t size = 0;
     switch (t.data_type()) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   case ONNX:                                                                                     \
     size = SIZE;                                                                                 \
     break;

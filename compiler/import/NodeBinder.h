@@ -12,6 +12,7 @@
 #include "dialects/MlcDialect.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringSet.h"
 
 #include <string>
@@ -108,8 +109,22 @@ public:
   /// Rank of a value; records an error if not known.
   bool rank(mlir::Value v, int64_t &r);
 
+  // --- narrow types (float8, float4, int4, int2; NarrowTypes.h) -----------
+  // A narrow tensor is held one element per byte (ui8 or i8); its ONNX type
+  // rides beside it. Only the converters the importer lists as narrow-aware
+  // (Cast, CastLike, the quantizers) see narrow inputs; data movement passes
+  // the type through and every other op refuses it.
+  /// The ONNX type of a narrow tensor, 0 for any other.
+  int narrowType(mlir::Value v) const;
+  /// Result `i` holds narrow type `onnx`.
+  void setNarrowResult(size_t i, int onnx);
+  /// The ONNX data type of tensor attribute `name` (0 if absent).
+  int tensorAttrType(llvm::StringRef name);
+
   // --- read by the importer -----------------------------------------------
   std::vector<mlir::Value> results;
+  const llvm::DenseMap<mlir::Value, int> *narrowTypes = nullptr;
+  std::vector<int> narrowResults; // per result, 0 for not narrow
   std::string reason;
   bool inferFailed = false;
   std::vector<std::string> unusedAttributes() const;
@@ -129,6 +144,22 @@ using ConvertFn = mlir::LogicalResult (*)(NodeBinder &);
 /// attributes (kernel_shape, strides, pads, auto_pad, dilations, group);
 /// 1-D windows run as 2-D.
 mlir::Value convolution(NodeBinder &b, mlir::Value x, mlir::Value w, mlir::Value bias);
+
+/// Narrow types (Narrow.cpp). A narrow tensor (NarrowTypes.h) of ONNX type
+/// `onnx` decoded: a float type's codes to float32 values, an integer type's
+/// held values as they are.
+mlir::Value decodeNarrow(NodeBinder &b, mlir::Value x, int onnx);
+/// `x` (any numeric tensor) encoded as ONNX narrow type `onnx`, rounding as
+/// Cast does (`saturate` for float8, `roundMode` for float8e8m0).
+mlir::Value encodeNarrow(NodeBinder &b, mlir::Value x, int onnx, bool saturate,
+                         llvm::StringRef roundMode);
+/// `x` (narrow or not) cast to ONNX type `to` (narrow or not).
+mlir::Value castToOnnx(NodeBinder &b, mlir::Value x, int to, bool saturate,
+                       llvm::StringRef roundMode);
+/// The value range of a narrow integer type (int4: -8..7).
+std::pair<double, double> narrowIntegerRange(int onnx);
+/// float8 or float4 (decoded through a table).
+bool isNarrowFloat(int onnx);
 
 /// Registers a converter for `opType` in the default domain, valid from
 /// opset `since` until the next registration of the same op.

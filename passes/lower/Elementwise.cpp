@@ -542,12 +542,19 @@ struct CompareLowering : MlcPattern<CompareOp> {
       return failure();
     Type in = cast<ShapedType>(a.getLhs().getType()).getElementType();
     StringRef p = op.getPredicate();
+    if (!llvm::is_contained({"eq", "ne", "lt", "le", "gt", "ge"}, p))
+      return rw.notifyMatchFailure(op, "unknown predicate");
     bool f = isa<FloatType>(in);
-    auto fp = p == "eq" ? arith::CmpFPredicate::OEQ : p == "lt" ? arith::CmpFPredicate::OLT
-              : p == "le" ? arith::CmpFPredicate::OLE : p == "gt" ? arith::CmpFPredicate::OGT
+    // "ne" is unordered: NaN != NaN.
+    auto fp = p == "eq"   ? arith::CmpFPredicate::OEQ
+              : p == "ne" ? arith::CmpFPredicate::UNE
+              : p == "lt" ? arith::CmpFPredicate::OLT
+              : p == "le" ? arith::CmpFPredicate::OLE
+              : p == "gt" ? arith::CmpFPredicate::OGT
                           : arith::CmpFPredicate::OGE;
     bool u = readsUnsigned(op);
     auto ip = p == "eq"   ? arith::CmpIPredicate::eq
+              : p == "ne" ? arith::CmpIPredicate::ne
               : p == "lt" ? (u ? arith::CmpIPredicate::ult : arith::CmpIPredicate::slt)
               : p == "le" ? (u ? arith::CmpIPredicate::ule : arith::CmpIPredicate::sle)
               : p == "gt" ? (u ? arith::CmpIPredicate::ugt : arith::CmpIPredicate::sgt)

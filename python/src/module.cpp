@@ -39,12 +39,13 @@ void check(mlc_status s) {
 /// DLPack element type <-> mlc dtype, from the one table.
 nb::dlpack::dtype dlpackOf(mlc_dtype d) {
   switch (d) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   case MLC_DTYPE_##ENUM:                                                                         \
     return {uint8_t(KIND == 'f'   ? nb::dlpack::dtype_code::Float                               \
                     : KIND == 'i' ? nb::dlpack::dtype_code::Int                                 \
                     : KIND == 'u' ? nb::dlpack::dtype_code::UInt                                \
-                                  : nb::dlpack::dtype_code::Bool),                              \
+                    : KIND == 'b' ? nb::dlpack::dtype_code::Bool                                \
+                                  : nb::dlpack::dtype_code::UInt), /* narrow: its bytes */      \
             uint8_t(SIZE * 8), 1};
 #include "mlc/dtypes.def"
   default: throw RuntimeError(MLC_ERROR_INTERNAL, "unknown dtype");
@@ -52,7 +53,7 @@ nb::dlpack::dtype dlpackOf(mlc_dtype d) {
 }
 
 mlc_dtype mlcOf(nb::dlpack::dtype t) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   if (nb::dlpack::dtype e = dlpackOf(MLC_DTYPE_##ENUM);                                          \
       e.code == t.code && e.bits == t.bits && t.lanes == 1)                                      \
     return MLC_DTYPE_##ENUM;

@@ -244,19 +244,22 @@ bool addValueRangeArg(const std::string &v, std::map<std::string, std::pair<doub
 
 namespace {
 
+/// dtypes.def's KIND of `d`.
+char kindOf(mlc_dtype d) {
+  switch (d) {
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                               \
+  case MLC_DTYPE_##ENUM:                                                                         \
+    return KIND;
+#include "mlc/dtypes.def"
+  default: return 0;
+  }
+}
+
 /// Fills `t` (dtype and shape set) with values drawn from `rng`.
 void fillRandom(HostTensor &t, std::mt19937_64 &rng, const std::pair<double, double> *range) {
   size_t n = t.elements();
   t.data.resize(n * mlc_dtype_size(t.dtype));
-  char kind = 0;
-  switch (t.dtype) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
-  case MLC_DTYPE_##ENUM:                                                                         \
-    kind = KIND;                                                                                 \
-    break;
-#include "mlc/dtypes.def"
-  default: break;
-  }
+  char kind = kindOf(t.dtype);
   auto store = [&](size_t e, auto v) { std::memcpy(t.data.data() + e * sizeof(v), &v, sizeof(v)); };
   if (kind == 'f') {
     std::uniform_real_distribution<double> u(range ? range->first : -1.0,
@@ -272,7 +275,8 @@ void fillRandom(HostTensor &t, std::mt19937_64 &rng, const std::pair<double, dou
     }
     return;
   }
-  int64_t lo = 0, hi = kind == 'b' ? 1 : 9;
+  // A narrow type draws 0 or 1, valid in each of them.
+  int64_t lo = 0, hi = kind == 'b' || kind == 'V' ? 1 : 9;
   if (range) {
     lo = int64_t(std::ceil(range->first));
     hi = int64_t(std::floor(range->second));
@@ -318,6 +322,10 @@ int gatherInputs(const mlc_model *model, const std::map<std::string, std::string
       std::string err;
       if (!readTensorFile(f->second, t, err))
         return userError(err);
+      // A .npy file cannot say which narrow type its bytes hold.
+      if (kindOf(t.dtype) == 'V' && kindOf(info.dtype) == 'V' &&
+          mlc_dtype_size(t.dtype) == mlc_dtype_size(info.dtype))
+        t.dtype = info.dtype;
     } else if (randomFill) {
       t.dtype = info.dtype;
       for (int32_t d = 0; d < info.rank; ++d) {

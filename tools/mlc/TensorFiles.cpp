@@ -1,5 +1,6 @@
 //===- TensorFiles.cpp - .npy and ONNX TensorProto (.pb) files -----------===//
 #include "tools/mlc/TensorFiles.h"
+#include "compiler/import/NarrowTypes.h"
 
 #include "llvm/ADT/StringRef.h"
 
@@ -33,7 +34,7 @@ struct NpyType {
 const std::vector<NpyType> &npyTypes() {
   static const std::vector<NpyType> types = [] {
     std::vector<NpyType> v;
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   v.push_back({std::string(SIZE == 1 ? "|" : "<") + KIND + std::to_string(SIZE), MLC_DTYPE_##ENUM});
 #include "mlc/dtypes.def"
     return v;
@@ -104,9 +105,14 @@ bool mlc::tools::parseNpy(const std::string &bytes, const std::string &path, Hos
   };
   std::string descr = field("descr"), order = field("fortran_order"), shape = field("shape");
   t.dtype = MLC_DTYPE_INVALID;
+  // The first match: '|V1' (any narrow type, as ml_dtypes saves them) reads
+  // as the first narrow type of the table; the caller, who knows what the
+  // model expects, settles which (sameNarrowKind).
   for (const NpyType &n : npyTypes())
-    if (descr.find(std::string("'") + n.descr + "'") != std::string::npos ||
-        (n.descr[0] == '|' && descr.find(std::string("'<") + n.descr.substr(1) + "'") != std::string::npos))
+    if (t.dtype == MLC_DTYPE_INVALID &&
+        (descr.find(std::string("'") + n.descr + "'") != std::string::npos ||
+         (n.descr[0] == '|' &&
+          descr.find(std::string("'<") + n.descr.substr(1) + "'") != std::string::npos)))
       t.dtype = n.dtype;
   if (t.dtype == MLC_DTYPE_INVALID) {
     err = "'" + path + "' has an unsupported dtype " + descr.substr(0, descr.find(','));
@@ -198,7 +204,7 @@ bool mlc::tools::parseTensorProto(const std::string &bytes, const std::string &p
   }
   t.dtype = MLC_DTYPE_INVALID;
   switch (p.data_type()) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   case ONNX:                                                                                     \
     t.dtype = MLC_DTYPE_##ENUM;                                                                  \
     break;
@@ -218,14 +224,34 @@ bool mlc::tools::parseTensorProto(const std::string &bytes, const std::string &p
       err = "'" + path + "' has a bad shape";
       return false;
     }
-  // Every value takes at least a byte of the file.
-  if (count > bytes.size()) {
+  // Every value takes at least a byte of the file (a packed narrow one, a
+  // fraction of one).
+  uint64_t perByte = narrow::bits(p.data_type()) ? 8 / narrow::bits(p.data_type()) : 1;
+  if (count / perByte > bytes.size()) {
     err = "'" + path + "' holds fewer values than its shape needs";
     return false;
   }
   t.shape.assign(p.dims().begin(), p.dims().end());
   size_t es = mlc_dtype_size(t.dtype), n = t.elements();
   t.data.assign(n * es, 0);
+  if (narrow::bits(p.data_type())) {
+    // Packed in the file (NarrowTypes.h); int32_data holds a byte per entry.
+    size_t packed = narrow::packedBytes(p.data_type(), n);
+    std::string bytes;
+    if (p.has_raw_data())
+      bytes = p.raw_data();
+    else
+      for (int32_t v : p.int32_data())
+        bytes.push_back(char(v));
+    if (bytes.size() != packed) {
+      err = "'" + path + "' holds " + std::to_string(bytes.size()) + " bytes of " +
+            mlc_dtype_name(t.dtype) + ", its shape needs " + std::to_string(packed);
+      return false;
+    }
+    narrow::unpack(p.data_type(), reinterpret_cast<const unsigned char *>(bytes.data()), n,
+                   reinterpret_cast<unsigned char *>(t.data.data()));
+    return true;
+  }
   if (p.has_raw_data()) {
     if (p.raw_data().size() != n * es) {
       err = "'" + path + "' raw data does not match its shape";

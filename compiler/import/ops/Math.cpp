@@ -1,4 +1,5 @@
 //===- Math.cpp - converters: elementwise math, MatMul, Gemm, Softmax ----===//
+#include "compiler/import/NarrowTypes.h"
 #include "compiler/import/NodeBinder.h"
 
 #include "mlir/IR/Matchers.h"
@@ -74,13 +75,26 @@ template <MathKind Kind> LogicalResult math(NodeBinder &b) {
 
 LogicalResult castLike(NodeBinder &b) {
   Value x, like;
-  if (b.tensors(x, like))
+  int64_t saturate;
+  std::string roundMode;
+  if (b.tensors(x, like) || b.attr("saturate", saturate, 1) ||
+      b.attr("round_mode", roundMode, std::string("up")))
     return failure();
-  b.ignore("saturate");
   auto t = dyn_cast<ShapedType>(like.getType());
   if (!t)
     return b.error("the type of input #1 is not known"), failure();
-  b.setResults({b.create<CastOp>(x, TypeAttr::get(t.getElementType()))});
+  Value r;
+  if (int to = b.narrowType(like)) {
+    if (!(r = castToOnnx(b, x, to, saturate, roundMode)))
+      return failure();
+    b.setNarrowResult(0, to);
+  } else {
+    int from = b.narrowType(x);
+    r = b.cast(from ? decodeNarrow(b, x, from) : x, t.getElementType());
+    if (from && r == x) // another tensor, though the same bytes (int4 -> int8)
+      r = b.create<IdentityOp>(x);
+  }
+  b.setResults({r});
   return success();
 }
 
@@ -238,14 +252,19 @@ LogicalResult hardSigmoid(NodeBinder &b) {
 
 LogicalResult cast(NodeBinder &b) {
   Value x;
-  int64_t to;
-  if (b.tensors(x) || b.attr("to", to))
+  int64_t to, saturate;
+  std::string roundMode;
+  if (b.tensors(x) || b.attr("to", to) || b.attr("saturate", saturate, 1) ||
+      b.attr("round_mode", roundMode, std::string("up")))
     return failure();
-  b.ignore("saturate");
-  Type t = onnxElementType(b.builder.getContext(), to);
-  if (!t)
-    return b.error(std::string("cast to ") + onnxTypeName(to) + " is not supported"), failure();
-  b.setResults({b.create<CastOp>(x, TypeAttr::get(t))});
+  if (to != int(to))
+    return b.error("attribute 'to' is not an ONNX type"), failure();
+  Value r = castToOnnx(b, x, to, saturate, roundMode);
+  if (!r)
+    return failure();
+  b.setResults({r});
+  if (narrow::bits(to))
+    b.setNarrowResult(0, to);
   return success();
 }
 

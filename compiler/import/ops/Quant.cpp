@@ -18,9 +18,12 @@
 // consecutive elements along `axis`).
 //
 //===----------------------------------------------------------------------===//
+#include "compiler/import/NarrowTypes.h"
 #include "compiler/import/NodeBinder.h"
 
 #include "onnx/onnx_pb.h"
+
+#include <optional>
 
 using namespace mlir;
 using namespace mlc;
@@ -100,9 +103,11 @@ Value quantParam(NodeBinder &b, Value p, Value x, int64_t axis, int64_t block) {
   return b.create<GatherOp>(p, idx, b.builder.getI64IntegerAttr(axis));
 }
 
-/// round-half-even(q) + zero point, clamped to `to`'s range, cast to `to`.
-/// `q` is a float tensor; `zp` (optional) is already broadcastable.
-Value saturate(NodeBinder &b, Value q, Value zp, Type to) {
+/// round-half-even(q) + zero point, clamped to `range` (`to`'s when not
+/// given), cast to `to`. `q` is a float tensor; `zp` (optional) is already
+/// broadcastable.
+Value saturate(NodeBinder &b, Value q, Value zp, Type to,
+               std::optional<std::pair<double, double>> range = std::nullopt) {
   Type ft = NodeBinder::elementType(q);
   if (ft.getIntOrFloatBitWidth() < 32)
     ft = b.builder.getF32Type();
@@ -111,7 +116,7 @@ Value saturate(NodeBinder &b, Value q, Value zp, Type to) {
                              B.getF64FloatAttr(0), B.getF64FloatAttr(0));
   if (zp)
     r = b.create<AddOp>(r, b.cast(zp, ft));
-  auto [lo, hi] = integerRange(to);
+  auto [lo, hi] = range ? *range : integerRange(to);
   r = b.create<ClipOp>(r, B.getF64FloatAttr(lo), B.getF64FloatAttr(hi));
   return b.cast(r, to);
 }
@@ -144,8 +149,16 @@ LogicalResult quantizeLinear(NodeBinder &b) {
       b.attr("block_size", block, 0) || b.attr("output_dtype", outputDtype, 0) ||
       b.attr("precision", precision, 0))
     return failure();
-  b.ignore("saturate"); // float8 targets only
-  Type to = quantizedType(b, zp, outputDtype);
+  int64_t saturateFloat8;
+  if (b.attr("saturate", saturateFloat8, 1))
+    return failure();
+  // A narrow target (float8, float4, int4, int2) comes from the zero
+  // point's type or output_dtype.
+  int narrowTo = zp ? b.narrowType(zp) : narrow::bits(outputDtype) ? int(outputDtype) : 0;
+  if (narrowTo && outputDtype && outputDtype != narrowTo)
+    return b.error("output_dtype does not match the zero point's type"), failure();
+  Type to = narrowTo ? onnxElementType(b.builder.getContext(), narrowTo)
+                     : quantizedType(b, zp, outputDtype);
   if (!to)
     return failure();
   Value s = quantParam(b, scale, x, axis, block);
@@ -159,6 +172,21 @@ LogicalResult quantizeLinear(NodeBinder &b) {
       return b.error("precision must be a float type"), failure();
   }
   Value q = b.create<DivOp>(b.cast(x, calc), b.cast(s, calc));
+  if (narrowTo) {
+    b.setNarrowResult(0, narrowTo);
+    if (!isNarrowFloat(narrowTo)) {
+      b.setResults({saturate(b, q, z, to, narrowIntegerRange(narrowTo))});
+      return success();
+    }
+    // A float target rounds as Cast does; its zero point is a value too.
+    if (z)
+      q = b.create<AddOp>(b.cast(q, b.builder.getF32Type()), decodeNarrow(b, z, narrowTo));
+    Value r = encodeNarrow(b, q, narrowTo, saturateFloat8, "up");
+    if (!r)
+      return failure();
+    b.setResults({r});
+    return success();
+  }
   b.setResults({saturate(b, q, z, to)});
   return success();
 }
@@ -179,8 +207,19 @@ LogicalResult dequantizeLinear(NodeBinder &b) {
   if (b.tensors(x, scale) || b.optTensor(2, zp) || b.attr("axis", axis, 1) ||
       b.attr("block_size", block, 0) || b.attr("output_dtype", outputDtype, 0))
     return failure();
+  int narrowIn = b.narrowType(x);
+  if (int t = narrowIn) {
+    // float8/float4 codes become their values, narrow integers are held as
+    // values already.
+    if (zp && b.narrowType(zp) != t)
+      return b.error("the zero point's type differs from the input's"), failure();
+    x = decodeNarrow(b, x, t);
+    if (zp)
+      zp = decodeNarrow(b, zp, t);
+  }
   Type xt = NodeBinder::elementType(x);
-  if (!isa<IntegerType>(xt) || xt.isInteger(1) || xt.getIntOrFloatBitWidth() > 32)
+  if (!narrowIn &&
+      (!isa<IntegerType>(xt) || xt.isInteger(1) || xt.getIntOrFloatBitWidth() > 32))
     return b.error("dequantizing this type is not supported (8-, 16- and 32-bit integers are)"),
            failure();
   if (zp && NodeBinder::elementType(zp) != xt)

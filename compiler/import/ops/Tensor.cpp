@@ -1,4 +1,5 @@
 //===- Tensor.cpp - converters: constants, shapes and data movement ------===//
+#include "compiler/import/NarrowTypes.h"
 #include "compiler/import/NodeBinder.h"
 
 #include "mlir/IR/Matchers.h"
@@ -40,6 +41,8 @@ LogicalResult constant(NodeBinder &b) {
            failure();
   }
   b.setResults({b.constant(value)});
+  if (int t = b.tensorAttrType("value"); narrow::bits(t))
+    b.setNarrowResult(0, t);
   return success();
 }
 

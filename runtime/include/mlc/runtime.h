@@ -47,7 +47,7 @@ typedef enum mlc_status {
  * numbers, is mlc/dtypes.def). */
 typedef enum mlc_dtype {
   MLC_DTYPE_INVALID = 0,
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX) MLC_DTYPE_##ENUM = VALUE,
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE) MLC_DTYPE_##ENUM = VALUE,
 #include "mlc/dtypes.def"
 } mlc_dtype;
 
