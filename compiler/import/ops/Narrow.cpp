@@ -15,7 +15,9 @@
 //   - float8e8m0 keeps the float32 exponent, rounded up, down or to nearest
 //     as `round_mode` says;
 //   - int4/int2 (and unsigned) take the integer (truncated toward zero)
-//     modulo 2^bits, as a C cast to a narrower integer does.
+//     modulo 2^bits, as a C cast to a narrower integer does; they are read
+//     from the low bits of their byte (ml_dtypes leaves the high bits
+//     clear, mlc writes them sign-extended).
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/import/NarrowTypes.h"
@@ -174,9 +176,24 @@ Value encodeE8M0(NodeBinder &b, Value x, bool saturate, StringRef mode) {
 
 } // namespace
 
+/// The low `bits` of each element, sign-extended for a signed type: a
+/// narrow integer's value whatever the high bits hold (ml_dtypes clears
+/// them, mlc's encoder sign-extends).
+static Value narrowValue(NodeBinder &b, Value x, int onnx) {
+  Type i32 = b.builder.getI32Type();
+  int bits = narrow::bits(onnx);
+  Value v = b.create<AndOp>(b.cast(x, i32), b.scalar(i32, double((1 << bits) - 1)));
+  if (!narrow::isSigned(onnx))
+    return v;
+  Value high =
+      b.create<CompareOp>(v, b.scalar(i32, double(1 << (bits - 1))), b.builder.getStringAttr("ge"));
+  return b.create<WhereOp>(high, b.create<SubOp>(v, b.scalar(i32, double(1 << bits))), v);
+}
+
 Value mlc::decodeNarrow(NodeBinder &b, Value x, int onnx) {
   if (!floatFormat(onnx) && !isE8M0(onnx))
-    return x; // an integer type holds its value
+    return narrow::bits(onnx) < 8 ? b.cast(narrowValue(b, x, onnx), NodeBinder::elementType(x))
+                                  : x;
   Value idx = b.cast(x, b.builder.getI64Type());
   return b.create<GatherOp>(decodeTable(b, onnx), idx, b.builder.getI64IntegerAttr(0));
 }
@@ -202,14 +219,7 @@ Value mlc::encodeNarrow(NodeBinder &b, Value x, int onnx, bool saturate, StringR
                                                   o.math(x, MathKind::IsInf)));
     v = o.where(finite, x, b.scalar(NodeBinder::elementType(x), 0));
   }
-  int bits = narrow::bits(onnx);
-  v = b.create<AndOp>(b.cast(v, i64), b.scalar(i64, double((1 << bits) - 1)));
-  if (narrow::isSigned(onnx)) {
-    Value high = b.create<CompareOp>(v, b.scalar(i64, double(1 << (bits - 1))),
-                                     b.builder.getStringAttr("ge"));
-    v = b.create<WhereOp>(high, b.create<SubOp>(v, b.scalar(i64, double(1 << bits))), v);
-  }
-  return b.cast(v, held);
+  return b.cast(narrowValue(b, b.cast(v, i64), onnx), held);
 }
 
 Value mlc::castToOnnx(NodeBinder &b, Value x, int to, bool saturate, StringRef roundMode) {

@@ -375,7 +375,78 @@ def case_center_crop_pad(out):
     onnx.save(model(nodes, inputs, [vi("y", None), vi("z", None)], [hw], opset=18), out)
 
 
+def case_narrow(out):
+    """Narrow types as exporters and quantizers write them: a weight-only
+    int4 MatMul (blocked scales, an odd element count so the packed data
+    ends in half a byte), a float8 QDQ pair around data movement, Casts to
+    float8 with and without saturation, to int4 (onnxruntime
+    has no float4 Cast: the node tests cover it), and a uint4 weight of
+    three elements."""
+    rng = np.random.default_rng(5)
+    w4 = rng.integers(-8, 8, (6, 7)).astype(np.int8)
+    inits = [helper.make_tensor("w4", TensorProto.INT4, [6, 7], w4.flatten().tolist()),
+             numpy_helper.from_array(rng.uniform(0.05, 0.2, (2, 7)).astype(np.float32), "s4"),
+             numpy_helper.from_array(np.float32(0.05), "s8"),
+             helper.make_tensor("z8", TensorProto.FLOAT8E4M3FN, [], [0.0]),
+             helper.make_tensor("w2", TensorProto.UINT4, [3], [15, 1, 6]),
+             numpy_helper.from_array(np.float32(0.5), "s2"),
+             numpy_helper.from_array(np.float32(7), "seven"),
+             numpy_helper.from_array(np.float32(-8), "lo4"),
+             numpy_helper.from_array(np.float32(7), "hi4"),
+             numpy_helper.from_array(np.float32(300), "big")]
+    nodes = [helper.make_node("DequantizeLinear", ["w4", "s4"], ["wf"], axis=0, block_size=4),
+             helper.make_node("MatMul", ["x", "wf"], ["y"]),
+             helper.make_node("QuantizeLinear", ["x", "s8", "z8"], ["xq"]),
+             helper.make_node("Transpose", ["xq"], ["xqt"], perm=[1, 0]),
+             helper.make_node("DequantizeLinear", ["xqt", "s8", "z8"], ["xd"]),
+             helper.make_node("Cast", ["x"], ["x52"], to=TensorProto.FLOAT8E5M2, saturate=0),
+             helper.make_node("Cast", ["x52"], ["c52"], to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["x", "x"], ["xx"]),
+             helper.make_node("Cast", ["xx"], ["x43"], to=TensorProto.FLOAT8E4M3FN),
+             helper.make_node("Cast", ["x43"], ["c43"], to=TensorProto.FLOAT),
+             # within int4's range, integer-valued: out of range is undefined
+             # and onnxruntime rounds where ONNX's reference truncates
+             helper.make_node("Mul", ["x", "seven"], ["x7"]),
+             helper.make_node("Round", ["x7"], ["x7r"]),
+             helper.make_node("Clip", ["x7r", "lo4", "hi4"], ["x7c"]),
+             helper.make_node("Cast", ["x7c"], ["xi4"], to=TensorProto.INT4),
+             # saturates at 448
+             helper.make_node("Mul", ["x", "big"], ["xb"]),
+             helper.make_node("Cast", ["xb"], ["xb43"], to=TensorProto.FLOAT8E4M3FN),
+             helper.make_node("Cast", ["xb43"], ["cb43"], to=TensorProto.FLOAT),
+             helper.make_node("Cast", ["xi4"], ["ci4"], to=TensorProto.FLOAT),
+             helper.make_node("DequantizeLinear", ["w2", "s2"], ["w2f"])]
+    outputs = [vi("y", ["n", 7]), vi("xd", [6, "n"]), vi("c52", ["n", 6]),
+               vi("c43", ["n", 6]), vi("ci4", ["n", 6]), vi("cb43", ["n", 6]), vi("w2f", [3])]
+    onnx.save(model(nodes, [vi("x", ["n", 6])], outputs, inits, opset=21), out)
+
+
+def case_narrow_io(out):
+    """Narrow graph inputs and outputs: an int4 input (five values, so the
+    packed .pb ends in half a byte) dequantized and passed through, and a
+    float8 output; next to the model, q.pb holds an input. Also bad.onnx:
+    an Add on float8, which ONNX does not define."""
+    nodes = [helper.make_node("DequantizeLinear", ["q", "s"], ["y"]),
+             helper.make_node("Reshape", ["q", "shape"], ["qt"]),
+             helper.make_node("Cast", ["y"], ["y8"], to=TensorProto.FLOAT8E5M2)]
+    inits = [numpy_helper.from_array(np.float32(0.5), "s"),
+             numpy_helper.from_array(np.array([5, 1], np.int64), "shape")]
+    outputs = [vi("y", [5]), vi("qt", [5, 1], TensorProto.INT4),
+               vi("y8", [5], TensorProto.FLOAT8E5M2)]
+    onnx.save(model(nodes, [vi("q", [5], TensorProto.INT4)], outputs, inits, opset=21), out)
+    d = os.path.dirname(os.path.abspath(out))
+    q = helper.make_tensor("q", TensorProto.INT4, [5], [-8, 7, -1, 0, 3])
+    with open(os.path.join(d, "q.pb"), "wb") as f:
+        f.write(q.SerializeToString())
+    bad = [helper.make_node("Cast", ["x"], ["x8"], to=TensorProto.FLOAT8E4M3FN),
+           helper.make_node("Add", ["x8", "x8"], ["y"])]
+    onnx.save(model(bad, [vi("x", [3])], [vi("y", [3], TensorProto.FLOAT8E4M3FN)], opset=21),
+              os.path.join(d, "bad.onnx"))
+
+
 CASES = {
+    "narrow_io": case_narrow_io,
+    "narrow": case_narrow,
     "center_crop_pad": case_center_crop_pad,
     "nms": case_nms,
     "grid_sample": case_grid_sample,
