@@ -47,10 +47,27 @@ class TensorInfo(NamedTuple):
     shape: Tuple[Dim, ...]
 
 
+def _dtype(name: str) -> np.dtype:
+    """NumPy's dtype for an mlc dtype name; the narrow types (float8, int4,
+    ...) are ml_dtypes' where it is installed, else their bytes (uint8)."""
+    try:
+        return np.dtype(name)
+    except TypeError:
+        try:
+            import ml_dtypes
+            return np.dtype(getattr(ml_dtypes, name))
+        except (ImportError, AttributeError):
+            return np.dtype(np.uint8)
+
+
+_NARROW = {"float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "uint4", "int4",
+           "float4_e2m1fn", "float8_e8m0fnu", "uint2", "int2"}
+
+
 def _info(raw) -> TensorInfo:
     name, dtype, dims, names = raw
     shape = tuple(d if d >= 0 else (n or None) for d, n in zip(dims, names))
-    return TensorInfo(name, np.dtype(dtype), shape)
+    return TensorInfo(name, _dtype(dtype), shape)
 
 
 def compiler() -> str:
@@ -143,6 +160,12 @@ class Model:
     def _array(self, x, info: TensorInfo) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             x = np.from_dlpack(x) if hasattr(x, "__dlpack__") else np.asarray(x)
+        if info.dtype.name in _NARROW:
+            # ml_dtypes arrays, or their bytes as uint8/int8
+            if x.dtype != info.dtype and x.dtype not in (np.uint8, np.int8):
+                raise Error("input '%s' is %s; the model takes %s (an ml_dtypes array or its "
+                            "bytes as uint8)" % (info.name, x.dtype, info.dtype.name))
+            return np.ascontiguousarray(x).view(np.uint8)
         if x.dtype != info.dtype:
             if not np.can_cast(x.dtype, info.dtype, casting="same_kind"):
                 raise Error("input '%s' is %s; the model takes %s" % (info.name, x.dtype, info.dtype))
@@ -169,7 +192,8 @@ class Model:
             raise Error("the model takes %d input(s), got %d" % (len(self.inputs), len(values)))
         arrays = [self._array(v, i) for v, i in zip(values, self.inputs)]
         outs = self._session.run(arrays)
-        return {o.name: a for o, a in zip(self.outputs, outs)}
+        return {o.name: a.view(o.dtype) if o.dtype.name in _NARROW else a
+                for o, a in zip(self.outputs, outs)}
 
     __call__ = run
 

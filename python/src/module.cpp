@@ -52,6 +52,16 @@ nb::dlpack::dtype dlpackOf(mlc_dtype d) {
   }
 }
 
+bool isNarrow(mlc_dtype d) {
+  switch (d) {
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                               \
+  case MLC_DTYPE_##ENUM:                                                                         \
+    return KIND == 'V';
+#include "mlc/dtypes.def"
+  default: return false;
+  }
+}
+
 mlc_dtype mlcOf(nb::dlpack::dtype t) {
 #define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
   if (nb::dlpack::dtype e = dlpackOf(MLC_DTYPE_##ENUM);                                          \
@@ -142,6 +152,12 @@ public:
       t.data = const_cast<void *>(a.data());
       t.size_bytes = a.nbytes();
       t.dtype = mlcOf(a.dtype());
+      // A narrow input (float8, int4, ...) takes the bytes of a uint8 or
+      // int8 array: NumPy has no such types of its own.
+      mlc_tensor_info info;
+      if ((t.dtype == MLC_DTYPE_U8 || t.dtype == MLC_DTYPE_I8) && i < mlc_model_num_inputs(model_.get()) &&
+          mlc_model_input_info(model_.get(), i, &info) == MLC_OK && isNarrow(info.dtype))
+        t.dtype = info.dtype;
       t.rank = int32_t(a.ndim());
       for (size_t d = 0; d < a.ndim(); ++d)
         t.shape[d] = int64_t(a.shape(d));

@@ -130,3 +130,30 @@ def test_threads_and_concurrent_runs(so):
         t.join()
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_narrow_types(tmp_path):
+    """float8 and int4 inputs and outputs: ml_dtypes arrays, or their bytes."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    nodes = [helper.make_node("DequantizeLinear", ["q", "s"], ["y"]),
+             helper.make_node("Cast", ["y"], ["y8"], to=TensorProto.FLOAT8E4M3FN)]
+    g = helper.make_graph(nodes, "narrow", [helper.make_tensor_value_info("q", TensorProto.INT4, [4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4]),
+                           helper.make_tensor_value_info("y8", TensorProto.FLOAT8E4M3FN, [4])],
+                          [numpy_helper.from_array(np.float32(1.5), "s")])
+    path = str(tmp_path / "narrow.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), path)
+    m = mlc.load(mlc.compile(path, str(tmp_path / "narrow.so"), cache=False))
+    assert m.inputs[0].dtype == np.dtype(ml_dtypes.int4)
+    assert m.outputs[1].dtype == np.dtype(ml_dtypes.float8_e4m3fn)
+    q = np.array([-8, -1, 0, 7], ml_dtypes.int4)
+    want = q.astype(np.float32) * 1.5
+    for feed in (q, q.view(np.uint8)):  # ml_dtypes keeps int4's high bits clear
+        out = m.run({"q": feed})
+        np.testing.assert_array_equal(out["y"], want)
+        assert out["y8"].dtype == np.dtype(ml_dtypes.float8_e4m3fn)
+        np.testing.assert_array_equal(out["y8"], want.astype(ml_dtypes.float8_e4m3fn))
+    with pytest.raises(mlc.Error, match="the model takes int4"):
+        m.run({"q": np.zeros(4, np.float32)})
