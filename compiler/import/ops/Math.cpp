@@ -73,6 +73,19 @@ template <MathKind Kind> LogicalResult math(NodeBinder &b) {
   return success();
 }
 
+/// Swish_alpha(a) * b: the gated activation of Llama-style MLPs.
+LogicalResult swiglu(NodeBinder &b) {
+  Value gate, value;
+  float alpha;
+  if (b.tensors(gate, value) || b.attr("alpha", alpha, 1.0f))
+    return failure();
+  auto &B = b.builder;
+  Value g = b.create<MathOp>(gate, MathKindAttr::get(B.getContext(), MathKind::Swish),
+                             B.getF64FloatAttr(alpha), B.getF64FloatAttr(0));
+  b.setResults({b.create<MulOp>(g, value)});
+  return success();
+}
+
 LogicalResult castLike(NodeBinder &b) {
   Value x, like;
   int64_t saturate;
@@ -532,6 +545,34 @@ LogicalResult lpNormalization(NodeBinder &b) {
   return success();
 }
 
+/// (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` (default
+/// [0, 2, 3]), as ONNX's function body computes it.
+LogicalResult meanVarianceNormalization(NodeBinder &b) {
+  Value x;
+  SmallVector<int64_t> axes;
+  int64_t rank;
+  if (b.tensors(x) || b.rank(x, rank))
+    return failure();
+  if (b.has("axes") ? b.attr("axes", axes) : (axes.assign({0, 2, 3}), false))
+    return failure();
+  for (int64_t &a : axes)
+    if (b.axis(a, rank))
+      return failure();
+  Type elem = NodeBinder::elementType(x);
+  if (!isa<FloatType>(elem))
+    return b.error("the input must be a float tensor"), failure();
+  auto &B = b.builder;
+  auto mean = [&](Value v) -> Value {
+    return b.create<ReduceOp>(v, Value(), B.getDenseI64ArrayAttr(axes), B.getBoolAttr(true),
+                              B.getStringAttr(kMean), B.getBoolAttr(false));
+  };
+  Value ex = mean(x);
+  Value var = b.create<SubOp>(mean(b.create<MulOp>(x, x)), b.create<MulOp>(ex, ex));
+  Value std = b.create<AddOp>(b.create<SqrtOp>(var), b.scalar(elem, 1e-9));
+  b.setResults({b.create<DivOp>(b.create<SubOp>(x, ex), std)});
+  return success();
+}
+
 LogicalResult layerNorm(NodeBinder &b) { return normalization(b, false); }
 LogicalResult rmsNorm(NodeBinder &b) { return normalization(b, true); }
 
@@ -607,6 +648,7 @@ void registerMathConverters() {
   registerConverter("ArgMin", 1, argReduce<false>);
   registerConverter("LayerNormalization", 17, layerNorm);
   registerConverter("LpNormalization", 1, lpNormalization);
+  registerConverter("MeanVarianceNormalization", 9, meanVarianceNormalization);
   registerConverter("RMSNormalization", 23, rmsNorm);
   registerConverter("NegativeLogLikelihoodLoss", 12, negativeLogLikelihood);
   registerConverter("SoftmaxCrossEntropyLoss", 12, softmaxCrossEntropy);
@@ -649,6 +691,7 @@ void registerMathConverters() {
   registerConverter("Mish", 18, math<MathKind::Mish>);
   registerConverter("Gelu", 20, math<MathKind::Gelu>);
   registerConverter("Swish", 24, math<MathKind::Swish>);
+  registerConverter("SwiGLU", 28, swiglu);
   registerConverter("Shrink", 9, math<MathKind::Shrink>);
   registerConverter("CastLike", 15, castLike);
   registerConverter("Mod", 10, mod);
