@@ -52,7 +52,7 @@ int dtypeOf(Type t) {
     default: return false; // a narrow type: its holder is ambiguous (mlc.onnx_type)
     }
   };
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   if (is(KIND, BITS))                                                                            \
     return MLC_DTYPE_##ENUM;
 #include "mlc/dtypes.def"
@@ -81,7 +81,7 @@ absl::Status fail(bool user, const std::string &what, const DiagnosticCollector 
 
 /// The mlc dtype of an ONNX type, 0 if the table lacks it.
 int dtypeOfOnnx(int64_t onnx) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                               \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   if (onnx == ONNX)                                                                              \
     return MLC_DTYPE_##ENUM;
 #include "mlc/dtypes.def"

@@ -94,7 +94,7 @@ Type mlc::onnxElementType(MLIRContext *ctx, int dtype) {
   };
   // A narrow type is held in a byte (dtypes.def's STORE).
   switch (dtype) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
     return make(STORE, KIND == 'V' ? 8 : BITS);
 #include "mlc/dtypes.def"
@@ -104,7 +104,7 @@ Type mlc::onnxElementType(MLIRContext *ctx, int dtype) {
 
 const char *mlc::onnxTypeName(int dtype) {
   switch (dtype) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
     return NAME;
 #include "mlc/dtypes.def"
@@ -169,24 +169,18 @@ FailureOr<DenseElementsAttr> mlc::tensorToAttr(MLIRContext *ctx,
   };
   if (narrow::bits(t.data_type())) {
     // Packed in the model (a 4-bit type two per byte, a 2-bit type four),
-    // one element per byte in mlc; int32_data holds a packed byte per entry.
-    size_t packed = narrow::packedBytes(t.data_type(), n);
-    std::string bytes;
-    if (t.data_location() == onnx::TensorProto::EXTERNAL)
-      bytes = external.str();
-    else if (t.has_raw_data())
-      bytes = t.raw_data();
-    else
-      for (int32_t v : t.int32_data())
-        bytes.push_back(char(v));
-    if (bytes.size() != packed) {
-      err = absl::StrCat("tensor '", t.name(), "' holds ", bytes.size(), " bytes of ",
-                         onnxTypeName(t.data_type()), ", its shape needs ", packed);
+    // one element per byte in mlc.
+    bool isExternal = t.data_location() == onnx::TensorProto::EXTERNAL;
+    size_t got, need;
+    buf.resize(n);
+    if (!narrow::unpackStored(t.data_type(), isExternal || t.has_raw_data(),
+                              isExternal ? std::string_view(external) : t.raw_data(),
+                              t.int32_data(), n, reinterpret_cast<unsigned char *>(buf.data()),
+                              got, need)) {
+      err = absl::StrCat("tensor '", t.name(), "' holds ", got, " bytes of ",
+                         onnxTypeName(t.data_type()), ", its shape needs ", need);
       return failure();
     }
-    buf.resize(n);
-    narrow::unpack(t.data_type(), reinterpret_cast<const unsigned char *>(bytes.data()), n,
-                   reinterpret_cast<unsigned char *>(buf.data()));
     return DenseElementsAttr::getFromRawBuffer(type, ArrayRef<char>(buf));
   }
   LogicalResult ok = success();
@@ -1024,7 +1018,7 @@ absl::StatusOr<ModelSummary> mlc::summarizeOnnxFile(const std::string &path) {
     s.parameters += n;
     int64_t size = 0;
     switch (t.data_type()) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
     size = SIZE;                                                                                 \
     break;

@@ -12,6 +12,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 namespace mlc::narrow {
 
@@ -25,7 +27,7 @@ enum OnnxType : int {
 /// Bits per element of a narrow ONNX type (8, 4 or 2); 0 for other types.
 inline int bits(int onnx) {
   switch (onnx) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                               \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
     return KIND == 'V' ? BITS : 0;
 #include "mlc/dtypes.def"
@@ -36,7 +38,7 @@ inline int bits(int onnx) {
 /// Whether a narrow type is held sign-extended (int4, int2).
 inline bool isSigned(int onnx) {
   switch (onnx) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                               \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
     return KIND == 'V' && STORE == 'i';
 #include "mlc/dtypes.def"
@@ -65,6 +67,28 @@ inline void unpack(int onnx, const unsigned char *packed, size_t n, unsigned cha
       v |= ~mask;
     out[i] = (unsigned char)v;
   }
+}
+
+/// Unpacks a narrow TensorProto's `n` elements into `out`: from `raw`
+/// (raw_data or external data) when `hasRaw`, else from `int32s`
+/// (int32_data, a packed byte per entry). False when the stored bytes do
+/// not match the shape; `got` is how many there were, `need` how many the
+/// shape takes.
+template <typename Int32s>
+bool unpackStored(int onnx, bool hasRaw, std::string_view raw, const Int32s &int32s, size_t n,
+                  unsigned char *out, size_t &got, size_t &need) {
+  std::string fromInts;
+  if (!hasRaw) {
+    for (int32_t v : int32s)
+      fromInts.push_back(char(v));
+    raw = fromInts;
+  }
+  got = raw.size();
+  need = packedBytes(onnx, n);
+  if (got != need)
+    return false;
+  unpack(onnx, reinterpret_cast<const unsigned char *>(raw.data()), n, out);
+  return true;
 }
 
 } // namespace mlc::narrow

@@ -156,8 +156,6 @@ mlir::Value encodeNarrow(NodeBinder &b, mlir::Value x, int onnx, bool saturate,
 /// `x` (narrow or not) cast to ONNX type `to` (narrow or not).
 mlir::Value castToOnnx(NodeBinder &b, mlir::Value x, int to, bool saturate,
                        llvm::StringRef roundMode);
-/// The value range of a narrow integer type (int4: -8..7).
-std::pair<double, double> narrowIntegerRange(int onnx);
 /// float8 or float4 (decoded through a table).
 bool isNarrowFloat(int onnx);
 

@@ -39,7 +39,7 @@ void check(mlc_status s) {
 /// DLPack element type <-> mlc dtype, from the one table.
 nb::dlpack::dtype dlpackOf(mlc_dtype d) {
   switch (d) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case MLC_DTYPE_##ENUM:                                                                         \
     return {uint8_t(KIND == 'f'   ? nb::dlpack::dtype_code::Float                               \
                     : KIND == 'i' ? nb::dlpack::dtype_code::Int                                 \
@@ -54,7 +54,7 @@ nb::dlpack::dtype dlpackOf(mlc_dtype d) {
 
 bool isNarrow(mlc_dtype d) {
   switch (d) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                               \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case MLC_DTYPE_##ENUM:                                                                         \
     return KIND == 'V';
 #include "mlc/dtypes.def"
@@ -63,7 +63,7 @@ bool isNarrow(mlc_dtype d) {
 }
 
 mlc_dtype mlcOf(nb::dlpack::dtype t) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   if (nb::dlpack::dtype e = dlpackOf(MLC_DTYPE_##ENUM);                                          \
       e.code == t.code && e.bits == t.bits && t.lanes == 1)                                      \
     return MLC_DTYPE_##ENUM;

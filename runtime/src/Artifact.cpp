@@ -19,7 +19,7 @@ using namespace mlc::runtime;
 /// must not become an mlc_dtype).
 static bool knownDtype(int32_t v) {
   switch (v) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case VALUE:                                                                                    \
     return true;
 #include "mlc/dtypes.def"

@@ -203,7 +203,7 @@ const char *mlc_status_name(mlc_status s) {
 
 const char *mlc_dtype_name(mlc_dtype t) {
   switch (t) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case MLC_DTYPE_##ENUM:                                                                         \
     return NAME;
 #include "mlc/dtypes.def"
@@ -213,7 +213,7 @@ const char *mlc_dtype_name(mlc_dtype t) {
 
 size_t mlc_dtype_size(mlc_dtype t) {
   switch (t) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case MLC_DTYPE_##ENUM:                                                                         \
     return SIZE;
 #include "mlc/dtypes.def"

@@ -247,7 +247,7 @@ namespace {
 /// dtypes.def's KIND of `d`.
 char kindOf(mlc_dtype d) {
   switch (d) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                               \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case MLC_DTYPE_##ENUM:                                                                         \
     return KIND;
 #include "mlc/dtypes.def"
@@ -322,8 +322,8 @@ int gatherInputs(const mlc_model *model, const std::map<std::string, std::string
       std::string err;
       if (!readTensorFile(f->second, t, err))
         return userError(err);
-      // A .npy file cannot say which narrow type its bytes hold.
-      if (kindOf(t.dtype) == 'V' && kindOf(info.dtype) == 'V' &&
+      // A .npy file cannot say which narrow type its bytes hold (a .pb can).
+      if (t.narrowUnknown && kindOf(info.dtype) == 'V' &&
           mlc_dtype_size(t.dtype) == mlc_dtype_size(info.dtype))
         t.dtype = info.dtype;
     } else if (randomFill) {

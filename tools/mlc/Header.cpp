@@ -47,7 +47,7 @@ std::string cString(const std::string &s) {
 
 const char *dtypeMacro(mlc_dtype d) {
   switch (d) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case MLC_DTYPE_##ENUM:                                                                         \
     return "MLC_DTYPE_" #ENUM;
 #include "mlc/dtypes.def"

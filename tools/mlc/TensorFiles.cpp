@@ -34,7 +34,7 @@ struct NpyType {
 const std::vector<NpyType> &npyTypes() {
   static const std::vector<NpyType> types = [] {
     std::vector<NpyType> v;
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   v.push_back({std::string(SIZE == 1 ? "|" : "<") + KIND + std::to_string(SIZE), MLC_DTYPE_##ENUM});
 #include "mlc/dtypes.def"
     return v;
@@ -106,14 +106,16 @@ bool mlc::tools::parseNpy(const std::string &bytes, const std::string &path, Hos
   std::string descr = field("descr"), order = field("fortran_order"), shape = field("shape");
   t.dtype = MLC_DTYPE_INVALID;
   // The first match: '|V1' (any narrow type, as ml_dtypes saves them) reads
-  // as the first narrow type of the table; the caller, who knows what the
-  // model expects, settles which (sameNarrowKind).
+  // as the first narrow type of the table, marked narrowUnknown for the
+  // caller, who knows what the model expects, to settle.
   for (const NpyType &n : npyTypes())
     if (t.dtype == MLC_DTYPE_INVALID &&
         (descr.find(std::string("'") + n.descr + "'") != std::string::npos ||
          (n.descr[0] == '|' &&
-          descr.find(std::string("'<") + n.descr.substr(1) + "'") != std::string::npos)))
+          descr.find(std::string("'<") + n.descr.substr(1) + "'") != std::string::npos))) {
       t.dtype = n.dtype;
+      t.narrowUnknown = n.descr[1] == 'V';
+    }
   if (t.dtype == MLC_DTYPE_INVALID) {
     err = "'" + path + "' has an unsupported dtype " + descr.substr(0, descr.find(','));
     return false;
@@ -204,7 +206,7 @@ bool mlc::tools::parseTensorProto(const std::string &bytes, const std::string &p
   }
   t.dtype = MLC_DTYPE_INVALID;
   switch (p.data_type()) {
-#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                                     \
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
     t.dtype = MLC_DTYPE_##ENUM;                                                                  \
     break;
@@ -235,21 +237,14 @@ bool mlc::tools::parseTensorProto(const std::string &bytes, const std::string &p
   size_t es = mlc_dtype_size(t.dtype), n = t.elements();
   t.data.assign(n * es, 0);
   if (narrow::bits(p.data_type())) {
-    // Packed in the file (NarrowTypes.h); int32_data holds a byte per entry.
-    size_t packed = narrow::packedBytes(p.data_type(), n);
-    std::string bytes;
-    if (p.has_raw_data())
-      bytes = p.raw_data();
-    else
-      for (int32_t v : p.int32_data())
-        bytes.push_back(char(v));
-    if (bytes.size() != packed) {
-      err = "'" + path + "' holds " + std::to_string(bytes.size()) + " bytes of " +
-            mlc_dtype_name(t.dtype) + ", its shape needs " + std::to_string(packed);
+    // Packed in the file (NarrowTypes.h).
+    size_t got, need;
+    if (!narrow::unpackStored(p.data_type(), p.has_raw_data(), p.raw_data(), p.int32_data(), n,
+                              reinterpret_cast<unsigned char *>(t.data.data()), got, need)) {
+      err = "'" + path + "' holds " + std::to_string(got) + " bytes of " +
+            mlc_dtype_name(t.dtype) + ", its shape needs " + std::to_string(need);
       return false;
     }
-    narrow::unpack(p.data_type(), reinterpret_cast<const unsigned char *>(bytes.data()), n,
-                   reinterpret_cast<unsigned char *>(t.data.data()));
     return true;
   }
   if (p.has_raw_data()) {

@@ -14,6 +14,9 @@ struct HostTensor {
   mlc_dtype dtype = MLC_DTYPE_INVALID;
   std::vector<int64_t> shape;
   std::vector<char> data;
+  /// Read from a .npy of opaque bytes ('|V1'): some narrow type (float8,
+  /// int4, ...) that `dtype` only guesses; the model's input settles it.
+  bool narrowUnknown = false;
   size_t elements() const {
     size_t n = 1;
     for (int64_t d : shape)

@@ -127,9 +127,8 @@ Value encodeFloat(NodeBinder &b, Value x, const FloatFormat &f, bool saturate) {
       b.create<MulOp>(b.cast(b.create<SubOp>(ce, o.i(emin)), o.f32), o.f(1 << f.manBits)), n);
   // Too large for the format (Inf included).
   Value over = o.cmp(code, o.f(f.maxCode), "gt");
-  int overCode = saturate || (!f.hasInf && f.nanCode < 0 && !f.fnuz) ? f.maxCode
-                 : f.hasInf                                           ? (f.maxCode + 1)
-                                                                      : f.nanCode;
+  // (A fnuz format's NaN replaces the code below; float4 always saturates.)
+  int overCode = saturate || f.nanCode < 0 ? f.maxCode : f.hasInf ? f.maxCode + 1 : f.nanCode;
   Value mag = o.where(over, o.f(overCode), code);
   Value nan = o.math(x, MathKind::IsNaN);
   if (f.nanCode >= 0)
@@ -200,8 +199,6 @@ Value mlc::decodeNarrow(NodeBinder &b, Value x, int onnx) {
 
 Value mlc::encodeNarrow(NodeBinder &b, Value x, int onnx, bool saturate, StringRef roundMode) {
   Type held = onnxElementType(b.builder.getContext(), onnx);
-  if (!isa<FloatType>(NodeBinder::elementType(x)) && (floatFormat(onnx) || isE8M0(onnx)))
-    x = b.cast(x, b.builder.getF32Type());
   if (const FloatFormat *f = floatFormat(onnx))
     return b.cast(encodeFloat(b, b.cast(x, b.builder.getF32Type()), *f, saturate), held);
   if (isE8M0(onnx)) {
@@ -237,13 +234,6 @@ Value mlc::castToOnnx(NodeBinder &b, Value x, int to, bool saturate, StringRef r
   if (out && from && out == x)
     out = b.create<IdentityOp>(x);
   return out;
-}
-
-std::pair<double, double> mlc::narrowIntegerRange(int onnx) {
-  int bits = narrow::bits(onnx);
-  if (narrow::isSigned(onnx))
-    return {-std::ldexp(1.0, bits - 1), std::ldexp(1.0, bits - 1) - 1};
-  return {0.0, std::ldexp(1.0, bits) - 1};
 }
 
 bool mlc::isNarrowFloat(int onnx) { return floatFormat(onnx) || isE8M0(onnx); }

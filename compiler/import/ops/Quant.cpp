@@ -23,19 +23,24 @@
 
 #include "onnx/onnx_pb.h"
 
-#include <optional>
-
 using namespace mlir;
 using namespace mlc;
 
 namespace {
 
-/// The representable range of an integer type the quantizers produce.
-std::pair<double, double> integerRange(Type t) {
-  unsigned w = t.getIntOrFloatBitWidth();
-  if (t.isUnsignedInteger())
-    return {0.0, std::ldexp(1.0, w) - 1};
-  return {-std::ldexp(1.0, w - 1), std::ldexp(1.0, w - 1) - 1};
+/// The representable range of a `bits`-wide integer.
+std::pair<double, double> integerRange(int bits, bool isSigned) {
+  if (!isSigned)
+    return {0.0, std::ldexp(1.0, bits) - 1};
+  return {-std::ldexp(1.0, bits - 1), std::ldexp(1.0, bits - 1) - 1};
+}
+
+/// That of an integer type the quantizers produce, or of the narrow integer
+/// type (int4, uint2, ...) `narrowTo` when given (`to` then holds it).
+std::pair<double, double> integerRange(Type to, int narrowTo = 0) {
+  if (narrowTo)
+    return integerRange(narrow::bits(narrowTo), narrow::isSigned(narrowTo));
+  return integerRange(to.getIntOrFloatBitWidth(), !to.isUnsignedInteger());
 }
 
 bool isQuantizedInteger(Type t) {
@@ -103,11 +108,10 @@ Value quantParam(NodeBinder &b, Value p, Value x, int64_t axis, int64_t block) {
   return b.create<GatherOp>(p, idx, b.builder.getI64IntegerAttr(axis));
 }
 
-/// round-half-even(q) + zero point, clamped to `range` (`to`'s when not
-/// given), cast to `to`. `q` is a float tensor; `zp` (optional) is already
-/// broadcastable.
-Value saturate(NodeBinder &b, Value q, Value zp, Type to,
-               std::optional<std::pair<double, double>> range = std::nullopt) {
+/// round-half-even(q) + zero point, clamped to the range of `to` (or of
+/// the narrow integer type `narrowTo` that `to` holds), cast to `to`. `q` is
+/// a float tensor; `zp` (optional) is already broadcastable.
+Value saturate(NodeBinder &b, Value q, Value zp, Type to, int narrowTo = 0) {
   Type ft = NodeBinder::elementType(q);
   if (ft.getIntOrFloatBitWidth() < 32)
     ft = b.builder.getF32Type();
@@ -116,7 +120,7 @@ Value saturate(NodeBinder &b, Value q, Value zp, Type to,
                              B.getF64FloatAttr(0), B.getF64FloatAttr(0));
   if (zp)
     r = b.create<AddOp>(r, b.cast(zp, ft));
-  auto [lo, hi] = range ? *range : integerRange(to);
+  auto [lo, hi] = integerRange(to, narrowTo);
   r = b.create<ClipOp>(r, B.getF64FloatAttr(lo), B.getF64FloatAttr(hi));
   return b.cast(r, to);
 }
@@ -175,7 +179,7 @@ LogicalResult quantizeLinear(NodeBinder &b) {
   if (narrowTo) {
     b.setNarrowResult(0, narrowTo);
     if (!isNarrowFloat(narrowTo)) {
-      b.setResults({saturate(b, q, z, to, narrowIntegerRange(narrowTo))});
+      b.setResults({saturate(b, q, z, to, narrowTo)});
       return success();
     }
     // A float target rounds as Cast does; its zero point is a value too.
