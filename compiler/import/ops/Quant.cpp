@@ -159,7 +159,7 @@ LogicalResult quantizeLinear(NodeBinder &b) {
   // A narrow target (float8, float4, int4, int2) comes from the zero
   // point's type or output_dtype.
   int narrowTo = zp ? b.narrowType(zp) : narrow::bits(outputDtype) ? int(outputDtype) : 0;
-  if (narrowTo && outputDtype && outputDtype != narrowTo)
+  if (outputDtype && (narrowTo || narrow::bits(outputDtype)) && outputDtype != narrowTo)
     return b.error("output_dtype does not match the zero point's type"), failure();
   Type to = narrowTo ? onnxElementType(b.builder.getContext(), narrowTo)
                      : quantizedType(b, zp, outputDtype);
@@ -212,11 +212,11 @@ LogicalResult dequantizeLinear(NodeBinder &b) {
       b.attr("block_size", block, 0) || b.attr("output_dtype", outputDtype, 0))
     return failure();
   int narrowIn = b.narrowType(x);
+  if (zp && b.narrowType(zp) != narrowIn)
+    return b.error("the zero point's type differs from the input's"), failure();
   if (int t = narrowIn) {
     // float8/float4 codes become their values, narrow integers are held as
     // values already.
-    if (zp && b.narrowType(zp) != t)
-      return b.error("the zero point's type differs from the input's"), failure();
     x = decodeNarrow(b, x, t);
     if (zp)
       zp = decodeNarrow(b, zp, t);

@@ -424,8 +424,10 @@ def case_narrow(out):
 def case_narrow_io(out):
     """Narrow graph inputs and outputs: an int4 input (five values, so the
     packed .pb ends in half a byte) dequantized and passed through, and a
-    float8 output; next to the model, q.pb holds an input. Also bad.onnx:
-    an Add on float8, which ONNX does not define."""
+    float8 output; next to the model, q.pb holds an input and e5.pb one of
+    the wrong narrow type. Also bad.onnx: an Add on float8, which ONNX does
+    not define, and quantizers whose zero point is uint8 where the other
+    side is float8 (its bytes are not uint8 values)."""
     nodes = [helper.make_node("DequantizeLinear", ["q", "s"], ["y"]),
              helper.make_node("Reshape", ["q", "shape"], ["qt"]),
              helper.make_node("Cast", ["y"], ["y8"], to=TensorProto.FLOAT8E5M2)]
@@ -438,9 +440,19 @@ def case_narrow_io(out):
     q = helper.make_tensor("q", TensorProto.INT4, [5], [-8, 7, -1, 0, 3])
     with open(os.path.join(d, "q.pb"), "wb") as f:
         f.write(q.SerializeToString())
+    e5 = helper.make_tensor("q", TensorProto.FLOAT8E5M2, [5], [1, 2, 3, 4, 5])
+    with open(os.path.join(d, "e5.pb"), "wb") as f:
+        f.write(e5.SerializeToString())
     bad = [helper.make_node("Cast", ["x"], ["x8"], to=TensorProto.FLOAT8E4M3FN),
-           helper.make_node("Add", ["x8", "x8"], ["y"])]
-    onnx.save(model(bad, [vi("x", [3])], [vi("y", [3], TensorProto.FLOAT8E4M3FN)], opset=21),
+           helper.make_node("Add", ["x8", "x8"], ["y"], name="add8"),
+           helper.make_node("QuantizeLinear", ["x", "s", "zu8"], ["q8"], name="q8",
+                            output_dtype=TensorProto.FLOAT8E4M3FN),
+           helper.make_node("DequantizeLinear", ["x8", "s", "zu8"], ["d8"], name="d8")]
+    zu8 = numpy_helper.from_array(np.uint8(0), "zu8")
+    s = numpy_helper.from_array(np.float32(0.5), "s")
+    onnx.save(model(bad, [vi("x", [3])], [vi("y", [3], TensorProto.FLOAT8E4M3FN),
+                                          vi("q8", [3], TensorProto.FLOAT8E4M3FN),
+                                          vi("d8", [3])], [zu8, s], opset=21),
               os.path.join(d, "bad.onnx"))
 
 
