@@ -565,7 +565,18 @@ struct Inferrer {
             return std::nullopt;
           SDims out = *x;
           auto starts = constInts(op.getStarts()), ends = constInts(op.getEnds());
-          for (size_t i = 0; i < op.getAxes().size(); ++i) {
+          size_t n = op.getAxes().size();
+          if (op.getSteps().size() != n || (starts && starts->size() != n) ||
+              (ends && ends->size() != n))
+            return fail(shape::ShapeError{"starts, ends, axes and steps differ in length"});
+          for (size_t i = 0; i < n; ++i)
+            if (op.getAxes()[i] < 0 || op.getAxes()[i] >= (int64_t)x->size() ||
+                op.getSteps()[i] == 0)
+              return fail(shape::ShapeError{"axis " + std::to_string(op.getAxes()[i]) +
+                                            " with step " + std::to_string(op.getSteps()[i]) +
+                                            " does not slice a rank-" +
+                                            std::to_string(x->size()) + " tensor"});
+          for (size_t i = 0; i < n; ++i) {
             int64_t axis = op.getAxes()[i], step = op.getSteps()[i];
             int64_t dim = (*x)[axis];
             if (!starts || !ends || dim == ShapedType::kDynamic) {

@@ -176,6 +176,25 @@ LogicalResult recurrent(NodeBinder &b, Cell cell) {
                    std::to_string(gates) + " * hidden_size, ...] for this direction"),
            failure();
   const int64_t H = hidden;
+  // The optional inputs' shapes, where known: [dirs, ...] with these dims.
+  auto shapedAs = [&](Value v, const char *name, ArrayRef<int64_t> dims) {
+    auto t = v ? dyn_cast<RankedTensorType>(v.getType()) : RankedTensorType();
+    if (!t)
+      return false;
+    bool ok = t.getRank() == (int64_t)dims.size();
+    for (size_t i = 0; ok && i < dims.size(); ++i)
+      ok = dims[i] < 0 || t.isDynamicDim(i) || t.getDimSize(i) == dims[i];
+    if (!ok) {
+      std::string want;
+      for (int64_t d : dims)
+        want += (want.empty() ? "" : ", ") + (d < 0 ? std::string("batch") : std::to_string(d));
+      b.error(std::string(name) + " must be [" + want + "]");
+    }
+    return !ok;
+  };
+  if (shapedAs(bias, "B", {dirs, 2 * gates * H}) || shapedAs(h0, "initial_h", {dirs, -1, H}) ||
+      shapedAs(c0, "initial_c", {dirs, -1, H}) || shapedAs(peep, "P", {dirs, 3 * H}))
+    return failure();
 
   SmallVector<Activation> acts;
   SmallVector<const char *> defaults =

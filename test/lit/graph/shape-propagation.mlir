@@ -59,6 +59,16 @@ func.func @bad_matmul(%a: tensor<3x4xf32>, %b: tensor<5x6xf32>) -> tensor<*xf32>
 
 // -----
 
+// A slice along an axis the tensor lacks (a recurrent bias of rank 1 once
+// reached this) is a diagnostic, not an out-of-bounds read.
+func.func @bad_slice_axis(%x: tensor<30xf32>, %s: tensor<1xi64>, %e: tensor<1xi64>) -> tensor<*xf32> {
+  // expected-error @+1 {{axis 1 with step 1 does not slice a rank-1 tensor}}
+  %0 = mlc.slice %x, %s, %e {axes = array<i64: 1>, steps = array<i64: 1>} : (tensor<30xf32>, tensor<1xi64>, tensor<1xi64>) -> tensor<*xf32>
+  return %0 : tensor<*xf32>
+}
+
+// -----
+
 // Exporters build reshape targets from Shape/Gather/Concat: the elements
 // known at compile time become static dims.
 // CHECK-LABEL: func.func @partial_reshape_target
