@@ -5,6 +5,9 @@
 
 #include "absl/strings/str_join.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/IR/LLVMContext.h"
@@ -27,6 +30,51 @@ struct DispatchPass : PassWrapper<DispatchPass, OperationPass<ModuleOp>> {
   }
 };
 
+/// The host is compiled without optimisation (see CpuBackend::serialize).
+/// The loop nests bufferization leaves in it (a Pad's fill and the copy
+/// into the padded buffer, copies of strided views) would run as -O0
+/// loops: each moves into a function of its own, optimised like a kernel.
+void outlineHostLoops(ModuleOp m, func::FuncOp host) {
+  SmallVector<Operation *> loops;
+  for (Operation &op : host.getBody().front())
+    if (isa<linalg::LinalgOp>(op) && op.getNumResults() == 0)
+      loops.push_back(&op);
+  OpBuilder mb(host);
+  unsigned next = 0;
+  for (Operation *op : loops) {
+    // Operands and the values the body captures become arguments;
+    // constants are cloned in.
+    llvm::SetVector<Value> used(op->getOperands().begin(), op->getOperands().end());
+    getUsedValuesDefinedAbove(op->getRegions(), used);
+    SmallVector<Value> args;
+    SmallVector<Operation *> constants;
+    for (Value v : used) {
+      Operation *def = v.getDefiningOp();
+      if (def && def->hasTrait<OpTrait::ConstantLike>())
+        constants.push_back(def);
+      else
+        args.push_back(v);
+    }
+    SmallVector<Type> types;
+    for (Value v : args)
+      types.push_back(v.getType());
+    auto fn = mb.create<func::FuncOp>(op->getLoc(), "mlc_host_loop" + std::to_string(next++),
+                                      mb.getFunctionType(types, {}));
+    fn.setPrivate();
+    OpBuilder fb(fn.getContext());
+    fb.setInsertionPointToStart(fn.addEntryBlock());
+    IRMapping map;
+    map.map(args, fn.getArguments());
+    for (Operation *c : constants)
+      if (!map.contains(c->getResult(0)))
+        fb.clone(*c, map);
+    fb.clone(*op, map);
+    fb.create<func::ReturnOp>(op->getLoc());
+    OpBuilder(op).create<func::CallOp>(op->getLoc(), fn, args);
+    op->erase();
+  }
+}
+
 struct PrepareHostPass : PassWrapper<PrepareHostPass, OperationPass<ModuleOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(PrepareHostPass)
   StringRef getArgument() const override { return "mlc-cpu-prepare-host"; }
@@ -37,6 +85,7 @@ struct PrepareHostPass : PassWrapper<PrepareHostPass, OperationPass<ModuleOp>> {
     func::FuncOp host = hostFunction(getOperation());
     if (!host)
       return signalPassFailure();
+    outlineHostLoops(getOperation(), host);
     // Named apart from C's main; only its C interface is called.
     host.setName(cpu::kHostSymbol);
     host->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));
@@ -79,6 +128,7 @@ public:
       return absl::InternalError("translation to LLVM IR failed");
     opts.stepDone("translate to LLVM IR");
     cpu::expandRuntimeCalls(*module, cpu::kHostSymbol, kernelSymbols);
+    cpu::returnResultsThroughPointer(*module, cpu::kHostSymbol);
     sig.cpuName = t.cpu;
     sig.cpuFeatures = absl::StrJoin(recordedFeatures(t), ",");
     addEntryTable(*module, sig, std::string("_mlir_ciface_") + cpu::kHostSymbol);

@@ -39,6 +39,7 @@
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
+#include "llvm/Passes/StandardInstrumentations.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -471,6 +472,21 @@ LogicalResult cpu::bufferize(ModuleOp m) {
         o.set(freshCopy(b, call.getLoc(), o.get()));
     }
   });
+  // One tensor.empty per kernel destination. CSE merged the identical ones, so
+  // that every kernel writing a 4-element result shares one; the analysis
+  // would then weigh each writer against every other (O(n^2) queries, each
+  // a linear symbol lookup of the callee: 1,000 outputs took two minutes)
+  // and copy all but one.
+  host.walk([&](tensor::EmptyOp empty) {
+    if (empty->hasOneUse())
+      return;
+    for (OpOperand &use : llvm::make_early_inc_range(llvm::drop_begin(empty->getUses()))) {
+      if (!isa<func::CallOp>(use.getOwner()) || use.getOwner()->getBlock() != empty->getBlock())
+        continue;
+      OpBuilder b(use.getOwner());
+      use.set(b.clone(*empty)->getResult(0));
+    }
+  });
   // Each output must be a buffer the caller can take: copy results that
   // alias an input or a constant. Kernels return their destination
   // arguments, which the host owns.
@@ -498,8 +514,9 @@ LogicalResult cpu::bufferize(ModuleOp m) {
   opts.setFunctionBoundaryTypeConversion(
       bufferization::LayoutMapOption::IdentityLayoutMap);
   opts.allowReturnAllocsFromLoops = true;
-  // Copies become loops, not calls into MLIR's C runner library: the
-  // artifact depends on libc and libm only.
+  // Copies are linalg.copy here; PrepareForLLVMPass makes contiguous ones
+  // memcpy and the rest loops, never calls into MLIR's C runner library:
+  // the artifact depends on libc and libm only.
   opts.memCpyFn = [](OpBuilder &b, Location loc, Value from, Value to) {
     b.create<linalg::CopyOp>(loc, from, to);
     return success();
@@ -557,9 +574,25 @@ struct PrepareForLLVMPass : PassWrapper<PrepareForLLVMPass, OperationPass<func::
   }
   void runOnOperation() override {
     func::FuncOp f = getOperation();
-    f.walk([](memref::CopyOp copy) {
+    // A copy between two contiguous buffers is a memcpy (libc); any other
+    // becomes loops rather than a call into MLIR's C runner library.
+    auto contiguous = [](Value v) {
+      auto t = dyn_cast<MemRefType>(v.getType());
+      return t && t.getLayout().isIdentity();
+    };
+    f.walk([&](memref::CopyOp copy) {
+      if (contiguous(copy.getSource()) && contiguous(copy.getTarget()))
+        return;
       OpBuilder b(copy);
       b.create<linalg::CopyOp>(copy.getLoc(), copy.getSource(), copy.getTarget());
+      copy.erase();
+    });
+    f.walk([&](linalg::CopyOp copy) {
+      if (!copy.hasPureBufferSemantics() || !contiguous(copy.getInputs()[0]) ||
+          !contiguous(copy.getOutputs()[0]))
+        return;
+      OpBuilder b(copy);
+      b.create<memref::CopyOp>(copy.getLoc(), copy.getInputs()[0], copy.getOutputs()[0]);
       copy.erase();
     });
     f->walk([](LoopLikeOpInterface loop) { moveLoopInvariantCode(loop); });
@@ -644,7 +677,14 @@ void cpu::optimizeModule(llvm::Module &m, llvm::TargetMachine &tm, int optLevel)
   pto.LoopVectorization = optLevel >= 2;
   pto.SLPVectorization = false;
   pto.LoopUnrolling = false;
-  llvm::PassBuilder pb(&tm, pto);
+  // The standard instrumentations make the pipeline honour optnone (the
+  // host schedule's): without them the new pass manager optimises every
+  // function, and its loop passes are quadratic on a host of thousands of
+  // blocks.
+  llvm::PassInstrumentationCallbacks pic;
+  llvm::StandardInstrumentations si(m.getContext(), /*DebugLogging=*/false);
+  si.registerCallbacks(pic, &mam);
+  llvm::PassBuilder pb(&tm, pto, std::nullopt, &pic);
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);

@@ -71,6 +71,12 @@ void optimizeModule(llvm::Module &m, llvm::TargetMachine &tm, int optLevel);
 /// kernel calls (kernel i = kernelNames[i]); kernels stay noinline.
 void expandRuntimeCalls(llvm::Module &m, llvm::StringRef hostName,
                         llvm::ArrayRef<std::string> kernelNames);
+/// Rewrites the host `hostName`, which returns its results as one struct
+/// of memref descriptors, into a function that stores them through a
+/// pointer passed last; callers pass theirs. LLVM's instruction selection
+/// is quadratic in the size of a returned aggregate (2,000 outputs: a
+/// 10,000-field struct, a minute), field stores are linear.
+void returnResultsThroughPointer(llvm::Module &m, llvm::StringRef hostName);
 /// Splits `m` by function into a fixed number of parts, optimises and
 /// emits them on up to `threads` threads; appends one object per part.
 bool emitObjectsInParallel(std::unique_ptr<llvm::Module> m, const TargetInfo &target,

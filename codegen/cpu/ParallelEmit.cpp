@@ -6,7 +6,10 @@
 // The part count is fixed (not the core count) so that the same input
 // gives the same .so on any machine. Data (weights, the ABI table) and the
 // small functions the table points at stay in the original module, which
-// is emitted without optimisation passes.
+// is emitted without optimisation passes. So does the host schedule
+// (optnone): it is a long sequence of calls whose values live across
+// thousands of blocks, on which the greedy register allocator is quadratic
+// (2,000 graph outputs: 20 s), so it is emitted with the fast one.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cpu/CpuCodegen.h"
@@ -99,6 +102,9 @@ bool cpu::emitObjectsInParallel(std::unique_ptr<Module> m, const TargetInfo &tar
       for (const Use &u : g.getInitializer()->operands())
         if (auto *f = dyn_cast<Function>(u.get()->stripPointerCasts()))
           stay.insert(f);
+  for (Function &f : *m)
+    if (!f.isDeclaration() && f.hasOptNone())
+      stay.insert(&f);
   SmallVector<Function *> work;
   for (Function &f : *m)
     if (!f.isDeclaration() && !stay.contains(&f) && f.hasHiddenVisibility())
@@ -157,9 +163,9 @@ bool cpu::emitObjectsInParallel(std::unique_ptr<Module> m, const TargetInfo &tar
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < std::max(1u, std::min(threads, numParts)); ++t)
     pool.emplace_back(worker);
-  // The data part on this thread, then help with the rest.
+  // The data part and the host on this thread, then help with the rest.
   std::string dataObject;
-  std::unique_ptr<TargetMachine> tm = createTargetMachine(target, optLevel, err);
+  std::unique_ptr<TargetMachine> tm = createTargetMachine(target, /*optLevel=*/0, err);
   bool ok = tm && emitMachineCode(*m, *tm, /*assembly=*/false, dataObject, err);
   worker();
   for (std::thread &t : pool)

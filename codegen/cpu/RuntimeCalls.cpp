@@ -15,9 +15,11 @@
 #include "codegen/cpu/CpuCodegen.h"
 #include "mlc/abi.h"
 
+#include "llvm/IR/AttributeMask.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Instructions.h"
 #include "llvm/Transforms/Utils/BasicBlockUtils.h"
+#include "llvm/Transforms/Utils/Local.h"
 
 #include <cstddef>
 
@@ -124,4 +126,85 @@ void mlc::cpu::expandRuntimeCalls(Module &m, StringRef hostName,
       callHook(call->getNextNode(), ctx, kKernelEndField, (int32_t)index);
     }
   }
+}
+
+void mlc::cpu::returnResultsThroughPointer(Module &m, StringRef hostName) {
+  Function *old = m.getFunction(hostName);
+  auto *sty = old ? dyn_cast<StructType>(old->getReturnType()) : nullptr;
+  if (!sty || old->isDeclaration())
+    return;
+  LLVMContext &c = m.getContext();
+  SmallVector<Type *> params(old->getFunctionType()->params());
+  params.push_back(PointerType::get(c, 0));
+  Function *nf = Function::Create(FunctionType::get(Type::getVoidTy(c), params, false),
+                                  old->getLinkage(), old->getAddressSpace(), "", &m);
+  nf->copyAttributesFrom(old);
+  nf->setAttributes(nf->getAttributes().removeRetAttributes(c, AttributeMask(nf->getAttributes().getRetAttrs())));
+  nf->takeName(old);
+  nf->splice(nf->begin(), old);
+  for (auto [from, to] : llvm::zip(old->args(), nf->args())) {
+    from.replaceAllUsesWith(&to);
+    to.takeName(&from);
+  }
+  Argument *out = nf->getArg(params.size() - 1);
+
+  // Each return stores its fields: the values the insertvalue chain put
+  // there (the last insertion of a field wins), or those extracted from
+  // whatever the chain started from.
+  SmallVector<ReturnInst *> rets;
+  for (BasicBlock &bb : *nf)
+    if (auto *ret = dyn_cast<ReturnInst>(bb.getTerminator()))
+      rets.push_back(ret);
+  for (ReturnInst *ret : rets) {
+    IRBuilder<> b(ret);
+    SmallVector<Value *> fields(sty->getNumElements(), nullptr);
+    Value *base = ret->getReturnValue();
+    while (auto *iv = dyn_cast<InsertValueInst>(base)) {
+      if (iv->getNumIndices() != 1)
+        break;
+      if (!fields[iv->getIndices()[0]])
+        fields[iv->getIndices()[0]] = iv->getInsertedValueOperand();
+      base = iv->getAggregateOperand();
+    }
+    bool opaqueBase = !isa<UndefValue>(base);
+    Value *agg = ret->getReturnValue();
+    for (unsigned i = 0; i < sty->getNumElements(); ++i) {
+      Value *v = fields[i];
+      if (!v && !opaqueBase)
+        continue;
+      if (!v)
+        v = b.CreateExtractValue(base, i);
+      b.CreateStore(v, b.CreateStructGEP(sty, out, i));
+    }
+    b.CreateRetVoid();
+    ret->eraseFromParent();
+    RecursivelyDeleteTriviallyDeadInstructions(agg);
+  }
+
+  // Callers pass where the results go: the pointer their store of the
+  // whole struct wrote to, or a stack slot they load from.
+  for (User *u : llvm::make_early_inc_range(old->users())) {
+    auto *call = cast<CallInst>(u);
+    IRBuilder<> b(call);
+    auto *store = call->hasOneUse() ? dyn_cast<StoreInst>(*call->user_begin()) : nullptr;
+    Value *dst;
+    if (store && store->getValueOperand() == call && isa<Argument>(store->getPointerOperand())) {
+      dst = store->getPointerOperand();
+    } else {
+      store = nullptr;
+      IRBuilder<> eb(&*call->getFunction()->getEntryBlock().getFirstInsertionPt());
+      dst = eb.CreateAlloca(sty);
+    }
+    SmallVector<Value *> args(call->args());
+    args.push_back(dst);
+    CallInst *nc = b.CreateCall(nf, args);
+    nc->setCallingConv(call->getCallingConv());
+    if (store) {
+      store->eraseFromParent();
+    } else {
+      call->replaceAllUsesWith(b.CreateLoad(sty, dst));
+    }
+    call->eraseFromParent();
+  }
+  old->eraseFromParent();
 }

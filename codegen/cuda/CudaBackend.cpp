@@ -217,6 +217,7 @@ public:
       return absl::InternalError("translation to LLVM IR failed");
     if (!cuda::expandCudaRuntimeCalls(*module, constants, err))
       return absl::InternalError(err);
+    cpu::returnResultsThroughPointer(*module, cpu::kHostSymbol);
     opts.stepDone("host code");
     sig.cpuName = t.cpu;
     sig.cpuFeatures = "";

@@ -34,13 +34,29 @@ bool isRoot(Operation *op) {
   return l && l.getNumReductionLoops() > 0;
 }
 
+/// The most ops one fused elementwise body may hold. Each fusion step
+/// clones both bodies into a new generic, so merging a chain of n ops
+/// without a bound costs O(n^2) (a 20,000-node chain: minutes). A body of
+/// this many ops already does far more arithmetic per element than the
+/// memory round trip that the bound adds between two kernels costs.
+constexpr size_t kMaxFusedBodyOps = 256;
+
+size_t bodyOps(Operation *op) {
+  Block &body = cast<linalg::GenericOp>(op).getRegion().front();
+  size_t n = 0;
+  for (auto it = body.begin(), e = body.end(); it != e && n <= kMaxFusedBodyOps; ++it)
+    ++n;
+  return n;
+}
+
 /// Elementwise fusion merges a producer into an all-parallel consumer; it
 /// never pulls work into a root, where it would run once per reduction step.
 bool shouldFuseElementwise(OpOperand *operand) {
   Operation *producer = operand->get().getDefiningOp();
   Operation *consumer = operand->getOwner();
   return producer && producer->hasOneUse() && isElementwise(producer) &&
-         isElementwise(consumer);
+         isElementwise(consumer) &&
+         bodyOps(producer) + bodyOps(consumer) <= kMaxFusedBodyOps;
 }
 
 /// An elementwise consumer joins the root's kernel if it reads the root's

@@ -456,7 +456,34 @@ def case_narrow_io(out):
               os.path.join(d, "bad.onnx"))
 
 
+def case_long_chain(out, n=600):
+    """A chain of n elementwise nodes (Add, Mul, Relu, Neg, Tanh in turn):
+    more than one fused kernel may hold."""
+    c = numpy_helper.from_array(np.full((8,), 0.25, np.float32), "c")
+    nodes, prev = [], "x"
+    for i in range(n):
+        o = "y" if i == n - 1 else "t%d" % i
+        k = i % 5
+        op = ["Add", "Mul", "Relu", "Neg", "Tanh"][k]
+        nodes.append(helper.make_node(op, [prev, "c"] if k < 2 else [prev], [o]))
+        prev = o
+    onnx.save(model(nodes, [vi("x", ["n", 8])], [vi("y", ["n", 8])], [c]), out)
+
+
+def case_many_outputs(out, k=300):
+    """k outputs, each its own kernel (x + c_i), plus outputs that are the
+    input itself, and one value returned twice."""
+    inits = [numpy_helper.from_array(np.array([float(i)], np.float32), "c%d" % i) for i in range(k)]
+    nodes = [helper.make_node("Add", ["x", "c%d" % i], ["y%d" % i]) for i in range(k)]
+    nodes.append(helper.make_node("Identity", ["x"], ["same"]))
+    nodes.append(helper.make_node("Identity", ["y0"], ["y0_again"]))
+    outs = [vi("y%d" % i, [16]) for i in range(k)] + [vi("same", [16]), vi("y0_again", [16])]
+    onnx.save(model(nodes, [vi("x", [16])], outs, inits), out)
+
+
 CASES = {
+    "long_chain": case_long_chain,
+    "many_outputs": case_many_outputs,
     "narrow_io": case_narrow_io,
     "narrow": case_narrow,
     "center_crop_pad": case_center_crop_pad,
