@@ -3,7 +3,7 @@ and symbolic dims) and a graph with many outputs, each compiled with
 `mlc compile` and run once against NumPy.
 
   compile_scale.py --mlc build/bin/mlc [--sizes 1000,5000,20000] [--outputs 2000]
-                   [--check]
+                   [--distinct-outputs 500] [--check]
 
 Prints, for each model, the node count, the compile time, the time per
 1,000 nodes and its ratio to the smallest chain's (1.0 means linear
@@ -60,6 +60,16 @@ def many_outputs(k):
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 
 
+def distinct_outputs(k):
+    """k outputs y_i = x + i: each its own kernel, all reading x."""
+    inits = [numpy_helper.from_array(np.array([float(i)], np.float32), "c%d" % i) for i in range(k)]
+    nodes = [helper.make_node("Add", ["x", "c%d" % i], ["y%d" % i], name="n%d" % i) for i in range(k)]
+    g = helper.make_graph(nodes, "distinct", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+                          [helper.make_tensor_value_info("y%d" % i, TensorProto.FLOAT, [4]) for i in range(k)],
+                          inits)
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
 def compile_and_run(mlc, work, name, model, x):
     path = os.path.join(work, name + ".onnx")
     onnx.save(model, path)
@@ -83,6 +93,7 @@ def main():
     ap.add_argument("--mlc", required=True)
     ap.add_argument("--sizes", default="1000,5000,20000")
     ap.add_argument("--outputs", type=int, default=2000)
+    ap.add_argument("--distinct-outputs", type=int, default=500)
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--work")
     a = ap.parse_args()
@@ -113,6 +124,16 @@ def main():
                 if not np.array_equal(np.load(os.path.join(out, "y%d.npy" % i)), want):
                     err = "wrong values in y%d" % i
         rows.append((name, a.outputs, seconds, seconds / a.outputs * 1000, float("nan"), err))
+    if a.distinct_outputs:
+        k = a.distinct_outputs
+        x = rng.standard_normal((4,)).astype(np.float32)
+        name = "distinct_outputs%d" % k
+        seconds, out, err = compile_and_run(a.mlc, work, name, distinct_outputs(k), x)
+        if err is None:
+            for i in (0, 1, k - 1):
+                if not np.array_equal(np.load(os.path.join(out, "y%d.npy" % i)), x + np.float32(i)):
+                    err = "wrong values in y%d" % i
+        rows.append((name, k, seconds, seconds / k * 1000, float("nan"), err))
 
     print("%-24s %7s %10s %12s %8s  %s" % ("model", "nodes", "compile s", "s/1k nodes", "vs 1st", "result"))
     for name, n, s, per_k, ratio, err in rows:
