@@ -1,7 +1,10 @@
 //===- MlcDialect.cpp - dialect registration, verifiers, folders ---------===//
 #include "dialects/MlcDialect.h"
+#include "dialects/CurrentNode.h"
 
+#include "mlir/IR/Action.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/Rewrite/PatternApplicator.h"
 #include "mlir/IR/OpImplementation.h"
 
 using namespace mlir;
@@ -68,6 +71,44 @@ std::string mlc::nodeOpTypeOf(Location loc) {
       if (std::string t = nodeOpTypeOf(inner); !t.empty())
         return t;
   return "";
+}
+
+namespace {
+/// The current node's location, as an opaque pointer (null: unknown).
+thread_local const void *currentNodeLoc = nullptr;
+} // namespace
+
+mlc::CurrentNodeScope::CurrentNodeScope(Location loc) : previous(currentNodeLoc) {
+  currentNodeLoc = loc.getAsOpaquePointer();
+}
+
+mlc::CurrentNodeScope::~CurrentNodeScope() { currentNodeLoc = previous; }
+
+std::string mlc::describeCurrentNode() {
+  if (!currentNodeLoc)
+    return "";
+  Location loc = Location::getFromOpaquePointer(currentNodeLoc);
+  std::string name = nodeNameOf(loc);
+  if (name.empty())
+    return "";
+  std::string type = nodeOpTypeOf(loc);
+  return "node '" + name + "'" + (type.empty() ? "" : " (" + type + ")");
+}
+
+void mlc::trackCurrentNode(MLIRContext &ctx) {
+  ctx.registerActionHandler([](function_ref<void()> transform, const tracing::Action &action) {
+    Operation *op = nullptr;
+    if (action.getTag() == ApplyPatternAction::tag)
+      for (IRUnit unit : action.getContextIRUnits())
+        if ((op = llvm::dyn_cast_if_present<Operation *>(unit)))
+          break;
+    if (!op || !isa<NameLoc, FusedLoc>(op->getLoc())) {
+      transform();
+      return;
+    }
+    CurrentNodeScope scope(op->getLoc());
+    transform();
+  });
 }
 
 // Verifiers check only what holds for ranked operands; types may still be

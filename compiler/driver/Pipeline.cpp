@@ -5,6 +5,7 @@
 #include "codegen/TargetBackend.h"
 #include "compiler/import/Importer.h"
 #include "compiler/package/Package.h"
+#include "dialects/CurrentNode.h"
 #include "dialects/MlcDialect.h"
 #include "passes/Passes.h"
 #include "mlc/runtime.h"
@@ -250,6 +251,7 @@ static absl::Status compileUncached(const CompileOptions &opts, const TargetBack
   registry.insert<MlcDialect>();
   MLIRContext ctx(registry, MLIRContext::Threading::DISABLED);
   ctx.loadAllAvailableDialects();
+  trackCurrentNode(ctx);
   DiagnosticCollector diags(&ctx);
 
   ImportOptions io;

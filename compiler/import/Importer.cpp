@@ -3,6 +3,7 @@
 #include "compiler/import/NarrowTypes.h"
 #include "compiler/import/NodeBinder.h"
 #include "compiler/import/Validate.h"
+#include "dialects/CurrentNode.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Matchers.h"
@@ -841,7 +842,12 @@ struct GraphImporter {
 
   void importNode(const onnx::NodeProto &node, int idx) {
     Location loc = nodeLoc(node, idx);
+    CurrentNodeScope current(loc);
     std::string name = nodeNameOf(loc);
+    // For the tests of the internal-error path: no valid model reaches an
+    // LLVM fatal error on purpose.
+    if (const char *at = std::getenv("MLC_TEST_FATAL_AT_NODE"); at && name == at)
+      llvm::report_fatal_error("fatal error requested by MLC_TEST_FATAL_AT_NODE");
     auto report = [&](StringRef why) {
       unsupported.push_back(absl::StrCat("node '", name, "' (", node.op_type(),
                                          ", opset ", opset, "): ", why.str()));

@@ -1,9 +1,12 @@
 //===- importer_test.cpp - ONNX import: signatures, data, errors ---------===//
 #include "compiler/import/Importer.h"
+#include "dialects/CurrentNode.h"
 #include "dialects/MlcDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
@@ -111,6 +114,36 @@ TEST(Importer, ListsEveryUnsupportedNode) {
   // bad2 consumes bad1's output: its own op type is still checked.
   EXPECT_NE(msg.find("node 'bad2' (AlsoMissing, opset 13)"), std::string::npos) << msg;
   EXPECT_EQ(msg.find("'fine'"), std::string::npos) << msg;
+}
+
+// An internal error names the node being compiled: each pattern
+// application is scoped to the op it rewrites, and nothing is left set after.
+TEST(Importer, PatternsKnowTheirNode) {
+  onnx::ModelProto m = baseModel();
+  addNode(m, "Relu", {"x"}, "y", "the_relu");
+  m.mutable_graph()->add_output()->set_name("y");
+  mlir::MLIRContext ctx;
+  mlc::trackCurrentNode(ctx);
+  auto mod = mlc::importOnnxFile(ctx, save(m, "node_context.onnx"));
+  ASSERT_TRUE(mod.ok()) << mod.status().message();
+  std::vector<std::string> seen;
+  struct Record : mlir::RewritePattern {
+    Record(mlir::MLIRContext *c, std::vector<std::string> &seen)
+        : RewritePattern(MatchAnyOpTypeTag(), 1, c), seen(seen) {}
+    mlir::LogicalResult matchAndRewrite(mlir::Operation *op,
+                                        mlir::PatternRewriter &) const override {
+      if (op->getName().getDialectNamespace() == "mlc")
+        seen.push_back(mlc::describeCurrentNode());
+      return mlir::failure();
+    }
+    std::vector<std::string> &seen;
+  };
+  mlir::RewritePatternSet patterns(&ctx);
+  patterns.add<Record>(&ctx, seen);
+  ASSERT_TRUE(mlir::succeeded(mlir::applyPatternsAndFoldGreedily(mod->get(), std::move(patterns))));
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front(), "node 'the_relu' (Relu)");
+  EXPECT_EQ(mlc::describeCurrentNode(), "");
 }
 
 TEST(Importer, RejectsMalformedFiles) {

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "compiler/driver/Pipeline.h"
+#include "dialects/CurrentNode.h"
 #include "tools/mlc/Common.h"
 
 #include "llvm/Support/ErrorHandling.h"
@@ -37,9 +38,10 @@ static const char *kUsage =
 /// 2) with a message, never as an abort or an uncaught exception.
 [[noreturn]] static void internalError(const char *what) {
   std::fflush(stdout);
+  std::string node = mlc::describeCurrentNode();
   std::fprintf(stderr,
-               "mlc: internal error: %s\n(this is a bug in mlc; please report it with the model)\n",
-               what);
+               "mlc: internal error: %s%s%s\n(this is a bug in mlc; please report it with the model)\n",
+               what, node.empty() ? "" : ", while compiling ", node.c_str());
   std::fflush(stderr);
   std::_Exit(kInternalError);
 }
