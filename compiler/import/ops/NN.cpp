@@ -236,15 +236,57 @@ LogicalResult globalAveragePool(NodeBinder &b) {
   return success();
 }
 
+Value reduceOver(NodeBinder &b, Value x, ArrayRef<int64_t> axes, const char *kind);
+SmallVector<int64_t> range(int64_t from, int64_t to);
+
+/// BatchNormalization with training_mode = 1 (opset 14+): normalises with
+/// the batch's own statistics (over every dim but C, the variance without
+/// Bessel's correction) and returns the updated running statistics,
+/// running * momentum + batch * (1 - momentum).
+LogicalResult batchNormTraining(NodeBinder &b, Value x, Value scale, Value bias, Value mean,
+                                Value var, float eps) {
+  float momentum;
+  int64_t rank;
+  if (b.attr("momentum", momentum, 0.9f) || b.rank(x, rank))
+    return failure();
+  if (rank < 2)
+    return b.error("input must have rank 2 or more (N, C, ...)"), failure();
+  Type elem = NodeBinder::elementType(x);
+  if (!isa<FloatType>(elem))
+    return b.error("input must be a float tensor"), failure();
+  SmallVector<int64_t> axes = range(2, rank);
+  axes.insert(axes.begin(), 0);
+  Value batchMean = reduceOver(b, x, axes, "mean");
+  Value centred = b.create<SubOp>(x, batchMean);
+  Value batchVar = reduceOver(b, b.create<MulOp>(centred, centred), axes, "mean");
+  Value rstd =
+      b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(batchVar, b.scalar(elem, eps))));
+  auto perChannel = [&](Value v) { return b.unsqueeze(v, range(1, rank - 1)); };
+  Value y = b.create<AddOp>(b.create<MulOp>(b.create<MulOp>(centred, rstd), perChannel(scale)),
+                            perChannel(bias));
+  auto running = [&](Value old, Value batch) {
+    Value flat = b.reshape(batch, {-1});
+    return b.create<AddOp>(b.create<MulOp>(old, b.scalar(NodeBinder::elementType(old), momentum)),
+                           b.create<MulOp>(b.cast(flat, NodeBinder::elementType(old)),
+                                           b.scalar(NodeBinder::elementType(old),
+                                                    1.0f - momentum)));
+  };
+  b.setResults({y, running(mean, batchMean), running(var, batchVar)});
+  return success();
+}
+
 LogicalResult batchNorm(NodeBinder &b) {
   Value x, scale, bias, mean, var;
   float eps;
+  int64_t training;
   if (b.tensors(x, scale, bias, mean, var) || b.attr("epsilon", eps, 1e-5f) ||
-      b.expect("training_mode", 0) || b.expect("spatial", 1) ||
+      b.attr("training_mode", training, 0) || b.expect("spatial", 1) ||
       b.expect("is_test", b.opset < 7 ? 1 : 0))
     return failure();
-  b.ignore("momentum"); // only used in training
   b.ignore("consumed_inputs");
+  if (training)
+    return batchNormTraining(b, x, scale, bias, mean, var, eps);
+  b.ignore("momentum"); // only used in training
   b.setResults({b.create<BatchNormOp>(x, scale, bias, mean, var,
                                       b.builder.getF32FloatAttr(eps))});
   return success();

@@ -1036,9 +1036,143 @@ LogicalResult range(NodeBinder &b) {
   return success();
 }
 
+/// TfIdfVectorizer on integer tokens of a static row length: for each
+/// n-gram length n of the pool within [min_gram_length, max_gram_length]
+/// and each skip distance d (1 .. max_skip_count + 1; unigrams once), the
+/// row's n-grams x[i], x[i+d], ..., x[i+(n-1)d] are compared with every
+/// pool n-gram of that length at once ([B, positions, P_n]) and the matches
+/// counted; a constant 0/1 matrix sends the counts to their output columns
+/// (ngram_indexes). IDF and TFIDF weigh each pool n-gram's count first.
+LogicalResult tfIdfVectorizer(NodeBinder &b) {
+  Value x;
+  int64_t minGram, maxGram, maxSkip, rank;
+  std::string mode;
+  SmallVector<int64_t> counts, indexes, pool;
+  SmallVector<float> weights;
+  if (b.tensors(x) || b.rank(x, rank) || b.attr("min_gram_length", minGram) ||
+      b.attr("max_gram_length", maxGram) || b.attr("max_skip_count", maxSkip) ||
+      b.attr("mode", mode) || b.attr("ngram_counts", counts) ||
+      b.attr("ngram_indexes", indexes))
+    return failure();
+  if (b.has("pool_strings"))
+    return b.error("string tokens (pool_strings) are not supported"), failure();
+  if (b.attr("pool_int64s", pool) || (b.has("weights") && b.attr("weights", weights)))
+    return failure();
+  Type elem = NodeBinder::elementType(x);
+  auto t = cast<RankedTensorType>(x.getType());
+  if (!isa<IntegerType>(elem) || (rank != 1 && rank != 2))
+    return b.error("input must be a 1-D or 2-D integer tensor"), failure();
+  int64_t len = t.getDimSize(rank - 1);
+  if (len < 0)
+    return b.error("the row length must be static"), failure();
+  if (minGram < 1 || maxGram < minGram || maxSkip < 0 || counts.empty())
+    return b.error("needs 1 <= min_gram_length <= max_gram_length, max_skip_count >= 0 and "
+                   "ngram_counts"),
+           failure();
+  if (mode != "TF" && mode != "IDF" && mode != "TFIDF")
+    return b.error("mode must be TF, IDF or TFIDF"), failure();
+  // Pool entry p (in pool order: unigrams, bigrams, ...) and its n-gram
+  // length; ngram_indexes[p] is its output column.
+  int64_t numGrams = 0;
+  SmallVector<int64_t> gramStart; // pool offset of each length's n-grams
+  for (size_t k = 0; k < counts.size(); ++k) {
+    int64_t n = k + 1, from = counts[k];
+    int64_t to = k + 1 < counts.size() ? counts[k + 1] : (int64_t)pool.size();
+    if (from < 0 || to < from || to > (int64_t)pool.size() || (to - from) % n)
+      return b.error("ngram_counts do not split pool_int64s into n-grams"), failure();
+    gramStart.push_back(numGrams);
+    numGrams += (to - from) / n;
+  }
+  if ((int64_t)indexes.size() != numGrams)
+    return b.error("ngram_indexes must have one entry per pool n-gram"), failure();
+  int64_t outSize = 0;
+  for (int64_t i : indexes) {
+    if (i < 0 || i > (1 << 24))
+      return b.error("ngram_indexes must be >= 0"), failure();
+    outSize = std::max(outSize, i + 1);
+  }
+  if (!weights.empty() && (int64_t)weights.size() != numGrams)
+    return b.error("weights must have one entry per pool n-gram"), failure();
+
+  auto &B = b.builder;
+  Type f32 = B.getF32Type();
+  Value rows = rank == 1 ? b.unsqueeze(x, {0}) : x;
+  SmallVector<Value> gramCounts;
+  SmallVector<int64_t> countedGrams; // pool n-gram index of each column
+  for (int64_t n = minGram; n <= std::min<int64_t>(maxGram, counts.size()); ++n) {
+    int64_t from = counts[n - 1];
+    int64_t to = n < (int64_t)counts.size() ? counts[n] : (int64_t)pool.size();
+    int64_t p = (to - from) / n;
+    if (p == 0)
+      continue;
+    Value total;
+    for (int64_t d = 1; d <= (n == 1 ? 1 : maxSkip + 1); ++d) {
+      int64_t positions = len - d * (n - 1);
+      if (positions <= 0)
+        break;
+      Value match;
+      for (int64_t k = 0; k < n; ++k) {
+        SmallVector<int64_t> tokens;
+        for (int64_t g = 0; g < p; ++g)
+          tokens.push_back(pool[from + g * n + k]);
+        Value column = b.unsqueeze(
+            b.create<SliceOp>(rows, b.i64s({k * d}), b.i64s({k * d + positions}),
+                              B.getDenseI64ArrayAttr({1}), B.getDenseI64ArrayAttr({1})),
+            {2});
+        Value eq = b.create<CompareOp>(column, b.cast(b.i64s(tokens), elem), B.getStringAttr("eq"));
+        match = match ? b.create<AndOp>(match, eq).getResult() : eq;
+      }
+      Value c = b.create<ReduceOp>(b.cast(match, f32), Value(), B.getDenseI64ArrayAttr({1}),
+                                   B.getBoolAttr(false), B.getStringAttr("sum"),
+                                   B.getBoolAttr(false));
+      total = total ? b.create<AddOp>(total, c).getResult() : c;
+    }
+    if (!total)
+      continue;
+    gramCounts.push_back(total);
+    for (int64_t g = 0; g < p; ++g)
+      countedGrams.push_back(gramStart[n - 1] + g);
+  }
+  int64_t batch = cast<RankedTensorType>(rows.getType()).getDimSize(0);
+  Value y;
+  if (gramCounts.empty() || outSize == 0) {
+    if (batch < 0)
+      return b.error("a dynamic batch with no n-gram to count is not supported"), failure();
+    auto zt = RankedTensorType::get({batch, outSize}, f32);
+    y = b.constant(DenseElementsAttr::get(zt, 0.0f));
+  } else {
+    Value all = gramCounts.size() == 1
+                    ? gramCounts.front()
+                    : b.create<ConcatOp>(ValueRange(gramCounts), B.getI64IntegerAttr(1)).getResult();
+    // Weights belong to the pool's n-grams (the spec, and onnxruntime; the
+    // reference evaluator indexes them by output column, which agrees when
+    // ngram_indexes is the identity).
+    if (mode != "TF") {
+      SmallVector<float> w;
+      for (int64_t g : countedGrams)
+        w.push_back(weights.empty() ? 1.0f : weights[g]);
+      Value wv = b.constant(DenseElementsAttr::get(
+          RankedTensorType::get({(int64_t)w.size()}, f32), ArrayRef<float>(w)));
+      all = mode == "IDF" ? b.create<WhereOp>(
+                                b.create<CompareOp>(all, b.scalar(f32, 0), B.getStringAttr("gt")),
+                                wv, b.scalar(f32, 0))
+                                .getResult()
+                          : b.create<MulOp>(all, wv).getResult();
+    }
+    SmallVector<float> scatter(countedGrams.size() * outSize, 0.0f);
+    for (size_t r = 0; r < countedGrams.size(); ++r)
+      scatter[r * outSize + indexes[countedGrams[r]]] = 1.0f;
+    auto mt = RankedTensorType::get({(int64_t)countedGrams.size(), outSize}, f32);
+    y = b.create<MatMulOp>(all, b.constant(DenseElementsAttr::get(mt, ArrayRef<float>(scatter))));
+  }
+  b.setResults({rank == 1 ? b.squeeze(y, {0}) : y});
+  return success();
+}
+
 } // namespace
 
 void registerTensorConverters() {
+  registerConverter("TfIdfVectorizer", 9, tfIdfVectorizer);
   registerConverter("Slice", 1, slice);
   registerConverter("EyeLike", 9, eyeLike);
   registerConverter("HannWindow", 17, window<Window::Hann>);

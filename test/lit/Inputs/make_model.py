@@ -481,7 +481,25 @@ def case_many_outputs(out, k=300):
     onnx.save(model(nodes, [vi("x", [16])], outs, inits), out)
 
 
+def case_tfidf(out):
+    """TfIdfVectorizer in its three modes, with and without weights, on a
+    2-D int64 batch and a 1-D int32 row."""
+    pool = [2, 3, 5, 4, 5, 6, 7, 8, 6, 7, 2, 3, 5]
+    common = dict(min_gram_length=1, max_gram_length=3, max_skip_count=2,
+                  ngram_counts=[0, 4, 10], ngram_indexes=[7, 6, 5, 4, 3, 2, 1, 0],
+                  pool_int64s=pool)
+    w = [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+    nodes = [helper.make_node("TfIdfVectorizer", ["x"], ["tf"], mode="TF", **common),
+             helper.make_node("TfIdfVectorizer", ["x"], ["idf"], mode="IDF", weights=w, **common),
+             helper.make_node("TfIdfVectorizer", ["x"], ["tfidf"], mode="TFIDF", weights=w, **common),
+             helper.make_node("TfIdfVectorizer", ["r"], ["row"], mode="IDF", **common)]
+    onnx.save(model(nodes, [vi("x", [2, 12], TensorProto.INT64), vi("r", [7], TensorProto.INT32)],
+                    [vi("tf", [2, 8]), vi("idf", [2, 8]), vi("tfidf", [2, 8]), vi("row", [8])],
+                    opset=13), out)
+
+
 CASES = {
+    "tfidf": case_tfidf,
     "long_chain": case_long_chain,
     "many_outputs": case_many_outputs,
     "narrow_io": case_narrow_io,
