@@ -22,11 +22,15 @@ for f in bin/mlc bin/mlc-opt include/mlc/runtime.h include/mlc/runtime.hpp \
          "$libdir/cmake/mlc/mlcConfigVersion.cmake" "$libdir/cmake/mlc/mlcAddModel.cmake"; do
   [ -e "$p/$f" ] || fail "$f was not installed"
 done
-readelf -d "$p/$libdir/libmlc_runtime.so" | grep -q 'SONAME.*libmlc_runtime\.so\.1\]' ||
+# Outputs are captured before grep: with pipefail, `cmd | grep -q` fails
+# whenever grep exits before cmd has written everything (SIGPIPE).
+dynamic=$(readelf -d "$p/$libdir/libmlc_runtime.so")
+grep -q 'SONAME.*libmlc_runtime\.so\.1\]' <<<"$dynamic" ||
   fail "libmlc_runtime.so has no SONAME libmlc_runtime.so.1"
 # The installed mlc uses the installed runtime, found relative to itself.
-ldd "$p/bin/mlc" | grep -q "libmlc_runtime.so.1 => $p/bin/../$libdir/" ||
-  fail "the installed mlc does not find the installed runtime: $(ldd "$p/bin/mlc" | grep mlc_runtime)"
+deps=$(ldd "$p/bin/mlc")
+grep -q "libmlc_runtime.so.1 => $p/bin/../$libdir/" <<<"$deps" ||
+  fail "the installed mlc does not find the installed runtime: $(grep mlc_runtime <<<"$deps")"
 "$p/bin/mlc" --version > /dev/null 2>&1 || "$p/bin/mlc" --help > /dev/null
 
 # C with pkg-config.
