@@ -238,6 +238,8 @@ LogicalResult globalAveragePool(NodeBinder &b) {
 
 Value reduceOver(NodeBinder &b, Value x, ArrayRef<int64_t> axes, const char *kind);
 SmallVector<int64_t> range(int64_t from, int64_t to);
+Value standardize(NodeBinder &b, Value x, ArrayRef<int64_t> axes, float eps,
+                  Value *meanOut = nullptr, Value *varOut = nullptr);
 
 /// BatchNormalization with training_mode = 1 (opset 14+): normalises with
 /// the batch's own statistics (over every dim but C, the variance without
@@ -256,14 +258,10 @@ LogicalResult batchNormTraining(NodeBinder &b, Value x, Value scale, Value bias,
     return b.error("input must be a float tensor"), failure();
   SmallVector<int64_t> axes = range(2, rank);
   axes.insert(axes.begin(), 0);
-  Value batchMean = reduceOver(b, x, axes, "mean");
-  Value centred = b.create<SubOp>(x, batchMean);
-  Value batchVar = reduceOver(b, b.create<MulOp>(centred, centred), axes, "mean");
-  Value rstd =
-      b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(batchVar, b.scalar(elem, eps))));
+  Value batchMean, batchVar;
+  Value normalized = standardize(b, x, axes, eps, &batchMean, &batchVar);
   auto perChannel = [&](Value v) { return b.unsqueeze(v, range(1, rank - 1)); };
-  Value y = b.create<AddOp>(b.create<MulOp>(b.create<MulOp>(centred, rstd), perChannel(scale)),
-                            perChannel(bias));
+  Value y = b.create<AddOp>(b.create<MulOp>(normalized, perChannel(scale)), perChannel(bias));
   auto running = [&](Value old, Value batch) {
     Value flat = b.reshape(batch, {-1});
     return b.create<AddOp>(b.create<MulOp>(old, b.scalar(NodeBinder::elementType(old), momentum)),
@@ -316,12 +314,18 @@ LogicalResult globalMaxPool(NodeBinder &b) {
   return success();
 }
 
-/// (x - mean) / sqrt(var + eps) with the statistics over `axes`.
-Value standardize(NodeBinder &b, Value x, ArrayRef<int64_t> axes, float eps) {
+/// (x - mean) / sqrt(var + eps) with the statistics over `axes` (kept as
+/// unit dims; returned through meanOut/varOut when asked).
+Value standardize(NodeBinder &b, Value x, ArrayRef<int64_t> axes, float eps, Value *meanOut,
+                  Value *varOut) {
   Type elem = NodeBinder::elementType(x);
   Value mean = reduceOver(b, x, axes, "mean");
   Value centred = b.create<SubOp>(x, mean);
   Value var = reduceOver(b, b.create<MulOp>(centred, centred), axes, "mean");
+  if (meanOut)
+    *meanOut = mean;
+  if (varOut)
+    *varOut = var;
   Value rstd = b.create<ReciprocalOp>(b.create<SqrtOp>(b.create<AddOp>(var, b.scalar(elem, eps))));
   return b.create<MulOp>(centred, rstd);
 }
