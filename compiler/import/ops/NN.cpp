@@ -273,6 +273,61 @@ LogicalResult batchNormTraining(NodeBinder &b, Value x, Value scale, Value bias,
   return success();
 }
 
+/// MaxUnpool: the values go back to the flat positions MaxPool's indices
+/// name (over the whole N x C x spatial tensor) of the shape the window
+/// attributes imply, zeros elsewhere; an output_shape input (possibly
+/// run-time) pads that with zeros at the end of each dim, as the reference
+/// does.
+LogicalResult maxUnpool(NodeBinder &b) {
+  Value x, indices, outShape;
+  int64_t rank;
+  SmallVector<int64_t> kernel, strides, pads;
+  if (b.tensors(x, indices) || b.optTensor(2, outShape) || b.rank(x, rank) ||
+      b.attr("kernel_shape", kernel))
+    return failure();
+  int64_t spatial = rank - 2;
+  if (spatial < 1)
+    return b.error("input must have rank 3 or more (N, C, spatial...)"), failure();
+  if (b.attr("strides", strides, SmallVector<int64_t>(spatial, 1)) ||
+      b.attr("pads", pads, SmallVector<int64_t>(2 * spatial, 0)))
+    return failure();
+  if ((int64_t)kernel.size() != spatial || (int64_t)strides.size() != spatial ||
+      (int64_t)pads.size() != 2 * spatial)
+    return b.error("window attributes do not match the input rank"), failure();
+  auto t = cast<RankedTensorType>(x.getType());
+  SmallVector<int64_t> dims(t.getShape().take_front(2));
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t in = t.getDimSize(2 + i);
+    if (in < 0 || kernel[i] <= 0 || strides[i] <= 0 || kernel[i] > kMaxWindowAttr ||
+        strides[i] > kMaxWindowAttr || pads[i] < 0 || pads[i + spatial] < 0)
+      return b.error("needs static spatial dims, kernel_shape and strides > 0, pads >= 0"),
+             failure();
+    dims.push_back((in - 1) * strides[i] + kernel[i] - pads[i] - pads[i + spatial]);
+    if (dims.back() <= 0)
+      return b.error("the window attributes give an empty output"), failure();
+  }
+  if (dims[0] < 0 || dims[1] < 0)
+    return b.error("needs static N and C"), failure();
+  auto &B = b.builder;
+  Value zeros = b.create<ExpandOp>(b.scalar(NodeBinder::elementType(x), 0), b.i64s(dims));
+  Value flat = b.create<ScatterElementsOp>(
+      b.reshape(zeros, {-1}), b.reshape(indices, {-1}), b.reshape(x, {-1}),
+      B.getI64IntegerAttr(0), B.getStringAttr("none"));
+  Value y = b.reshape(flat, dims);
+  if (outShape) {
+    SmallVector<int64_t> axes;
+    for (int64_t i = 0; i < rank; ++i)
+      axes.push_back(i);
+    Value grow = b.create<SubOp>(outShape, b.i64s(dims));
+    Value padding = b.create<ConcatOp>(ValueRange{b.i64s(SmallVector<int64_t>(rank, 0)), grow},
+                                       B.getI64IntegerAttr(0));
+    y = b.create<PadOp>(y, padding, Value(), B.getDenseI64ArrayAttr(axes),
+                        PadModeAttr::get(B.getContext(), PadMode::Constant));
+  }
+  b.setResults({y});
+  return success();
+}
+
 LogicalResult batchNorm(NodeBinder &b) {
   Value x, scale, bias, mean, var;
   float eps;
@@ -552,4 +607,5 @@ void registerNNConverters() {
   registerConverter("LpPool", 2, lpPool);
   registerConverter("LRN", 1, lrn);
   registerConverter("BatchNormalization", 1, batchNorm);
+  registerConverter("MaxUnpool", 9, maxUnpool);
 }
