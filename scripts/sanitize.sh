@@ -21,13 +21,8 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release \
 cmake --build build-asan -j "$(nproc)"
 built=$(date +%s)
 
-# Reports abort the process (a signal, which no test mistakes for an exit
-# code); leaks are reported too. allow_user_poisoning=0: LLVM's
-# BumpPtrAllocator poisons its slabs when compiled with ASan, and the
-# uninstrumented libMLIR shares those slabs without unpoisoning them.
-export ASAN_OPTIONS=abort_on_error=1:halt_on_error=1:detect_leaks=1:allow_user_poisoning=0
-export UBSAN_OPTIONS=abort_on_error=1:halt_on_error=1:print_stacktrace=1
-export LSAN_OPTIONS=suppressions=$PWD/test/fuzz/lsan.supp
+# shellcheck source=scripts/sanitizer-env.sh
+. scripts/sanitizer-env.sh
 
 (cd build-asan && ctest --output-on-failure -R '^(runtime_models|runtime_test|runtime_soak|importer_test|lit|hostile_inputs)$')
 .venv/bin/python test/e2e/node_tests.py --mlc build-asan/bin/mlc \

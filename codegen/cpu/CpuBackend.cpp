@@ -34,7 +34,7 @@ struct DispatchPass : PassWrapper<DispatchPass, OperationPass<ModuleOp>> {
 /// The loop nests bufferization leaves in it (a Pad's fill and the copy
 /// into the padded buffer, copies of strided views) would run as -O0
 /// loops: each moves into a function of its own, optimised like a kernel.
-void outlineHostLoops(ModuleOp m, func::FuncOp host) {
+void outlineHostLoops(func::FuncOp host) {
   SmallVector<Operation *> loops;
   for (Operation &op : host.getBody().front())
     if (isa<linalg::LinalgOp>(op) && op.getNumResults() == 0)
@@ -85,7 +85,7 @@ struct PrepareHostPass : PassWrapper<PrepareHostPass, OperationPass<ModuleOp>> {
     func::FuncOp host = hostFunction(getOperation());
     if (!host)
       return signalPassFailure();
-    outlineHostLoops(getOperation(), host);
+    outlineHostLoops(host);
     // Named apart from C's main; only its C interface is called.
     host.setName(cpu::kHostSymbol);
     host->setAttr("llvm.emit_c_interface", UnitAttr::get(&getContext()));

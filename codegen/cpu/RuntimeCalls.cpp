@@ -139,7 +139,7 @@ void mlc::cpu::returnResultsThroughPointer(Module &m, StringRef hostName) {
   Function *nf = Function::Create(FunctionType::get(Type::getVoidTy(c), params, false),
                                   old->getLinkage(), old->getAddressSpace(), "", &m);
   nf->copyAttributesFrom(old);
-  nf->setAttributes(nf->getAttributes().removeRetAttributes(c, AttributeMask(nf->getAttributes().getRetAttrs())));
+  nf->removeRetAttrs(AttributeMask(nf->getAttributes().getRetAttrs()));
   nf->takeName(old);
   nf->splice(nf->begin(), old);
   for (auto [from, to] : llvm::zip(old->args(), nf->args())) {

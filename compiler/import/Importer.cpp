@@ -427,6 +427,11 @@ Value NodeBinder::transpose(Value x, ArrayRef<int64_t> perm) {
   return create<TransposeOp>(x, builder.getDenseI64ArrayAttr(perm));
 }
 
+Value NodeBinder::slice(Value x, int64_t axis, int64_t start, int64_t end) {
+  return create<SliceOp>(x, i64s({start}), i64s({end}), builder.getDenseI64ArrayAttr({axis}),
+                         builder.getDenseI64ArrayAttr({1}));
+}
+
 Value NodeBinder::unsqueeze(Value x, ArrayRef<int64_t> axes) {
   return create<UnsqueezeOp>(x, builder.getDenseI64ArrayAttr(axes));
 }

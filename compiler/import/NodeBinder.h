@@ -90,6 +90,8 @@ public:
   /// Reshape to a constant `shape` (0 copies the input dim, -1 is inferred).
   mlir::Value reshape(mlir::Value x, llvm::ArrayRef<int64_t> shape);
   mlir::Value transpose(mlir::Value x, llvm::ArrayRef<int64_t> perm);
+  /// Elements [start, end) of `x` along `axis` (constant bounds, step 1).
+  mlir::Value slice(mlir::Value x, int64_t axis, int64_t start, int64_t end);
   mlir::Value unsqueeze(mlir::Value x, llvm::ArrayRef<int64_t> axes);
   mlir::Value squeeze(mlir::Value x, llvm::ArrayRef<int64_t> axes);
   /// `x` with elements of type `elem` (`x` itself when they already are).

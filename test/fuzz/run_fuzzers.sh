@@ -44,13 +44,9 @@ seed() { # target dir: a fresh seed corpus
   esac
 }
 
-# The sanitizer job's settings (scripts/sanitize.sh), unless the caller set
-# its own: without allow_user_poisoning=0, ASan reports a use-after-poison
-# in MLIR's own allocator (LLVM's BumpPtrAllocator poisons slabs that the
-# uninstrumented libMLIR then uses), a false crash after ~10^5 inputs.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:halt_on_error=1:detect_leaks=1:allow_user_poisoning=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-abort_on_error=1:halt_on_error=1:print_stacktrace=1}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/test/fuzz/lsan.supp}
+# The sanitizer job's settings, also for a long run started by hand.
+# shellcheck source=scripts/sanitizer-env.sh
+. scripts/sanitizer-env.sh
 
 status=0
 for t in "${targets[@]}"; do

@@ -263,11 +263,10 @@ LogicalResult batchNormTraining(NodeBinder &b, Value x, Value scale, Value bias,
   auto perChannel = [&](Value v) { return b.unsqueeze(v, range(1, rank - 1)); };
   Value y = b.create<AddOp>(b.create<MulOp>(normalized, perChannel(scale)), perChannel(bias));
   auto running = [&](Value old, Value batch) {
-    Value flat = b.reshape(batch, {-1});
-    return b.create<AddOp>(b.create<MulOp>(old, b.scalar(NodeBinder::elementType(old), momentum)),
-                           b.create<MulOp>(b.cast(flat, NodeBinder::elementType(old)),
-                                           b.scalar(NodeBinder::elementType(old),
-                                                    1.0f - momentum)));
+    Type t = NodeBinder::elementType(old);
+    return b.create<AddOp>(b.create<MulOp>(old, b.scalar(t, momentum)),
+                           b.create<MulOp>(b.cast(b.reshape(batch, {-1}), t),
+                                           b.scalar(t, 1.0f - momentum)));
   };
   b.setResults({y, running(mean, batchMean), running(var, batchVar)});
   return success();
@@ -315,13 +314,10 @@ LogicalResult maxUnpool(NodeBinder &b) {
       B.getI64IntegerAttr(0), B.getStringAttr("none"));
   Value y = b.reshape(flat, dims);
   if (outShape) {
-    SmallVector<int64_t> axes;
-    for (int64_t i = 0; i < rank; ++i)
-      axes.push_back(i);
     Value grow = b.create<SubOp>(outShape, b.i64s(dims));
     Value padding = b.create<ConcatOp>(ValueRange{b.i64s(SmallVector<int64_t>(rank, 0)), grow},
                                        B.getI64IntegerAttr(0));
-    y = b.create<PadOp>(y, padding, Value(), B.getDenseI64ArrayAttr(axes),
+    y = b.create<PadOp>(y, padding, Value(), B.getDenseI64ArrayAttr(range(0, rank)),
                         PadModeAttr::get(B.getContext(), PadMode::Constant));
   }
   b.setResults({y});

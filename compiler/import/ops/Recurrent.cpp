@@ -111,15 +111,8 @@ Value activate(NodeBinder &b, Value x, const Activation &a) {
                          b.scalar(elem, a.alpha));
 }
 
-/// Elements [start, end) of `v` along `axis`.
-Value slice(NodeBinder &b, Value v, int64_t axis, int64_t start, int64_t end) {
-  return b.create<SliceOp>(v, b.i64s({start}), b.i64s({end}),
-                           b.builder.getDenseI64ArrayAttr({axis}),
-                           b.builder.getDenseI64ArrayAttr({1}));
-}
-
 /// Row `i` of dim 0, dropped: v[i].
-Value row(NodeBinder &b, Value v, int64_t i) { return b.squeeze(slice(b, v, 0, i, i + 1), {0}); }
+Value row(NodeBinder &b, Value v, int64_t i) { return b.squeeze(b.slice(v, 0, i, i + 1), {0}); }
 
 Value concat(NodeBinder &b, ArrayRef<Value> vs, int64_t axis) {
   return b.create<ConcatOp>(vs, b.builder.getI64IntegerAttr(axis));
@@ -210,7 +203,7 @@ LogicalResult recurrent(NodeBinder &b, Cell cell) {
                          .getResult()
                    : v;
   };
-  auto gate = [&](Value v, int k) { return slice(b, v, 1, k * H, (k + 1) * H); };
+  auto gate = [&](Value v, int k) { return b.slice(v, 1, k * H, (k + 1) * H); };
   auto mm = [&](Value a, Value m) -> Value { return b.create<MatMulOp>(a, m); };
   // Zeros [batch, H] for a missing initial state.
   Value zeros;
@@ -241,26 +234,26 @@ LogicalResult recurrent(NodeBinder &b, Cell cell) {
     Value rb;
     if (bias) {
       Value bd = row(b, bias, d);
-      xw = b.create<AddOp>(xw, slice(b, bd, 0, 0, gates * H));
-      rb = slice(b, bd, 0, gates * H, 2 * gates * H);
+      xw = b.create<AddOp>(xw, b.slice(bd, 0, 0, gates * H));
+      rb = b.slice(bd, 0, gates * H, 2 * gates * H);
     }
     // GRU's h gate multiplies the state by r before (default) or after its
     // recurrent projection: z, r and h take separate projections.
     Value rzr, rh, rbzr, rbh;
     if (cell == Cell::Gru) {
-      rzr = slice(b, rd, 1, 0, 2 * H);
-      rh = slice(b, rd, 1, 2 * H, 3 * H);
+      rzr = b.slice(rd, 1, 0, 2 * H);
+      rh = b.slice(rd, 1, 2 * H, 3 * H);
       if (rb) {
-        rbzr = slice(b, rb, 0, 0, 2 * H);
-        rbh = slice(b, rb, 0, 2 * H, 3 * H);
+        rbzr = b.slice(rb, 0, 0, 2 * H);
+        rbh = b.slice(rb, 0, 2 * H, 3 * H);
       }
     }
     Value pi, po, pf;
     if (peep) {
       Value pd = row(b, peep, d);
-      pi = slice(b, pd, 0, 0, H);
-      po = slice(b, pd, 0, H, 2 * H);
-      pf = slice(b, pd, 0, 2 * H, 3 * H);
+      pi = b.slice(pd, 0, 0, H);
+      po = b.slice(pd, 0, H, 2 * H);
+      pf = b.slice(pd, 0, 2 * H, 3 * H);
     }
     Value h = h0 ? row(b, h0, d) : zeroState();
     Value c = cell == Cell::Lstm ? (c0 ? row(b, c0, d) : zeroState()) : Value();
@@ -275,7 +268,7 @@ LogicalResult recurrent(NodeBinder &b, Cell cell) {
           pre = b.create<AddOp>(pre, rb);
         hn = activate(b, clipTo(pre), act[0]);
       } else if (cell == Cell::Gru) {
-        Value zr = b.create<AddOp>(slice(b, xs, 1, 0, 2 * H), mm(h, rzr));
+        Value zr = b.create<AddOp>(b.slice(xs, 1, 0, 2 * H), mm(h, rzr));
         if (rbzr)
           zr = b.create<AddOp>(zr, rbzr);
         Value z = activate(b, clipTo(gate(zr, 0)), act[0]);

@@ -919,10 +919,7 @@ LogicalResult affineGrid(NodeBinder &b) {
   auto &B = b.builder;
   Type i64 = B.getI64Type();
   size = b.cast(size, i64);
-  auto part = [&](int64_t from, int64_t to) -> Value {
-    return b.create<SliceOp>(size, b.i64s({from}), b.i64s({to}), B.getDenseI64ArrayAttr({0}),
-                             B.getDenseI64ArrayAttr({1}));
-  };
+  auto part = [&](int64_t from, int64_t to) { return b.slice(size, 0, from, to); };
   Value full = part(2, 2 + s);
   SmallVector<Value> comps; // x (the last dim) first
   for (int64_t i = s - 1; i >= 0; --i) {
@@ -1071,24 +1068,28 @@ LogicalResult tfIdfVectorizer(NodeBinder &b) {
            failure();
   if (mode != "TF" && mode != "IDF" && mode != "TFIDF")
     return b.error("mode must be TF, IDF or TFIDF"), failure();
-  // Pool entry p (in pool order: unigrams, bigrams, ...) and its n-gram
-  // length; ngram_indexes[p] is its output column.
+  // The pool's n-grams of length n: `grams` of them from pool offset
+  // `from`, numbered from `first` in pool order (unigrams, bigrams, ...);
+  // ngram_indexes maps that number to an output column.
+  struct Level {
+    int64_t from, grams, first;
+  };
+  SmallVector<Level> levels;
   int64_t numGrams = 0;
-  SmallVector<int64_t> gramStart; // pool offset of each length's n-grams
   for (size_t k = 0; k < counts.size(); ++k) {
     int64_t n = k + 1, from = counts[k];
     int64_t to = k + 1 < counts.size() ? counts[k + 1] : (int64_t)pool.size();
     if (from < 0 || to < from || to > (int64_t)pool.size() || (to - from) % n)
       return b.error("ngram_counts do not split pool_int64s into n-grams"), failure();
-    gramStart.push_back(numGrams);
-    numGrams += (to - from) / n;
+    levels.push_back({from, (to - from) / n, numGrams});
+    numGrams += levels.back().grams;
   }
   if ((int64_t)indexes.size() != numGrams)
     return b.error("ngram_indexes must have one entry per pool n-gram"), failure();
   int64_t outSize = 0;
   for (int64_t i : indexes) {
     if (i < 0 || i > (1 << 24))
-      return b.error("ngram_indexes must be >= 0"), failure();
+      return b.error("ngram_indexes must be in [0, 2^24]"), failure();
     outSize = std::max(outSize, i + 1);
   }
   if (!weights.empty() && (int64_t)weights.size() != numGrams)
@@ -1099,10 +1100,8 @@ LogicalResult tfIdfVectorizer(NodeBinder &b) {
   Value rows = rank == 1 ? b.unsqueeze(x, {0}) : x;
   SmallVector<Value> gramCounts;
   SmallVector<int64_t> countedGrams; // pool n-gram index of each column
-  for (int64_t n = minGram; n <= std::min<int64_t>(maxGram, counts.size()); ++n) {
-    int64_t from = counts[n - 1];
-    int64_t to = n < (int64_t)counts.size() ? counts[n] : (int64_t)pool.size();
-    int64_t p = (to - from) / n;
+  for (int64_t n = minGram; n <= std::min<int64_t>(maxGram, levels.size()); ++n) {
+    auto [from, p, first] = levels[n - 1];
     if (p == 0)
       continue;
     Value total;
@@ -1115,10 +1114,7 @@ LogicalResult tfIdfVectorizer(NodeBinder &b) {
         SmallVector<int64_t> tokens;
         for (int64_t g = 0; g < p; ++g)
           tokens.push_back(pool[from + g * n + k]);
-        Value column = b.unsqueeze(
-            b.create<SliceOp>(rows, b.i64s({k * d}), b.i64s({k * d + positions}),
-                              B.getDenseI64ArrayAttr({1}), B.getDenseI64ArrayAttr({1})),
-            {2});
+        Value column = b.unsqueeze(b.slice(rows, 1, k * d, k * d + positions), {2});
         Value eq = b.create<CompareOp>(column, b.cast(b.i64s(tokens), elem), B.getStringAttr("eq"));
         match = match ? b.create<AndOp>(match, eq).getResult() : eq;
       }
@@ -1131,7 +1127,7 @@ LogicalResult tfIdfVectorizer(NodeBinder &b) {
       continue;
     gramCounts.push_back(total);
     for (int64_t g = 0; g < p; ++g)
-      countedGrams.push_back(gramStart[n - 1] + g);
+      countedGrams.push_back(first + g);
   }
   int64_t batch = cast<RankedTensorType>(rows.getType()).getDimSize(0);
   Value y;
