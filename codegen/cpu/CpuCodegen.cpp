@@ -547,6 +547,70 @@ LogicalResult cpu::bufferize(ModuleOp m) {
 //===----------------------------------------------------------------------===//
 
 namespace {
+bool holdsBF16(Type t) { return getElementTypeOrSelf(t).isBF16(); }
+
+Type withF32(Type t) {
+  Type f32 = Float32Type::get(t.getContext());
+  if (auto v = dyn_cast<VectorType>(t))
+    return v.clone(f32);
+  return f32;
+}
+
+/// bf16 arithmetic in f32: every arith, math and vector FMA/reduction op
+/// that reads or writes bf16 reads its bf16 operands widened and rounds
+/// its bf16 results once. x86 has no bf16 arithmetic below AVX-512-BF16
+/// and libgcc no bf16 conversions, so LLVM must never see a bf16 operation
+/// other than a load, store or select; the widening and rounding that
+/// remain are expanded into integer ops (ArithExpandOps, include-bf16).
+void promoteBF16(Operation *root) {
+  SmallVector<Operation *> ops;
+  root->walk([&](Operation *op) {
+    if (op->getNumRegions() || isa<arith::ConstantOp, arith::BitcastOp, arith::SelectOp>(op))
+      return;
+    StringRef dialect = op->getDialect() ? op->getDialect()->getNamespace() : "";
+    if (dialect != "arith" && dialect != "math" && !isa<vector::FMAOp, vector::ReductionOp>(op))
+      return;
+    bool isExtOrTrunc = isa<arith::ExtFOp, arith::TruncFOp>(op);
+    bool bf16In = llvm::any_of(op->getOperandTypes(), holdsBF16),
+         bf16Out = llvm::any_of(op->getResultTypes(), holdsBF16);
+    if (!bf16In && !bf16Out)
+      return;
+    // bf16 <-> f32 is what the expansion handles; bf16 <-> f64 goes via f32.
+    auto isF32 = [](Type t) { return getElementTypeOrSelf(t).isF32(); };
+    if (isExtOrTrunc && (isF32(op->getOperand(0).getType()) || isF32(op->getResult(0).getType())))
+      return;
+    ops.push_back(op);
+  });
+  for (Operation *op : ops) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    SmallVector<Value> operands;
+    for (Value v : op->getOperands())
+      operands.push_back(holdsBF16(v.getType())
+                             ? b.create<arith::ExtFOp>(loc, withF32(v.getType()), v).getResult()
+                             : v);
+    SmallVector<Type> types;
+    for (Type t : op->getResultTypes())
+      types.push_back(holdsBF16(t) ? withF32(t) : t);
+    Operation *wide;
+    if (isa<arith::ExtFOp, arith::TruncFOp>(op)) {
+      // f32 -> f64 (was bf16 -> f64) or f64 -> f32 (was f64 -> bf16)
+      wide = isa<arith::ExtFOp>(op) ? b.create<arith::ExtFOp>(loc, types[0], operands[0])
+                                    : b.create<arith::TruncFOp>(loc, types[0], operands[0]);
+    } else {
+      OperationState state(loc, op->getName(), operands, types, op->getAttrs());
+      wide = b.create(state);
+    }
+    SmallVector<Value> results;
+    for (auto [old, now] : llvm::zip(op->getResults(), wide->getResults()))
+      results.push_back(old.getType() == now.getType()
+                            ? now
+                            : b.create<arith::TruncFOp>(loc, old.getType(), now).getResult());
+    op->replaceAllUsesWith(results);
+    op->erase();
+  }
+}
+
 /// Per function, before conversion to LLVM: copies as loops, invariant code
 /// and vector transfers hoisted, vector ops lowered to what the LLVM
 /// conversion takes. A function pass, so functions are prepared in parallel.
@@ -597,8 +661,12 @@ struct PrepareForLLVMPass : PassWrapper<PrepareForLLVMPass, OperationPass<func::
     });
     f->walk([](LoopLikeOpInterface loop) { moveLoopInvariantCode(loop); });
     linalg::hoistRedundantVectorTransfers(f);
+    // Before the polynomial approximations (they take f32) and after the
+    // vector lowering (it makes bf16 FMAs of bf16 contractions).
+    promoteBF16(f);
     if (failed(applyPatternsAndFoldGreedily(f, patterns)))
       signalPassFailure();
+    promoteBF16(f);
   }
   FrozenRewritePatternSet patterns;
 };
@@ -612,7 +680,8 @@ void cpu::addLowerToLLVMPasses(OpPassManager &pm) {
     fpm.addPass(std::make_unique<PrepareForLLVMPass>());
     fpm.addPass(createConvertLinalgToLoopsPass());
     // ceildivsi, floordivsi, max/min on floats: arith ops with no LLVM twin.
-    fpm.addPass(arith::createArithExpandOpsPass());
+    // bf16 widening and rounding (promoteBF16) as integer ops.
+    fpm.addPass(arith::createArithExpandOpsPass(arith::ArithExpandOpsPassOptions{/*includeBf16=*/true}));
     fpm.addPass(createCanonicalizerPass());
     fpm.addPass(createConvertVectorToSCFPass(VectorTransferToSCFOptions().enableFullUnroll()));
     fpm.addPass(createLowerAffinePass());

@@ -50,11 +50,12 @@ int dtypeOf(Type t) {
     case 'i': return t.isSignlessInteger(bits) || t.isSignedInteger(bits);
     case 'u': return t.isUnsignedInteger(bits);
     case 'b': return t.isInteger(1);
-    default: return false; // a narrow type: its holder is ambiguous (mlc.onnx_type)
+    case 'V': return bits == 16 && t.isBF16();
+    default: return false;
     }
   };
 #define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
-  if (is(KIND, BITS))                                                                            \
+  if (is(KIND, BITS)) /* a narrow type's holder is ambiguous (mlc.onnx_type) */                \
     return MLC_DTYPE_##ENUM;
 #include "mlc/dtypes.def"
   return 0;

@@ -90,6 +90,7 @@ Type mlc::onnxElementType(MLIRContext *ctx, int dtype) {
     switch (kind) {
     case 'f': return bits == 16 ? Type(b.getF16Type()) : bits == 32 ? b.getF32Type() : b.getF64Type();
     case 'u': return b.getIntegerType(bits, /*isSigned=*/false);
+    case 'B': return b.getBF16Type();
     default: return b.getIntegerType(bits);
     }
   };
@@ -97,7 +98,7 @@ Type mlc::onnxElementType(MLIRContext *ctx, int dtype) {
   switch (dtype) {
 #define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
-    return make(STORE, KIND == 'V' ? 8 : BITS);
+    return make(STORE, KIND == 'V' && SIZE == 1 ? 8 : BITS);
 #include "mlc/dtypes.def"
   default: return nullptr;
   }
@@ -110,7 +111,6 @@ const char *mlc::onnxTypeName(int dtype) {
     return NAME;
 #include "mlc/dtypes.def"
   case onnx::TensorProto::STRING: return "string";
-  case onnx::TensorProto::BFLOAT16: return "bfloat16";
   default: return "unknown";
   }
 }
@@ -215,6 +215,7 @@ FailureOr<DenseElementsAttr> mlc::tensorToAttr(MLIRContext *ctx,
     case onnx::TensorProto::INT16:
     case onnx::TensorProto::UINT16:
     case onnx::TensorProto::FLOAT16:
+    case onnx::TensorProto::BFLOAT16:
       ok = fromTyped(t.int32_data(), [](int32_t v, char *p) {
         uint16_t x = v;
         std::memcpy(p, &x, 2);

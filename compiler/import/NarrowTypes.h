@@ -29,7 +29,7 @@ inline int bits(int onnx) {
   switch (onnx) {
 #define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
-    return KIND == 'V' ? BITS : 0;
+    return KIND == 'V' && SIZE == 1 ? BITS : 0;
 #include "mlc/dtypes.def"
   default: return 0;
   }
@@ -40,7 +40,7 @@ inline bool isSigned(int onnx) {
   switch (onnx) {
 #define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
   case ONNX:                                                                                     \
-    return KIND == 'V' && STORE == 'i';
+    return KIND == 'V' && SIZE == 1 && STORE == 'i';
 #include "mlc/dtypes.def"
   default: return false;
   }

@@ -48,8 +48,9 @@ class TensorInfo(NamedTuple):
 
 
 def _dtype(name: str) -> np.dtype:
-    """NumPy's dtype for an mlc dtype name; the narrow types (float8, int4,
-    ...) are ml_dtypes' where it is installed, else their bytes (uint8)."""
+    """NumPy's dtype for an mlc dtype name; bfloat16 and the narrow types
+    (float8, int4, ...) are ml_dtypes' where it is installed, else their
+    bytes (uint16 for bfloat16, uint8 for the others)."""
     try:
         return np.dtype(name)
     except TypeError:
@@ -57,11 +58,12 @@ def _dtype(name: str) -> np.dtype:
             import ml_dtypes
             return np.dtype(getattr(ml_dtypes, name))
         except (ImportError, AttributeError):
-            return np.dtype(np.uint8)
+            return np.dtype(np.uint16 if name == "bfloat16" else np.uint8)
 
 
+# The types NumPy knows only through ml_dtypes.
 _NARROW = {"float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz", "uint4", "int4",
-           "float4_e2m1fn", "float8_e8m0fnu", "uint2", "int2"}
+           "float4_e2m1fn", "float8_e8m0fnu", "uint2", "int2", "bfloat16"}
 
 
 def _info(raw) -> TensorInfo:
@@ -161,11 +163,14 @@ class Model:
         if not isinstance(x, np.ndarray):
             x = np.from_dlpack(x) if hasattr(x, "__dlpack__") else np.asarray(x)
         if info.dtype.name in _NARROW:
-            # ml_dtypes arrays, or their bytes as uint8/int8
-            if x.dtype != info.dtype and x.dtype not in (np.uint8, np.int8):
+            # ml_dtypes arrays, or their bytes as an unsigned integer of
+            # the same size (int8 too for the one-byte types)
+            holder = np.dtype("u%d" % info.dtype.itemsize)
+            if x.dtype != info.dtype and x.dtype != holder and not (
+                    holder == np.uint8 and x.dtype == np.int8):
                 raise Error("input '%s' is %s; the model takes %s (an ml_dtypes array or its "
-                            "bytes as uint8)" % (info.name, x.dtype, info.dtype.name))
-            return np.ascontiguousarray(x).view(np.uint8)
+                            "bytes as %s)" % (info.name, x.dtype, info.dtype.name, holder))
+            return np.ascontiguousarray(x).view(holder)
         if x.dtype != info.dtype:
             if not np.can_cast(x.dtype, info.dtype, casting="same_kind"):
                 raise Error("input '%s' is %s; the model takes %s" % (info.name, x.dtype, info.dtype))

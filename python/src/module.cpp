@@ -52,6 +52,7 @@ nb::dlpack::dtype dlpackOf(mlc_dtype d) {
   }
 }
 
+/// bfloat16 and the narrow types: NumPy knows them only through ml_dtypes.
 bool isNarrow(mlc_dtype d) {
   switch (d) {
 #define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
@@ -152,11 +153,13 @@ public:
       t.data = const_cast<void *>(a.data());
       t.size_bytes = a.nbytes();
       t.dtype = mlcOf(a.dtype());
-      // A narrow input (float8, int4, ...) takes the bytes of a uint8 or
-      // int8 array: NumPy has no such types of its own.
+      // A bfloat16 or narrow input (float8, int4, ...) takes the bytes of
+      // an integer array of its size: NumPy has no such types of its own.
       mlc_tensor_info info;
-      if ((t.dtype == MLC_DTYPE_U8 || t.dtype == MLC_DTYPE_I8) && i < mlc_model_num_inputs(model_.get()) &&
-          mlc_model_input_info(model_.get(), i, &info) == MLC_OK && isNarrow(info.dtype))
+      if ((t.dtype == MLC_DTYPE_U8 || t.dtype == MLC_DTYPE_I8 || t.dtype == MLC_DTYPE_U16) &&
+          i < mlc_model_num_inputs(model_.get()) &&
+          mlc_model_input_info(model_.get(), i, &info) == MLC_OK && isNarrow(info.dtype) &&
+          mlc_dtype_size(info.dtype) == mlc_dtype_size(t.dtype))
         t.dtype = info.dtype;
       t.rank = int32_t(a.ndim());
       for (size_t d = 0; d < a.ndim(); ++d)

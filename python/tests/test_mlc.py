@@ -157,3 +157,29 @@ def test_narrow_types(tmp_path):
         np.testing.assert_array_equal(out["y8"], want.astype(ml_dtypes.float8_e4m3fn))
     with pytest.raises(mlc.Error, match="the model takes int4"):
         m.run({"q": np.zeros(4, np.float32)})
+
+
+def test_bfloat16(tmp_path):
+    """bfloat16 inputs and outputs: ml_dtypes arrays, or their bits as uint16."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    import onnx
+    from onnx import TensorProto, helper
+    bf = ml_dtypes.bfloat16
+    nodes = [helper.make_node("Mul", ["x", "x"], ["y"]),
+             helper.make_node("Cast", ["y"], ["f"], to=TensorProto.FLOAT)]
+    g = helper.make_graph(nodes, "bf16", [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [3])],
+                          [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [3]),
+                           helper.make_tensor_value_info("f", TensorProto.FLOAT, [3])])
+    path = str(tmp_path / "bf16.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 21)]), path)
+    m = mlc.load(mlc.compile(path, str(tmp_path / "bf16.so"), cache=False))
+    assert m.inputs[0].dtype == np.dtype(bf)
+    x = np.array([1.5, -3.0, 0.1], bf)
+    want = (x.astype(np.float32) ** 2).astype(bf)
+    for feed in (x, x.view(np.uint16)):
+        out = m.run({"x": feed})
+        assert out["y"].dtype == np.dtype(bf)
+        np.testing.assert_array_equal(out["y"].astype(np.float32), want.astype(np.float32))
+        np.testing.assert_array_equal(out["f"], want.astype(np.float32))
+    with pytest.raises(mlc.Error, match="the model takes bfloat16"):
+        m.run({"x": np.zeros(3, np.float32)})

@@ -11,13 +11,19 @@ Every test directory counts; none is filtered out by an op list. Each model
 is compiled by `mlc compile --batch` (one compiler process per job, so both
 cores are busy and no process is started per model) and each data set is run
 with `mlc run`. Outputs are compared with the stored ones at ONNX's backend
-tolerances (rtol 1e-3, atol 1e-7, or the test case's own), NaN-aware, and
-integers and bools exactly.
+tolerances (rtol 1e-3, atol 1e-7, or the test case's own; for bfloat16
+outputs rtol 2^-6, two bfloat16 ULPs, as ONNX's backend runner allows),
+NaN-aware, and integers and bools exactly.
 
 A test that does not pass must be listed in node_tests_xfail.txt as
 `SOURCE TEST CATEGORY REASON...`. The run fails on a failure that is not
 listed and on a listed test that passes, so the list only shrinks;
-`--update` rewrites it (keeping the categories already given).
+`--update` rewrites it (keeping the categories already given). Categories
+are computed (training-op, sequence-type, optional-type, string-type,
+not-yet, ...) except `bad-test-data`, given by hand to a test whose stored
+data contradicts the op's definition (onnx 1.12's FLOAT to BFLOAT16 Cast
+expects truncation where the spec and onnxruntime round to nearest even; its
+CastLike tests feed a `like` input of another rank than the model declares).
 
 Prints pass counts per source, the expected failures per category and the
 unexpected results.
@@ -210,6 +216,8 @@ def compare(got, want, rtol, atol):
         return None
     if got.dtype != want.dtype:
         return "dtype %s, expected %s" % (got.dtype, want.dtype)
+    if want.dtype.name == "bfloat16":
+        rtol = max(rtol, 2**-6)  # two bfloat16 ULPs, as ONNX's backend runner allows
     g, w = got.astype(np.float64), want.astype(np.float64)
     if not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
         with np.errstate(invalid="ignore"):

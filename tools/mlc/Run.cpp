@@ -21,12 +21,9 @@ static const char *kRunHelp =
 static void printSummary(const std::string &name, const HostTensor &t) {
   std::printf("%s: %s %s", name.c_str(), mlc_dtype_name(t.dtype), shapeText(t.shape).c_str());
   size_t n = t.elements();
-  if (n && (t.dtype == MLC_DTYPE_F32 || t.dtype == MLC_DTYPE_I64)) {
+  if (n && t.readable()) {
     double mn = INFINITY, mx = -INFINITY, sum = 0;
-    auto at = [&](size_t i) -> double {
-      return t.dtype == MLC_DTYPE_F32 ? reinterpret_cast<const float *>(t.data.data())[i]
-                                      : (double)reinterpret_cast<const int64_t *>(t.data.data())[i];
-    };
+    auto at = [&](size_t i) { return t.at(i); };
     for (size_t i = 0; i < n; ++i) {
       double v = at(i);
       mn = std::min(mn, v);

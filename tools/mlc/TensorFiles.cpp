@@ -7,6 +7,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <sys/stat.h>
 #include <fstream>
@@ -288,4 +289,38 @@ bool mlc::tools::readTensorFile(const std::string &path, HostTensor &t, std::str
   if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0)
     return readTensorProto(path, t, err);
   return readNpy(path, t, err);
+}
+
+double mlc::tools::HostTensor::at(size_t i) const {
+  const char *p = data.data() + i * mlc_dtype_size(dtype);
+  auto load = [p](auto v) {
+    std::memcpy(&v, p, sizeof v);
+    return double(v);
+  };
+  switch (dtype) {
+  case MLC_DTYPE_F32: return load(float());
+  case MLC_DTYPE_F64: return load(double());
+  case MLC_DTYPE_F16: return load(_Float16());
+  case MLC_DTYPE_BF16: return bf16ToFloat(uint16_t(load(uint16_t())));
+  case MLC_DTYPE_I64: return load(int64_t());
+  case MLC_DTYPE_I32: return load(int32_t());
+  case MLC_DTYPE_I16: return load(int16_t());
+  case MLC_DTYPE_I8: return load(int8_t());
+  case MLC_DTYPE_U64: return load(uint64_t());
+  case MLC_DTYPE_U32: return load(uint32_t());
+  case MLC_DTYPE_U16: return load(uint16_t());
+  case MLC_DTYPE_U8:
+  case MLC_DTYPE_BOOL: return load(uint8_t());
+  default: return NAN;
+  }
+}
+
+bool mlc::tools::HostTensor::readable() const {
+  switch (dtype) {
+#define MLC_DTYPE(ENUM, VALUE, NAME, SIZE, KIND, BITS, ONNX, STORE)                              \
+  case MLC_DTYPE_##ENUM:                                                                         \
+    return !(KIND == 'V' && SIZE == 1);
+#include "mlc/dtypes.def"
+  default: return false;
+  }
 }

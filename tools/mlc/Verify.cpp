@@ -156,26 +156,6 @@ static int checkSameInterface(const onnx::ModelProto &model, const std::string &
                    text(gotIn, gotOut) + ", the model has " + text(wantIn, wantOut));
 }
 
-static double elementAt(const HostTensor &t, size_t i) {
-  const char *p = t.data.data() + i * mlc_dtype_size(t.dtype);
-  auto load = [p](auto v) {
-    std::memcpy(&v, p, sizeof v);
-    return double(v);
-  };
-  switch (t.dtype) {
-  case MLC_DTYPE_F32: return load(float());
-  case MLC_DTYPE_F64: return load(double());
-  case MLC_DTYPE_F16: return load(_Float16());
-  case MLC_DTYPE_I64: return load(int64_t());
-  case MLC_DTYPE_I32: return load(int32_t());
-  case MLC_DTYPE_I16: return load(int16_t());
-  case MLC_DTYPE_I8: return load(int8_t());
-  case MLC_DTYPE_U8:
-  case MLC_DTYPE_BOOL: return load(uint8_t());
-  default: return NAN;
-  }
-}
-
 int cmdVerify(const Args &a) {
   if (wantsHelp(a)) {
     std::printf("%s", kVerifyHelp);
@@ -346,7 +326,7 @@ int cmdVerify(const Args &a) {
     bool ok = got.shape == want.shape;
     double maxAbs = 0, maxRel = 0;
     for (size_t e = 0; ok && e < got.elements(); ++e) {
-      double g = elementAt(got, e), w = elementAt(want, e), d = std::fabs(g - w);
+      double g = got.at(e), w = want.at(e), d = std::fabs(g - w);
       if (std::isnan(g) != std::isnan(w) || d > atol + rtol * std::fabs(w))
         ok = std::isnan(g) && std::isnan(w) ? ok : false;
       if (!std::isnan(d)) {

@@ -498,7 +498,45 @@ def case_tfidf(out):
                     opset=13), out)
 
 
+def case_bf16(out):
+    """bfloat16 end to end, on a symbolic batch: a MatMul with a bf16
+    weight and bias, Tanh, Softmax, a ReduceSum and Erf, and a Cast to
+    float32. Next to the model: x.npy (an ml_dtypes bfloat16 input) and
+    want_*.npy, NumPy's result rounding to bfloat16 after each op as ONNX's
+    reference does."""
+    import ml_dtypes
+    bf = ml_dtypes.bfloat16
+    rng = np.random.default_rng(7)
+    w = rng.uniform(-1, 1, (16, 8)).astype(bf)
+    b = rng.uniform(-1, 1, (8,)).astype(bf)
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]),
+             helper.make_node("Add", ["m", "b"], ["a"]),
+             helper.make_node("Tanh", ["a"], ["t"]),
+             helper.make_node("Softmax", ["t"], ["y"], axis=-1),
+             helper.make_node("ReduceSum", ["t", "axes"], ["r"], keepdims=0),
+             helper.make_node("Erf", ["r"], ["e"]),
+             helper.make_node("Cast", ["e"], ["f"], to=TensorProto.FLOAT)]
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b"),
+             numpy_helper.from_array(np.array([1], np.int64), "axes")]
+    BF = TensorProto.BFLOAT16
+    onnx.save(model(nodes, [vi("x", ["n", 16], BF)],
+                    [vi("y", ["n", 8], BF), vi("e", ["n"], BF), vi("f", ["n"])], inits), out)
+    d = os.path.dirname(os.path.abspath(out))
+    x = rng.uniform(-1, 1, (5, 16)).astype(bf)
+    np.save(os.path.join(d, "x.npy"), x)
+    f32 = lambda v: np.asarray(v, np.float32)
+    r16 = lambda v: f32(v).astype(bf).astype(np.float32)
+    t = r16(np.tanh(r16(r16(f32(x) @ f32(w)) + f32(b))))
+    ex = np.exp(t - t.max(-1, keepdims=True))
+    y = r16(ex / ex.sum(-1, keepdims=True))
+    import math
+    e = r16([math.erf(v) for v in r16(t.sum(-1))])
+    for name, v in (("y", y), ("e", e), ("f", e)):
+        np.save(os.path.join(d, "want_%s.npy" % name), v)
+
+
 CASES = {
+    "bf16": case_bf16,
     "tfidf": case_tfidf,
     "long_chain": case_long_chain,
     "many_outputs": case_many_outputs,
