@@ -172,7 +172,7 @@ LogicalResult MaxPoolOp::verify() {
 LogicalResult AveragePoolOp::verify() {
   if (getKernel().size() != 2)
     return emitOpError("only 2-D pooling is supported");
-  return verifyWindow(*this, getX(), 2, getStrides(), getPads(), {});
+  return verifyWindow(*this, getX(), 2, getStrides(), getPads(), getDilations());
 }
 
 LogicalResult TransposeOp::verify() {

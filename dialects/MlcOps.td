@@ -204,9 +204,13 @@ def Mlc_MaxPoolOp : Mlc_Op<"max_pool"> {
   let hasVerifier = 1;
 }
 
+// The average over the window's elements inside the input (or, with
+// count_include_pad, inside the padded input); dilated windows count the
+// positions they take.
 def Mlc_AveragePoolOp : Mlc_Op<"average_pool"> {
   let arguments = (ins AnyTensor:$x, DenseI64ArrayAttr:$kernel,
                    DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
+                   DenseI64ArrayAttr:$dilations,
                    BoolAttr:$ceil_mode, BoolAttr:$count_include_pad);
   let results = (outs AnyTensor:$result);
   let hasVerifier = 1;

@@ -270,7 +270,7 @@ struct Inferrer {
             return std::nullopt;
           SDims out;
           if (auto e = shape::window2d(s, *x, (*x)[1], op.getKernel(),
-                                       op.getStrides(), op.getPads(), {},
+                                       op.getStrides(), op.getPads(), op.getDilations(),
                                        op.getCeilMode(), out))
             return fail(e);
           return out;

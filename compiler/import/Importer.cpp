@@ -66,6 +66,7 @@ void registerAttentionConverters();
 void registerQuantConverters();
 void registerRecurrentConverters();
 void registerEinsumConverters();
+void registerSignalConverters();
 
 void mlc::registerAllConverters() {
   static std::once_flag once;
@@ -77,6 +78,7 @@ void mlc::registerAllConverters() {
     registerQuantConverters();
     registerRecurrentConverters();
     registerEinsumConverters();
+    registerSignalConverters();
   });
 }
 

@@ -97,11 +97,12 @@ struct AveragePoolLowering : MlcPattern<AveragePoolOp, /*FloatOnly=*/true> {
     Location loc = op.getLoc();
     MLIRContext *ctx = rw.getContext();
     Type elem = type.getElementType();
-    auto k = op.getKernel(), st = op.getStrides(), pads = op.getPads();
-    auto od = windowOutDims(rw, loc, op, a.getX(), k, st, pads, {}, op.getCeilMode());
+    auto k = op.getKernel(), st = op.getStrides(), pads = op.getPads(),
+         dil = op.getDilations();
+    auto od = windowOutDims(rw, loc, op, a.getX(), k, st, pads, dil, op.getCeilMode());
     if (failed(od))
       return failure();
-    auto x = padForWindow(rw, loc, op, a.getX(), pads, k, st, {}, type,
+    auto x = padForWindow(rw, loc, op, a.getX(), pads, k, st, dil, type,
                           zeroAttr(rw, elem));
     if (failed(x))
       return failure();
@@ -110,9 +111,12 @@ struct AveragePoolLowering : MlcPattern<AveragePoolOp, /*FloatOnly=*/true> {
     Value sum = rw.create<linalg::PoolingNchwSumOp>(
                       loc, TypeRange{init.getType()}, ValueRange{*x, window},
                       ValueRange{init}, rw.getI64VectorAttr(st),
-                      rw.getI64VectorAttr({1, 1}))
+                      rw.getI64VectorAttr(dil))
                     .getResult(0);
-    // Divide by the number of elements each window covered.
+    // Divide by the number of window positions in [lo, hi): the input, or
+    // with count_include_pad the padded input. Along a dim, position j of
+    // the window is at start + j * dilation; j runs over
+    // [max(0, ceil((lo - start) / d)), min(k, ceil((hi - start) / d))).
     VDims xd = dimsOf(rw, loc, a.getX());
     Value H = getValueOrCreateConstantIndexOp(rw, loc, xd[2]);
     Value W = getValueOrCreateConstantIndexOp(rw, loc, xd[3]);
@@ -128,13 +132,16 @@ struct AveragePoolLowering : MlcPattern<AveragePoolOp, /*FloatOnly=*/true> {
             Value o = b.create<linalg::IndexOp>(l, dim);
             Value start = b.create<arith::SubIOp>(
                 l, b.create<arith::MulIOp>(l, o, c(st[i])), c(pads[i]));
-            Value end = b.create<arith::AddIOp>(l, start, c(k[i]));
-            Value limit = include ? b.create<arith::AddIOp>(l, size, c(pads[i + 2])).getResult()
-                                  : size;
-            end = b.create<arith::MinSIOp>(l, end, limit);
-            if (!include)
-              start = b.create<arith::MaxSIOp>(l, start, c(0));
-            return b.create<arith::SubIOp>(l, end, start);
+            Value lo = c(include ? -pads[i] : 0);
+            Value hi = include ? b.create<arith::AddIOp>(l, size, c(pads[i + 2])).getResult()
+                               : size;
+            auto steps = [&](Value bound) -> Value {
+              Value rel = b.create<arith::SubIOp>(l, bound, start);
+              return dil[i] == 1 ? rel : b.create<arith::CeilDivSIOp>(l, rel, c(dil[i])).getResult();
+            };
+            Value first = b.create<arith::MaxSIOp>(l, steps(lo), c(0));
+            Value last = b.create<arith::MinSIOp>(l, steps(hi), c(k[i]));
+            return b.create<arith::MaxSIOp>(l, b.create<arith::SubIOp>(l, last, first), c(0));
           };
           Value n = b.create<arith::MulIOp>(l, count(2, H, 0), count(3, W, 1));
           Value nf = b.create<arith::SIToFPOp>(

@@ -20,17 +20,21 @@ void liftWindow(SmallVectorImpl<int64_t> &kernel, SmallVectorImpl<int64_t> &stri
 
 /// Reads the window attributes shared by Conv and the pools and resolves
 /// auto_pad into explicit pads (needs static spatial dims for SAME_*).
-/// A 1-D window comes back lifted to 2-D (liftWindow).
+/// A 1-D window comes back lifted to 2-D (liftWindow); 3-D windows are
+/// taken where `allow3d` (the pools, which pool3d splits).
 bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
                  SmallVectorImpl<int64_t> &strides,
                  SmallVectorImpl<int64_t> &pads,
-                 SmallVectorImpl<int64_t> &dilations) {
+                 SmallVectorImpl<int64_t> &dilations, bool allow3d = false) {
   int64_t rank;
   if (b.rank(x, rank))
     return true;
   size_t spatial = rank - 2;
-  if (spatial != 1 && spatial != 2)
-    return b.error("only 1-D and 2-D windows (3-D NCL or 4-D NCHW input) are supported");
+  if (spatial != 1 && spatial != 2 && !(allow3d && spatial == 3))
+    return b.error(allow3d ? "only 1-D, 2-D and 3-D windows (NCL, NCHW or NCDHW input) are "
+                             "supported"
+                           : "only 1-D and 2-D windows (3-D NCL or 4-D NCHW input) are "
+                             "supported");
   std::string autoPad;
   if (b.attr("strides", strides, SmallVector<int64_t>(spatial, 1)) ||
       b.attr("dilations", dilations, SmallVector<int64_t>(spatial, 1)) ||
@@ -76,6 +80,42 @@ bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
 /// A 1-D window runs as a 2-D one over (N, C, 1, L): these views.
 Value liftInput(NodeBinder &b, Value x) { return b.unsqueeze(x, {2}); }
 Value dropLifted(NodeBinder &b, Value y) { return b.squeeze(y, {2}); }
+
+/// A 2-D pool of `x` (N, C, H, W) with the given window.
+using Pool2d = function_ref<Value(Value x, ArrayRef<int64_t> kernel, ArrayRef<int64_t> strides,
+                                  ArrayRef<int64_t> pads, ArrayRef<int64_t> dilations)>;
+
+/// A pool of any window rank: 1-D lifted to 2-D, 2-D as is, and 3-D
+/// (N, C, D, H, W) as two 2-D pools, first over (H, W) on (N, C*D, H, W),
+/// then over D with a [k, 1] window on (N, C, D, H'*W'). Max and average
+/// pools are separable: the window's max (sum) is the max (sum) over D of
+/// its (H, W) slices', and the count an average divides by (window
+/// positions inside the input or the padded input) is the product of the
+/// per-dim counts. Dims may be run-time values.
+Value poolNd(NodeBinder &b, Value x, ArrayRef<int64_t> k, ArrayRef<int64_t> s,
+             ArrayRef<int64_t> p, ArrayRef<int64_t> d, Pool2d pool2d) {
+  int64_t rank = cast<RankedTensorType>(x.getType()).getRank();
+  if (rank == 3)
+    return dropLifted(b, pool2d(liftInput(b, x), k, s, p, d));
+  if (rank == 4)
+    return pool2d(x, k, s, p, d);
+  auto &B = b.builder;
+  auto shape = [&](Value v, int64_t from, int64_t to) -> Value {
+    return b.create<ShapeOp>(v, B.getI64IntegerAttr(from), B.getI64IntegerAttr(to));
+  };
+  auto reshape = [&](Value v, ArrayRef<Value> dims) -> Value {
+    return b.create<ReshapeOp>(v, b.create<ConcatOp>(ValueRange(dims), B.getI64IntegerAttr(0)),
+                               B.getBoolAttr(false));
+  };
+  Value n = shape(x, 0, 1), c = shape(x, 1, 2), depth = shape(x, 2, 3);
+  Value planes = reshape(x, {n, b.create<MulOp>(c, depth), shape(x, 3, 5)});
+  Value y = pool2d(planes, {k[1], k[2]}, {s[1], s[2]}, {p[1], p[2], p[4], p[5]}, {d[1], d[2]});
+  Value hw = shape(y, 2, 4);
+  Value flat = b.create<MulOp>(shape(y, 2, 3), shape(y, 3, 4));
+  Value z = pool2d(reshape(y, {n, c, depth, flat}), {k[0], 1}, {s[0], 1}, {p[0], 0, p[3], 0},
+                   {d[0], 1});
+  return reshape(z, {n, c, shape(z, 2, 3), hw});
+}
 
 } // namespace
 
@@ -124,16 +164,33 @@ LogicalResult maxPool(NodeBinder &b) {
   int64_t ceil;
   SmallVector<int64_t> kernel, strides, pads, dilations;
   if (b.tensors(x) || b.attr("kernel_shape", kernel) ||
-      windowAttrs(b, x, kernel, strides, pads, dilations) ||
+      windowAttrs(b, x, kernel, strides, pads, dilations, /*allow3d=*/true) ||
       b.attr("ceil_mode", ceil, 0) || b.expect("storage_order", 0))
     return failure();
   auto &B = b.builder;
-  bool lifted = cast<RankedTensorType>(x.getType()).getRank() == 3;
-  Value y = b.create<MaxPoolOp>(lifted ? liftInput(b, x) : x, B.getDenseI64ArrayAttr(kernel),
-                                B.getDenseI64ArrayAttr(strides), B.getDenseI64ArrayAttr(pads),
-                                B.getDenseI64ArrayAttr(dilations), B.getBoolAttr(ceil != 0));
-  b.setResults({lifted ? dropLifted(b, y) : y});
+  b.setResults({poolNd(b, x, kernel, strides, pads, dilations,
+                       [&](Value v, ArrayRef<int64_t> k, ArrayRef<int64_t> s,
+                           ArrayRef<int64_t> p, ArrayRef<int64_t> d) -> Value {
+                         return b.create<MaxPoolOp>(
+                             v, B.getDenseI64ArrayAttr(k), B.getDenseI64ArrayAttr(s),
+                             B.getDenseI64ArrayAttr(p), B.getDenseI64ArrayAttr(d),
+                             B.getBoolAttr(ceil != 0));
+                       })});
   return success();
+}
+
+Value averagePoolNd(NodeBinder &b, Value x, ArrayRef<int64_t> kernel,
+                    ArrayRef<int64_t> strides, ArrayRef<int64_t> pads,
+                    ArrayRef<int64_t> dilations, bool ceil, bool includePad) {
+  auto &B = b.builder;
+  return poolNd(b, x, kernel, strides, pads, dilations,
+                [&](Value v, ArrayRef<int64_t> k, ArrayRef<int64_t> s, ArrayRef<int64_t> p,
+                    ArrayRef<int64_t> d) -> Value {
+                  return b.create<AveragePoolOp>(
+                      v, B.getDenseI64ArrayAttr(k), B.getDenseI64ArrayAttr(s),
+                      B.getDenseI64ArrayAttr(p), B.getDenseI64ArrayAttr(d),
+                      B.getBoolAttr(ceil), B.getBoolAttr(includePad));
+                });
 }
 
 LogicalResult averagePool(NodeBinder &b) {
@@ -141,18 +198,12 @@ LogicalResult averagePool(NodeBinder &b) {
   int64_t ceil, includePad;
   SmallVector<int64_t> kernel, strides, pads, dilations;
   if (b.tensors(x) || b.attr("kernel_shape", kernel) ||
-      windowAttrs(b, x, kernel, strides, pads, dilations) ||
+      windowAttrs(b, x, kernel, strides, pads, dilations, /*allow3d=*/true) ||
       b.attr("ceil_mode", ceil, 0) ||
       b.attr("count_include_pad", includePad, 0))
     return failure();
-  if (llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
-    return b.error("dilated AveragePool is not supported"), failure();
-  auto &B = b.builder;
-  bool lifted = cast<RankedTensorType>(x.getType()).getRank() == 3;
-  Value y = b.create<AveragePoolOp>(lifted ? liftInput(b, x) : x, B.getDenseI64ArrayAttr(kernel),
-                                    B.getDenseI64ArrayAttr(strides), B.getDenseI64ArrayAttr(pads),
-                                    B.getBoolAttr(ceil != 0), B.getBoolAttr(includePad != 0));
-  b.setResults({lifted ? dropLifted(b, y) : y});
+  b.setResults({averagePoolNd(b, x, kernel, strides, pads, dilations, ceil != 0,
+                              includePad != 0)});
   return success();
 }
 
@@ -163,11 +214,9 @@ LogicalResult lpPool(NodeBinder &b) {
   int64_t ceil, p;
   SmallVector<int64_t> kernel, strides, pads, dilations;
   if (b.tensors(x) || b.attr("kernel_shape", kernel) ||
-      windowAttrs(b, x, kernel, strides, pads, dilations) || b.attr("ceil_mode", ceil, 0) ||
-      b.attr("p", p, 2))
+      windowAttrs(b, x, kernel, strides, pads, dilations, /*allow3d=*/true) ||
+      b.attr("ceil_mode", ceil, 0) || b.attr("p", p, 2))
     return failure();
-  if (llvm::any_of(dilations, [](int64_t d) { return d != 1; }))
-    return b.error("dilated LpPool is not supported"), failure();
   if (ceil)
     return b.error("LpPool with ceil_mode is not supported"), failure();
   if (p <= 0)
@@ -175,20 +224,17 @@ LogicalResult lpPool(NodeBinder &b) {
   Type elem = NodeBinder::elementType(x);
   if (!isa<FloatType>(elem))
     return b.error("the input must be a float tensor"), failure();
-  auto &B = b.builder;
-  bool lifted = cast<RankedTensorType>(x.getType()).getRank() == 3;
   Value xp = b.create<AbsOp>(x);
   if (p != 1)
     xp = b.create<PowOp>(xp, b.scalar(elem, double(p)));
-  Value avg = b.create<AveragePoolOp>(lifted ? liftInput(b, xp) : xp, B.getDenseI64ArrayAttr(kernel),
-                                      B.getDenseI64ArrayAttr(strides), B.getDenseI64ArrayAttr(pads),
-                                      B.getBoolAttr(false), B.getBoolAttr(true));
+  Value avg = averagePoolNd(b, xp, kernel, strides, pads, dilations, /*ceil=*/false,
+                            /*includePad=*/true);
   int64_t count = 1;
   for (int64_t k : kernel)
     count *= k;
   Value sum = b.create<MulOp>(avg, b.scalar(elem, double(count)));
   Value y = p == 1 ? sum : b.create<PowOp>(sum, b.scalar(elem, 1.0 / double(p))).getResult();
-  b.setResults({lifted ? dropLifted(b, y) : y});
+  b.setResults({y});
   return success();
 }
 
@@ -215,7 +261,8 @@ LogicalResult lrn(NodeBinder &b) {
   int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
   Value avg = b.create<AveragePoolOp>(sq, B.getDenseI64ArrayAttr({size, 1}),
                                       B.getDenseI64ArrayAttr({1, 1}),
-                                      B.getDenseI64ArrayAttr({lo, 0, hi, 0}), B.getBoolAttr(false),
+                                      B.getDenseI64ArrayAttr({lo, 0, hi, 0}),
+                                      B.getDenseI64ArrayAttr({1, 1}), B.getBoolAttr(false),
                                       B.getBoolAttr(true));
   // avg * size = the window's sum; alpha / size * sum = alpha * avg.
   Value shape = b.create<ShapeOp>(x, B.getI64IntegerAttr(0), B.getI64IntegerAttr(rank));

@@ -535,7 +535,26 @@ def case_bf16(out):
         np.save(os.path.join(d, "want_%s.npy" % name), v)
 
 
+def case_signal(out):
+    """DFT and STFT as exporters write them (constant axis, length and
+    step): a one-sided DFT of a real signal zero-padded to 20 points, an
+    inverse complex DFT along the batch axis, an irfft back to 20 points,
+    and a Hann-windowed STFT with a run-time frame count's worth of frames,
+    on a symbolic batch."""
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    nodes = [helper.make_node("DFT", ["x", "n20", "ax1"], ["rfft"], onesided=1),
+             helper.make_node("DFT", ["c", "", "ax0"], ["inv"], inverse=1),
+             helper.make_node("DFT", ["rfft", "", "ax1"], ["irfft"], onesided=1, inverse=1),
+             helper.make_node("STFT", ["x", "step", "win"], ["spec"])]
+    win = numpy_helper.from_array(np.hanning(8).astype(np.float32), "win")
+    inits = [i64("n20", 20), i64("ax1", 1), i64("ax0", 0), i64("step", 3), win]
+    onnx.save(model(nodes, [vi("x", ["b", 16, 1]), vi("c", [3, 5, 2])],
+                    [vi("rfft", ["b", 11, 2]), vi("inv", [3, 5, 2]), vi("irfft", ["b", 20, 1]),
+                     vi("spec", ["b", 3, 5, 2])], inits, opset=20), out)
+
+
 CASES = {
+    "signal": case_signal,
     "bf16": case_bf16,
     "tfidf": case_tfidf,
     "long_chain": case_long_chain,
