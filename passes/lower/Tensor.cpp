@@ -642,7 +642,11 @@ struct ResizeLowering : MlcPattern<ResizeOp> {
       int64_t d = axes[k];
       if (a.getSizes()) {
         out[d] = indexAt(rw, loc, a.getSizes(), k);
-        scale[d] = rw.create<arith::DivFOp>(loc, toF(rw, loc, out[d], f32), toF(rw, loc, in[d], f32));
+        // Both given (keep_aspect_ratio_policy): the scales map coordinates.
+        scale[d] = a.getScales() ? readF(a.getScales(), k)
+                                 : rw.create<arith::DivFOp>(loc, toF(rw, loc, out[d], f32),
+                                                            toF(rw, loc, in[d], f32))
+                                       .getResult();
         resized[d] = !(constSizes && xt.getDimSize(d) >= 0 &&
                        constSizes.getValues<APInt>()[k].getSExtValue() == xt.getDimSize(d));
       } else {

@@ -229,8 +229,8 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
       return failure();
     if (antialias)
       return b.error("antialias is not supported"), failure();
-    if (policy != "stretch")
-      return b.error("keep_aspect_ratio_policy other than stretch is not supported"), failure();
+    if (policy != "stretch" && policy != "not_larger" && policy != "not_smaller")
+      return b.error("keep_aspect_ratio_policy '" + policy + "' is not supported"), failure();
     if (sizes) {
       if (auto t = dyn_cast<RankedTensorType>(sizes.getType()); t && t.hasStaticShape() && t.getNumElements() == 0)
         sizes = nullptr;
@@ -257,6 +257,33 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
   }
   if (sizes && scales)
     scales = nullptr; // sizes win (only one may be given by the spec)
+  if (sizes && policy != "stretch" && policy != "") {
+    // One scale for every axis, the largest that fits in sizes
+    // (not_larger) or the smallest that covers it (not_smaller); the
+    // output is that scale times the input, rounded half up. ResizeOp
+    // takes both: sizes for the output, scales for the coordinates.
+    SmallVector<int64_t> want;
+    if (b.constInts(3, want))
+      return failure();
+    auto shape = cast<RankedTensorType>(x.getType()).getShape();
+    if (want.size() != axes.size())
+      return b.error("sizes must have one entry per axis"), failure();
+    double scale = policy == "not_larger" ? INFINITY : 0;
+    for (size_t k = 0; k < axes.size(); ++k) {
+      if (ShapedType::isDynamic(shape[axes[k]]) || shape[axes[k]] == 0 || want[k] <= 0)
+        return b.error("keep_aspect_ratio_policy needs static, non-empty input dims and "
+                       "positive sizes"),
+               failure();
+      double r = double(want[k]) / double(shape[axes[k]]);
+      scale = policy == "not_larger" ? std::min(scale, r) : std::max(scale, r);
+    }
+    SmallVector<int64_t> out;
+    for (int64_t a : axes)
+      out.push_back(int64_t(std::floor(scale * double(shape[a]) + 0.5)));
+    sizes = b.i64s(out);
+    auto st = RankedTensorType::get({int64_t(axes.size())}, B.getF32Type());
+    scales = b.constant(DenseElementsAttr::get(st, std::vector<float>(axes.size(), float(scale))));
+  }
   b.setResults({b.create<ResizeOp>(x, roi, scales, sizes, B.getDenseI64ArrayAttr(axes),
                                    B.getStringAttr(mode), B.getStringAttr(coord),
                                    B.getStringAttr(nearest), B.getF64FloatAttr(extrap),
