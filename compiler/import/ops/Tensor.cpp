@@ -262,27 +262,29 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
     // (not_larger) or the smallest that covers it (not_smaller); the
     // output is that scale times the input, rounded half up. ResizeOp
     // takes both: sizes for the output, scales for the coordinates.
-    SmallVector<int64_t> want;
-    if (b.constInts(3, want))
-      return failure();
-    auto shape = cast<RankedTensorType>(x.getType()).getShape();
-    if (want.size() != axes.size())
+    // Run-time sizes or dims fold to constants when they are known.
+    auto st = dyn_cast<RankedTensorType>(sizes.getType());
+    if (!st || st.getRank() != 1 || st.getDimSize(0) != int64_t(axes.size()))
       return b.error("sizes must have one entry per axis"), failure();
-    double scale = policy == "not_larger" ? INFINITY : 0;
-    for (size_t k = 0; k < axes.size(); ++k) {
-      if (ShapedType::isDynamic(shape[axes[k]]) || shape[axes[k]] == 0 || want[k] <= 0)
-        return b.error("keep_aspect_ratio_policy needs static, non-empty input dims and "
-                       "positive sizes"),
-               failure();
-      double r = double(want[k]) / double(shape[axes[k]]);
-      scale = policy == "not_larger" ? std::min(scale, r) : std::max(scale, r);
-    }
-    SmallVector<int64_t> out;
+    Type f64 = B.getF64Type(), i64 = B.getI64Type();
+    SmallVector<Value> dims;
     for (int64_t a : axes)
-      out.push_back(int64_t(std::floor(scale * double(shape[a]) + 0.5)));
-    sizes = b.i64s(out);
-    auto st = RankedTensorType::get({int64_t(axes.size())}, B.getF32Type());
-    scales = b.constant(DenseElementsAttr::get(st, std::vector<float>(axes.size(), float(scale))));
+      dims.push_back(b.create<ShapeOp>(x, B.getI64IntegerAttr(a), B.getI64IntegerAttr(a + 1)));
+    Value in = b.cast(dims.size() == 1 ? dims[0]
+                                       : b.create<ConcatOp>(ValueRange(dims), B.getI64IntegerAttr(0))
+                                             .getResult(),
+                      f64);
+    Value ratio = b.create<DivOp>(b.cast(sizes, f64), in);
+    Value scale = b.create<ReduceOp>(ratio, Value(), B.getDenseI64ArrayAttr({0}),
+                                     B.getBoolAttr(true),
+                                     B.getStringAttr(policy == "not_larger" ? "min" : "max"),
+                                     B.getBoolAttr(false)); // [1], broadcasts
+    Value scaled = b.create<AddOp>(b.create<MulOp>(in, scale), b.scalar(f64, 0.5));
+    sizes = b.cast(b.create<MathOp>(scaled, MathKindAttr::get(B.getContext(), MathKind::Floor),
+                                    B.getF64FloatAttr(0),
+                                    B.getF64FloatAttr(0)),
+                   i64);
+    scales = b.cast(b.create<MulOp>(b.create<DivOp>(in, in), scale), B.getF32Type());
   }
   b.setResults({b.create<ResizeOp>(x, roi, scales, sizes, B.getDenseI64ArrayAttr(axes),
                                    B.getStringAttr(mode), B.getStringAttr(coord),
