@@ -23,16 +23,15 @@ static void printSummary(const std::string &name, const HostTensor &t) {
   size_t n = t.elements();
   if (n && t.readable()) {
     double mn = INFINITY, mx = -INFINITY, sum = 0;
-    auto at = [&](size_t i) { return t.at(i); };
     for (size_t i = 0; i < n; ++i) {
-      double v = at(i);
+      double v = t.at(i);
       mn = std::min(mn, v);
       mx = std::max(mx, v);
       sum += v;
     }
     std::printf(" min=%.6g max=%.6g mean=%.6g first=[", mn, mx, sum / n);
     for (size_t i = 0; i < std::min<size_t>(n, 5); ++i)
-      std::printf("%s%.6g", i ? ", " : "", at(i));
+      std::printf("%s%.6g", i ? ", " : "", t.at(i));
     std::printf("%s]", n > 5 ? ", ..." : "");
   }
   std::printf("\n");

@@ -293,15 +293,16 @@ bool mlc::tools::readTensorFile(const std::string &path, HostTensor &t, std::str
 
 double mlc::tools::HostTensor::at(size_t i) const {
   const char *p = data.data() + i * mlc_dtype_size(dtype);
-  auto load = [p](auto v) {
+  auto read = [p](auto v) {
     std::memcpy(&v, p, sizeof v);
-    return double(v);
+    return v;
   };
+  auto load = [&](auto v) { return double(read(v)); };
   switch (dtype) {
   case MLC_DTYPE_F32: return load(float());
   case MLC_DTYPE_F64: return load(double());
   case MLC_DTYPE_F16: return load(_Float16());
-  case MLC_DTYPE_BF16: return bf16ToFloat(uint16_t(load(uint16_t())));
+  case MLC_DTYPE_BF16: return bf16ToFloat(read(uint16_t()));
   case MLC_DTYPE_I64: return load(int64_t());
   case MLC_DTYPE_I32: return load(int32_t());
   case MLC_DTYPE_I16: return load(int16_t());

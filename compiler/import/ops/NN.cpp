@@ -21,7 +21,7 @@ void liftWindow(SmallVectorImpl<int64_t> &kernel, SmallVectorImpl<int64_t> &stri
 /// Reads the window attributes shared by Conv and the pools and resolves
 /// auto_pad into explicit pads (needs static spatial dims for SAME_*).
 /// A 1-D window comes back lifted to 2-D (liftWindow); 3-D windows are
-/// taken where `allow3d` (the pools, which pool3d splits).
+/// taken where `allow3d` (the pools, which poolNd splits).
 bool windowAttrs(NodeBinder &b, Value x, SmallVectorImpl<int64_t> &kernel,
                  SmallVectorImpl<int64_t> &strides,
                  SmallVectorImpl<int64_t> &pads,

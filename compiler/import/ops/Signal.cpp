@@ -29,12 +29,12 @@ struct Transform {
   int64_t length = 0; // N
 };
 
-/// Rows: the input bins used; columns: the output bins. `re` and `im` are
-/// the matrices the real and imaginary parts of the input are multiplied
-/// with, for the real (`part` 0) or imaginary (1) output.
+/// The factors c + i s that input bin j (a row) contributes to output bin
+/// k (a column) with: the output is (a + ib)(c + is) summed over j, i.e.
+/// real a c - b s and imaginary a s + b c.
 struct DftMatrices {
   int64_t rows, cols;
-  std::vector<double> reRe, imRe, reIm, imIm;
+  std::vector<double> cos, sin;
 };
 
 DftMatrices dftMatrices(const Transform &t, int64_t inBins) {
@@ -43,11 +43,8 @@ DftMatrices dftMatrices(const Transform &t, int64_t inBins) {
   DftMatrices m;
   m.rows = std::min(inBins, irfft ? n / 2 + 1 : n);
   m.cols = irfft || !t.onesided ? n : n / 2 + 1;
-  size_t size = m.rows * m.cols;
-  m.reRe.resize(size);
-  m.imRe.resize(size);
-  m.reIm.resize(size);
-  m.imIm.resize(size);
+  m.cos.resize(m.rows * m.cols);
+  m.sin.resize(m.rows * m.cols);
   double sign = t.inverse ? 1 : -1, scale = t.inverse ? 1.0 / double(n) : 1;
   for (int64_t j = 0; j < m.rows; ++j)
     for (int64_t k = 0; k < m.cols; ++k) {
@@ -60,12 +57,8 @@ DftMatrices dftMatrices(const Transform &t, int64_t inBins) {
         c *= 2;
         s *= 2;
       }
-      size_t at = j * m.cols + k;
-      // (a + ib)(c + is) = (ac - bs) + i(as + bc)
-      m.reRe[at] = c;
-      m.imRe[at] = -s;
-      m.reIm[at] = s;
-      m.imIm[at] = c;
+      m.cos[j * m.cols + k] = c;
+      m.sin[j * m.cols + k] = s;
     }
   return m;
 }
@@ -97,9 +90,9 @@ Value fourier(NodeBinder &b, Value x, int64_t axis, const Transform &t) {
     if (i != axis)
       perm.push_back(i);
   perm.push_back(axis);
-  SmallVector<int64_t> back(r - 1);
+  SmallVector<int64_t> backPerm(r - 1);
   for (int64_t i = 0; i < r - 1; ++i)
-    back[perm[i]] = i;
+    backPerm[perm[i]] = i;
   DftMatrices m = dftMatrices(t, bins);
   auto part = [&](int64_t p) {
     Value v = b.transpose(b.squeeze(b.slice(wide, r - 1, p, p + 1), {r - 1}), perm);
@@ -110,30 +103,48 @@ Value fourier(NodeBinder &b, Value x, int64_t axis, const Transform &t) {
     return b.constant(DenseElementsAttr::get(mt, ArrayRef<double>(values)));
   };
   Value re = part(0), im = parts == 2 ? part(1) : Value();
-  auto output = [&](const std::vector<double> &fromRe, const std::vector<double> &fromIm) {
-    Value y = b.create<MatMulOp>(re, matrix(fromRe));
+  Value cos = matrix(m.cos), sin = matrix(m.sin);
+  auto back = [&](Value y) { return b.unsqueeze(b.transpose(y, backPerm), {r - 1}); };
+  // real: a c - b s
+  Value y = b.create<MatMulOp>(re, cos);
+  if (im)
+    y = b.create<SubOp>(y, b.create<MatMulOp>(im, sin));
+  y = back(y);
+  if (!(t.inverse && t.onesided)) {
+    // imaginary: a s + b c
+    Value imag = b.create<MatMulOp>(re, sin);
     if (im)
-      y = b.create<AddOp>(y, b.create<MatMulOp>(im, matrix(fromIm)));
-    return b.unsqueeze(b.transpose(y, back), {r - 1});
-  };
-  Value y = output(m.reRe, m.imRe);
-  if (!(t.inverse && t.onesided))
-    y = b.create<ConcatOp>(ValueRange{y, output(m.reIm, m.imIm)},
-                           b.builder.getI64IntegerAttr(r - 1));
+      imag = b.create<AddOp>(imag, b.create<MatMulOp>(im, cos));
+    y = b.create<ConcatOp>(ValueRange{y, back(imag)}, b.builder.getI64IntegerAttr(r - 1));
+  }
   return b.cast(y, elem);
 }
 
-/// A constant scalar input (a length or an axis); `dflt` when absent.
-bool constScalar(NodeBinder &b, size_t idx, int64_t dflt, int64_t &out) {
+/// A scalar input (a length, an axis, a step): its value when constant,
+/// `dflt` when absent. Where `runtime` is given, an input known only at run
+/// time (an int64 scalar) is handed back there instead.
+bool scalarInput(NodeBinder &b, size_t idx, const char *name, int64_t dflt, int64_t &out,
+                 Value *runtime = nullptr) {
   Value v;
   out = dflt;
-  if (b.optTensor(idx, v) || !v)
+  if (runtime)
+    *runtime = nullptr;
+  if (b.optTensor(idx, v))
+    return true;
+  if (!v)
     return false;
+  if (runtime && !matchPattern(v, m_Constant())) {
+    auto t = dyn_cast<RankedTensorType>(v.getType());
+    if (!t || !t.hasStaticShape() || t.getNumElements() != 1 || !t.getElementType().isInteger(64))
+      return b.error(std::string(name) + " must be an int64 scalar");
+    *runtime = v;
+    return false;
+  }
   SmallVector<int64_t> values;
   if (b.constInts(idx, values))
     return true;
   if (values.size() != 1)
-    return b.error("input #" + std::to_string(idx) + " must hold one value");
+    return b.error(std::string(name) + " must hold one value");
   out = values[0];
   return false;
 }
@@ -143,7 +154,7 @@ Value dftAlong(NodeBinder &b, Value x, int64_t axis, bool inverse, bool onesided
   int64_t bins = cast<RankedTensorType>(x.getType()).getDimSize(axis), length;
   // An irfft of m bins is a signal of 2 (m - 1), as numpy's irfft has it.
   int64_t dflt = inverse && onesided ? 2 * (bins - 1) : bins;
-  if (constScalar(b, 1, dflt, length))
+  if (scalarInput(b, 1, "dft_length", dflt, length))
     return nullptr;
   return fourier(b, x, axis, Transform{inverse, onesided, length});
 }
@@ -163,18 +174,8 @@ LogicalResult dft(NodeBinder &b) {
     return b.error("the input needs rank >= 2"), failure();
   if (!isa<FloatType>(NodeBinder::elementType(x)))
     return b.error("the input must be a float tensor"), failure();
-  if (b.opset < 20) {
-    if (b.attr("axis", axis, 1))
-      return failure();
-  } else if (b.optTensor(2, axisInput)) {
+  if (b.opset < 20 ? b.attr("axis", axis, 1) : scalarInput(b, 2, "axis", -2, axis, &axisInput))
     return failure();
-  } else if (!axisInput) {
-    axis = -2;
-  } else if (DenseElementsAttr c; matchPattern(axisInput, m_Constant(&c))) {
-    if (constScalar(b, 2, -2, axis))
-      return failure();
-    axisInput = nullptr;
-  }
   if (!axisInput) {
     if (axis < 0)
       axis += rank;
@@ -187,9 +188,6 @@ LogicalResult dft(NodeBinder &b) {
     return success();
   }
   Type i64 = b.builder.getI64Type();
-  if (cast<ShapedType>(axisInput.getType()).getNumElements() != 1 ||
-      NodeBinder::elementType(axisInput) != i64)
-    return b.error("axis must be an int64 scalar"), failure();
   Value a = b.reshape(axisInput, {});
   Value y;
   Type elem = NodeBinder::elementType(x);
@@ -217,17 +215,10 @@ LogicalResult dft(NodeBinder &b) {
 LogicalResult stft(NodeBinder &b) {
   Value x, window, stepInput;
   int64_t onesided, step = 1, frameLength, rank;
+  // frame_step is required (tensors), constant or known at run time.
   if (b.tensors(x, stepInput) || b.rank(x, rank) || b.attr("onesided", onesided, 1) ||
-      b.optTensor(2, window))
+      b.optTensor(2, window) || scalarInput(b, 1, "frame_step", 0, step, &stepInput))
     return failure();
-  if (DenseElementsAttr c; matchPattern(stepInput, m_Constant(&c))) {
-    if (constScalar(b, 1, 0, step))
-      return failure();
-    stepInput = nullptr;
-  } else if (cast<ShapedType>(stepInput.getType()).getNumElements() != 1 ||
-             !NodeBinder::elementType(stepInput).isInteger(64)) {
-    return b.error("frame_step must be an int64 scalar"), failure();
-  }
   if (rank != 3)
     return b.error("the signal must be [batch, length, 1 or 2]"), failure();
   int64_t windowLength = -1;
@@ -237,7 +228,7 @@ LogicalResult stft(NodeBinder &b) {
       return b.error("the window must be 1-D with a static length"), failure();
     windowLength = wt.getDimSize(0);
   }
-  if (constScalar(b, 3, windowLength, frameLength))
+  if (scalarInput(b, 3, "frame_length", windowLength, frameLength))
     return failure();
   int64_t samples = cast<RankedTensorType>(x.getType()).getDimSize(1);
   if (ShapedType::isDynamic(samples))

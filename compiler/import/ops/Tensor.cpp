@@ -257,7 +257,7 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
   }
   if (sizes && scales)
     scales = nullptr; // sizes win (only one may be given by the spec)
-  if (sizes && policy != "stretch" && policy != "") {
+  if (sizes && policy != "stretch") { // sizes and a policy: opset >= 11 only
     // One scale for every axis, the largest that fits in sizes
     // (not_larger) or the smallest that covers it (not_smaller); the
     // output is that scale times the input, rounded half up. ResizeOp
@@ -267,13 +267,8 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
     if (!st || st.getRank() != 1 || st.getDimSize(0) != int64_t(axes.size()))
       return b.error("sizes must have one entry per axis"), failure();
     Type f64 = B.getF64Type(), i64 = B.getI64Type();
-    SmallVector<Value> dims;
-    for (int64_t a : axes)
-      dims.push_back(b.create<ShapeOp>(x, B.getI64IntegerAttr(a), B.getI64IntegerAttr(a + 1)));
-    Value in = b.cast(dims.size() == 1 ? dims[0]
-                                       : b.create<ConcatOp>(ValueRange(dims), B.getI64IntegerAttr(0))
-                                             .getResult(),
-                      f64);
+    Value shape = b.create<ShapeOp>(x, B.getI64IntegerAttr(0), B.getI64IntegerAttr(rank));
+    Value in = b.cast(b.create<GatherOp>(shape, b.i64s(axes), B.getI64IntegerAttr(0)), f64);
     Value ratio = b.create<DivOp>(b.cast(sizes, f64), in);
     Value scale = b.create<ReduceOp>(ratio, Value(), B.getDenseI64ArrayAttr({0}),
                                      B.getBoolAttr(true),
@@ -284,7 +279,7 @@ template <bool Upsample> LogicalResult resize(NodeBinder &b) {
                                     B.getF64FloatAttr(0),
                                     B.getF64FloatAttr(0)),
                    i64);
-    scales = b.cast(b.create<MulOp>(b.create<DivOp>(in, in), scale), B.getF32Type());
+    scales = b.cast(b.create<ExpandOp>(scale, b.i64s({int64_t(axes.size())})), B.getF32Type());
   }
   b.setResults({b.create<ResizeOp>(x, roi, scales, sizes, B.getDenseI64ArrayAttr(axes),
                                    B.getStringAttr(mode), B.getStringAttr(coord),
