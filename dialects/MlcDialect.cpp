@@ -6,6 +6,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/Rewrite/PatternApplicator.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/Matchers.h"
 
 using namespace mlir;
 using namespace mlc;
@@ -188,3 +189,75 @@ LogicalResult TransposeOp::verify() {
 }
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+LogicalResult IfOp::verify() {
+  for (Region *r : {&getThenRegion(), &getElseRegion()}) {
+    auto yield = cast<YieldOp>(r->front().getTerminator());
+    if (yield.getNumOperands() != getNumResults())
+      return emitOpError("a branch yields ")
+             << yield.getNumOperands() << " values for " << getNumResults() << " results";
+  }
+  return success();
+}
+
+LogicalResult LoopOp::verify() {
+  Block &body = getBody().front();
+  size_t carried = getCarried().size();
+  if (body.getNumArguments() != carried + 2)
+    return emitOpError("the body takes the iteration number, the condition and ")
+           << carried << " carried values, not " << body.getNumArguments() << " arguments";
+  auto yield = cast<YieldOp>(body.getTerminator());
+  if (yield.getNumOperands() < carried + 1 ||
+      getNumResults() != yield.getNumOperands() - 1)
+    return emitOpError("the body yields ") << yield.getNumOperands()
+           << " values; it must yield the condition, " << carried
+           << " carried values and one element per scan output";
+  return success();
+}
+
+/// A one-element constant as a double, if `v` is one.
+static std::optional<double> constantNumber(Value v) {
+  DenseElementsAttr a;
+  if (!matchPattern(v, m_Constant(&a)) || a.getNumElements() != 1)
+    return std::nullopt;
+  Type e = a.getElementType();
+  if (isa<FloatType>(e))
+    return (*a.getValues<APFloat>().begin()).convertToDouble();
+  APInt i = *a.getValues<APInt>().begin();
+  if (e.isInteger(1))
+    return i.isZero() ? 0.0 : 1.0;
+  return e.isUnsignedInteger() ? (double)i.getZExtValue() : (double)i.getSExtValue();
+}
+
+std::optional<bool> mlc::constantCondition(Value v) {
+  if (auto n = constantNumber(v))
+    return *n != 0;
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return std::nullopt;
+  if (isa<IdentityOp, ReshapeOp, SqueezeOp, UnsqueezeOp, FlattenOp>(def))
+    return constantCondition(def->getOperand(0));
+  if (isa<NotOp>(def)) {
+    auto x = constantCondition(def->getOperand(0));
+    return x ? std::optional<bool>(!*x) : std::nullopt;
+  }
+  if (isa<AndOp, OrOp, XorOp>(def)) {
+    auto x = constantCondition(def->getOperand(0)), y = constantCondition(def->getOperand(1));
+    if (!x || !y)
+      return std::nullopt;
+    return isa<AndOp>(def) ? (*x && *y) : isa<OrOp>(def) ? (*x || *y) : (*x != *y);
+  }
+  if (auto c = dyn_cast<CompareOp>(def)) {
+    auto x = constantNumber(c.getLhs()), y = constantNumber(c.getRhs());
+    if (!x || !y)
+      return std::nullopt;
+    StringRef p = c.getPredicate();
+    if (p == "eq") return *x == *y;
+    if (p == "ne") return *x != *y;
+    if (p == "lt") return *x < *y;
+    if (p == "le") return *x <= *y;
+    if (p == "gt") return *x > *y;
+    if (p == "ge") return *x >= *y;
+  }
+  return std::nullopt;
+}

@@ -8,6 +8,8 @@
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
+#include "mlir/Interfaces/ControlFlowInterfaces.h"
+#include <optional>
 
 #include "dialects/MlcDialect.h.inc"
 #include "dialects/MlcEnums.h.inc"
@@ -22,6 +24,12 @@ namespace mlc {
 /// Refines the result types of `op` (an mlc op) from its operand types and
 /// constant operands. Emits an error on `op` and fails on inconsistent input.
 mlir::LogicalResult inferShapes(mlir::Operation *op);
+/// The type two values of one tensor may both have (element type and rank
+/// equal, dims where they agree), or null.
+mlir::Type joinTensorTypes(mlir::Type a, mlir::Type b);
+/// The value of a one-element bool tensor known at compile time: a
+/// constant, or a comparison / logical op of constants.
+std::optional<bool> constantCondition(mlir::Value v);
 
 /// The op's lowering config (`mlc.lowering_config`), or null.
 LoweringConfigAttr getLoweringConfig(mlir::Operation *op);

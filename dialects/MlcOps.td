@@ -13,6 +13,7 @@ include "mlir/IR/OpBase.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 
 def Mlc_Dialect : Dialect {
   let name = "mlc";
@@ -458,6 +459,45 @@ def Mlc_ExpandOp : Mlc_Op<"expand"> {
 def Mlc_RangeOp : Mlc_Op<"range"> {
   let arguments = (ins AnyTensor:$start, AnyTensor:$limit, AnyTensor:$delta);
   let results = (outs AnyTensor:$result);
+}
+
+//===-- Control flow -------------------------------------------------------===//
+//
+// ONNX's If and Loop (Scan is imported as a Loop) carry their subgraphs as
+// single-block regions. A region reads the values of the enclosing graph
+// directly; it ends in mlc.yield.
+
+def Mlc_YieldOp : Op<Mlc_Dialect, "yield", [Pure, Terminator, ReturnLike,
+    ParentOneOf<["IfOp", "LoopOp"]>]> {
+  let arguments = (ins Variadic<AnyTensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
+// Runs one of its regions: `then` when the one-element bool `cond` is
+// true. The branches may yield different static shapes; a result's type
+// keeps what both agree on.
+def Mlc_IfOp : Op<Mlc_Dialect, "if", [RecursiveMemoryEffects, NoRegionArguments,
+    SingleBlock]> {
+  let arguments = (ins AnyTensor:$cond);
+  let results = (outs Variadic<AnyTensor>:$results);
+  let regions = (region SizedRegion<1>:$then_region, SizedRegion<1>:$else_region);
+  let hasVerifier = 1;
+}
+
+// ONNX Loop: runs its body while the iteration number (from 0) is below
+// `max_trip` (an int64 scalar) and `cond` (a bool scalar) holds. The body's
+// arguments are the iteration number (tensor<i64>), the condition
+// (tensor<i1>) and the carried values; it yields the next condition, the
+// next carried values and one element per scan output. The results are the
+// final carried values, then the scan outputs: the yielded elements of every
+// iteration stacked along a new leading axis. A carried value's argument
+// type is what every iteration agrees on (fixed at import).
+def Mlc_LoopOp : Op<Mlc_Dialect, "loop", [RecursiveMemoryEffects,
+    SingleBlock]> {
+  let arguments = (ins AnyTensor:$max_trip, AnyTensor:$cond, Variadic<AnyTensor>:$carried);
+  let results = (outs Variadic<AnyTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let hasVerifier = 1;
 }
 
 #endif // MLC_OPS

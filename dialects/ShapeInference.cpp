@@ -664,7 +664,63 @@ static Type resultElementType(Operation *op, unsigned result) {
   return elemOf(op->getOperand(0));
 }
 
+/// The type two values may both have: their element type and rank, and
+/// each dim where they agree. Null when element types or ranks differ.
+static Type joinTypes(Type a, Type b) {
+  if (a == b)
+    return a;
+  auto x = dyn_cast<RankedTensorType>(a), y = dyn_cast<RankedTensorType>(b);
+  if (!x || !y || x.getElementType() != y.getElementType() || x.getRank() != y.getRank())
+    return nullptr;
+  SmallVector<int64_t> dims;
+  for (auto [p, q] : llvm::zip(x.getShape(), y.getShape()))
+    dims.push_back(p == q ? p : ShapedType::kDynamic);
+  return RankedTensorType::get(dims, x.getElementType());
+}
+
+Type mlc::joinTensorTypes(Type a, Type b) { return joinTypes(a, b); }
+
+/// If: each result joins what the two branches yield. Loop: the carried
+/// results have their body argument's type; a scan output stacks its
+/// element type along a leading dim of run-time size.
+static LogicalResult inferRegionOp(Operation *op) {
+  if (auto ifOp = dyn_cast<IfOp>(op)) {
+    auto a = cast<YieldOp>(ifOp.getThenRegion().front().getTerminator());
+    auto b = cast<YieldOp>(ifOp.getElseRegion().front().getTerminator());
+    for (auto [i, r] : llvm::enumerate(ifOp.getResults())) {
+      Type t = joinTypes(a.getOperand(i).getType(), b.getOperand(i).getType());
+      if (!t)
+        return op->emitOpError() << "the branches yield " << a.getOperand(i).getType()
+                                 << " and " << b.getOperand(i).getType() << " for result #"
+                                 << i << ": the element types and ranks must agree";
+      r.setType(t);
+    }
+    return success();
+  }
+  auto loop = cast<LoopOp>(op);
+  Block &body = loop.getBody().front();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  size_t carried = loop.getCarried().size();
+  for (auto [i, r] : llvm::enumerate(loop.getResults())) {
+    if (i < carried) {
+      r.setType(body.getArgument(i + 2).getType());
+      continue;
+    }
+    auto elem = dyn_cast<RankedTensorType>(yield.getOperand(i + 1).getType());
+    if (!elem)
+      continue;
+    SmallVector<int64_t> dims = {ShapedType::kDynamic};
+    llvm::append_range(dims, elem.getShape());
+    r.setType(RankedTensorType::get(dims, elem.getElementType()));
+  }
+  return success();
+}
+
 LogicalResult mlc::inferShapes(Operation *op) {
+  if (isa<IfOp, LoopOp>(op))
+    return inferRegionOp(op);
+  if (isa<YieldOp>(op))
+    return success();
   Inferrer inf{op, {}, std::nullopt};
   std::optional<SDims> dims = inf.run();
   if (inf.error)

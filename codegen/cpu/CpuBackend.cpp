@@ -36,9 +36,10 @@ struct DispatchPass : PassWrapper<DispatchPass, OperationPass<ModuleOp>> {
 /// loops: each moves into a function of its own, optimised like a kernel.
 void outlineHostLoops(func::FuncOp host) {
   SmallVector<Operation *> loops;
-  for (Operation &op : host.getBody().front())
-    if (isa<linalg::LinalgOp>(op) && op.getNumResults() == 0)
-      loops.push_back(&op);
+  host.walk([&](linalg::LinalgOp op) {
+    if (op->getNumResults() == 0)
+      loops.push_back(op);
+  });
   OpBuilder mb(host);
   unsigned next = 0;
   for (Operation *op : loops) {

@@ -13,6 +13,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
@@ -58,6 +59,16 @@ void analyse(AllocInfo &info) {
       }
       if (auto yield = dyn_cast<scf::YieldOp>(user))
         work.push_back(yield->getParentOp()->getResult(use.getOperandNumber()));
+      // A while loop's state: its block arguments and results alias it.
+      if (auto loop = dyn_cast<scf::WhileOp>(user)) {
+        work.push_back(loop.getBeforeArguments()[use.getOperandNumber()]);
+        work.push_back(loop->getResult(use.getOperandNumber()));
+      }
+      if (auto c = dyn_cast<scf::ConditionOp>(user); c && use.getOperandNumber() > 0) {
+        auto loop = cast<scf::WhileOp>(c->getParentOp());
+        work.push_back(loop.getAfterArguments()[use.getOperandNumber() - 1]);
+        work.push_back(loop->getResult(use.getOperandNumber() - 1));
+      }
       Operation *anc = home->findAncestorOpInBlock(*user);
       if (anc && (!info.lastUse || info.lastUse->isBeforeInBlock(anc)))
         info.lastUse = anc;
@@ -79,6 +90,112 @@ void freeAfterLastUse(const AllocInfo &info, OpBuilder &b) {
     return; // lives to the end of its region; nothing to free
   b.setInsertionPointAfter(after);
   b.create<memref::DeallocOp>(info.buffer.getLoc(), info.buffer);
+}
+
+//===----------------------------------------------------------------------===//
+// Control flow: one owner per buffer
+//===----------------------------------------------------------------------===//
+//
+// An If's results and a loop's state are buffers that cross region
+// boundaries. Each is made owned: a buffer allocated for it, which its
+// holder frees. A branch yields a buffer it allocated, or a copy; a loop
+// starts from buffers of its own (taken over or copied) and, when an
+// iteration yields a new buffer for a state, frees the one it replaces. The
+// results of both are then freed after their last use like allocations.
+
+constexpr const char *kOwnedByLoop = "mlc.owned_by_loop";
+
+Value stripCasts(Value v) {
+  while (auto c = v.getDefiningOp<memref::CastOp>())
+    v = c.getSource();
+  return v;
+}
+
+/// A buffer `block` holds and may hand on: allocated there, or the result
+/// of control flow there (owned after normalisation).
+bool isOwnedIn(Value v, Block *block) {
+  Operation *def = stripCasts(v).getDefiningOp();
+  return def && def->getBlock() == block &&
+         (isa<memref::AllocOp>(def) || isa<scf::IfOp, scf::WhileOp>(def));
+}
+
+/// A fresh identity-layout copy of `v`, cast to `type`.
+Value ownedCopy(OpBuilder &b, Location loc, Value v, Type type) {
+  auto t = cast<MemRefType>(v.getType());
+  SmallVector<Value> sizes;
+  for (int64_t i = 0; i < t.getRank(); ++i)
+    if (t.isDynamicDim(i))
+      sizes.push_back(b.create<memref::DimOp>(loc, v, i));
+  auto fresh = MemRefType::get(t.getShape(), t.getElementType());
+  Value alloc = b.create<memref::AllocOp>(loc, fresh, sizes, b.getI64IntegerAttr(64));
+  b.create<linalg::CopyOp>(loc, v, alloc);
+  return alloc.getType() == type ? alloc : b.create<memref::CastOp>(loc, type, alloc).getResult();
+}
+
+void ownBranchResults(scf::IfOp op, OpBuilder &b) {
+  for (Region *r : {&op.getThenRegion(), &op.getElseRegion()}) {
+    if (r->empty())
+      continue;
+    Block *block = &r->front();
+    auto yield = cast<scf::YieldOp>(block->getTerminator());
+    llvm::SmallPtrSet<Value, 4> handed;
+    b.setInsertionPoint(yield);
+    for (OpOperand &o : yield->getOpOperands()) {
+      if (!isa<MemRefType>(o.get().getType()))
+        continue;
+      if (isOwnedIn(o.get(), block) && handed.insert(stripCasts(o.get())).second)
+        continue;
+      o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
+    }
+  }
+}
+
+void ownLoopState(scf::WhileOp loop, OpBuilder &b) {
+  // The initial buffers: taken over when nothing else uses them later,
+  // copied otherwise.
+  Block *home = loop->getBlock();
+  llvm::SmallPtrSet<Value, 4> taken;
+  b.setInsertionPoint(loop);
+  for (OpOperand &o : loop->getOpOperands()) {
+    if (!isa<MemRefType>(o.get().getType()))
+      continue;
+    Value root = stripCasts(o.get());
+    auto alloc = root.getDefiningOp<memref::AllocOp>();
+    bool takeable = alloc && alloc->getBlock() == home && taken.insert(root).second;
+    if (takeable)
+      for (Operation *user : root.getUsers()) {
+        Operation *anc = home->findAncestorOpInBlock(*user);
+        if (!anc || (anc != loop && !anc->isBeforeInBlock(loop) &&
+                     !isa<memref::CastOp>(user)))
+          takeable = false;
+      }
+    if (takeable) {
+      alloc->setAttr(kOwnedByLoop, b.getUnitAttr());
+      continue;
+    }
+    Value copy = ownedCopy(b, loop.getLoc(), o.get(), o.get().getType());
+    stripCasts(copy).getDefiningOp()->setAttr(kOwnedByLoop, b.getUnitAttr());
+    o.set(copy);
+  }
+  // Each iteration: a state that gets a new buffer frees the old one.
+  Block *after = &loop.getAfter().front();
+  auto yield = cast<scf::YieldOp>(after->getTerminator());
+  b.setInsertionPoint(yield);
+  llvm::SmallPtrSet<Value, 4> handed;
+  SmallVector<Value> replaced;
+  for (OpOperand &o : yield->getOpOperands()) {
+    if (!isa<MemRefType>(o.get().getType()))
+      continue;
+    BlockArgument old = after->getArgument(o.getOperandNumber());
+    Value root = stripCasts(o.get());
+    if (root == old && handed.insert(root).second)
+      continue; // updated in place
+    if (!(isOwnedIn(o.get(), after) && handed.insert(root).second))
+      o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
+    replaced.push_back(old);
+  }
+  for (Value old : replaced)
+    b.create<memref::DeallocOp>(yield.getLoc(), old);
 }
 
 } // namespace
@@ -109,9 +226,19 @@ LogicalResult cpu::planMemory(ModuleOp m) {
   f.setType(FunctionType::get(ctx, args, f.getResultTypes()));
   Value arena = body.addArgument(arenaType, f.getLoc());
 
+  // Control flow first (inner before outer): it decides who owns what.
+  f.walk([&](Operation *op) {
+    if (auto i = dyn_cast<scf::IfOp>(op))
+      ownBranchResults(i, b);
+    else if (auto w = dyn_cast<scf::WhileOp>(op))
+      ownLoopState(w, b);
+  });
+
   SmallVector<AllocInfo> infos;
   f.walk([&](Operation *op) {
-    if (isa<memref::AllocOp>(op) || isa<func::CallOp>(op))
+    if (op->hasAttr(kOwnedByLoop))
+      return;
+    if (isa<memref::AllocOp, func::CallOp, scf::IfOp, scf::WhileOp>(op))
       for (Value r : op->getResults())
         if (isa<MemRefType>(r.getType()))
           infos.push_back({r});

@@ -67,6 +67,7 @@ void registerQuantConverters();
 void registerRecurrentConverters();
 void registerEinsumConverters();
 void registerSignalConverters();
+void registerControlFlowConverters();
 
 void mlc::registerAllConverters() {
   static std::once_flag once;
@@ -79,6 +80,7 @@ void mlc::registerAllConverters() {
     registerRecurrentConverters();
     registerEinsumConverters();
     registerSignalConverters();
+    registerControlFlowConverters();
   });
 }
 
@@ -469,6 +471,27 @@ Type NodeBinder::elementType(Value v) {
   return mlir::cast<ShapedType>(v.getType()).getElementType();
 }
 
+const onnx::GraphProto *NodeBinder::graph(StringRef name) {
+  const onnx::AttributeProto *a = find(name);
+  if (!a || !a->has_g()) {
+    error("attribute '" + name + "' (a graph) is missing");
+    return nullptr;
+  }
+  return &a->g();
+}
+
+bool NodeBinder::subgraph(StringRef name, ValueRange inputs, SmallVectorImpl<Value> &outs) {
+  const onnx::GraphProto *g = graph(name);
+  if (!g)
+    return true;
+  if (!subgraphs)
+    return error("subgraphs cannot be imported here");
+  std::string err;
+  if (!subgraphs->importInto(*g, inputs, outs, err))
+    return error(name + ": " + err);
+  return false;
+}
+
 void NodeBinder::setResults(ArrayRef<Value> values) {
   results.assign(values.begin(), values.end());
 }
@@ -581,7 +604,7 @@ absl::Status readExternal(const onnx::TensorProto &t, StringRef modelDir,
   return absl::OkStatus();
 }
 
-struct GraphImporter {
+struct GraphImporter : SubgraphImporter {
   MLIRContext &ctx;
   const onnx::ModelProto &model;
   std::string modelDir;
@@ -830,6 +853,52 @@ struct GraphImporter {
     return s;
   }
 
+  /// Subgraphs see the names of every enclosing graph; their own names
+  /// (inputs, initializers, node outputs) shadow those and vanish after.
+  bool importInto(const onnx::GraphProto &g, ValueRange inputs, SmallVectorImpl<Value> &outs,
+                  std::string &err) override {
+    if (inputs.size() != (size_t)g.input_size()) {
+      err = absl::StrCat("the subgraph has ", g.input_size(), " inputs, ", inputs.size(),
+                         " expected");
+      return false;
+    }
+    std::vector<int> localOrder;
+    if (!topologicalOrder(g, localOrder)) {
+      err = "the subgraph's nodes form a cycle";
+      return false;
+    }
+    llvm::StringMap<Value> savedValues = values;
+    auto savedInits = initializers;
+    for (const auto &t : g.initializer()) {
+      initializers[t.name()] = &t;
+      values.erase(t.name());
+    }
+    for (int i = 0; i < g.input_size(); ++i)
+      values[g.input(i).name()] = inputs[i];
+    size_t unsupportedBefore = unsupported.size(), dataErrorsBefore = dataErrors.size();
+    for (int idx : localOrder)
+      importNode(g.node(idx), idx);
+    bool ok = unsupported.size() == unsupportedBefore && dataErrors.size() == dataErrorsBefore;
+    if (ok)
+      for (const auto &o : g.output()) {
+        Value v = lookup(o.name());
+        if (!v) {
+          err = "subgraph output '" + o.name() + "' is not produced";
+          ok = false;
+          break;
+        }
+        outs.push_back(v);
+      }
+    values = std::move(savedValues);
+    initializers = std::move(savedInits);
+    if (!ok && err.empty()) {
+      // The nodes that failed are reported with the rest; the enclosing
+      // node only says that its subgraph did.
+      err = "a node of the subgraph cannot be imported (see above)";
+    }
+    return ok;
+  }
+
   Value lookup(StringRef name) {
     if (name.empty())
       return nullptr;
@@ -891,6 +960,7 @@ struct GraphImporter {
     });
     NodeBinder b(builder, loc, node, opset, inputs);
     b.narrowTypes = &narrow;
+    b.subgraphs = this;
     LogicalResult ok = fn(b);
     if (failed(ok) || !b.reason.empty()) {
       report(b.reason.empty() ? "conversion failed" : b.reason);

@@ -19,12 +19,25 @@
 #include <vector>
 
 namespace onnx {
+class GraphProto;
 class NodeProto;
 class AttributeProto;
 class TensorProto;
 } // namespace onnx
 
 namespace mlc {
+
+/// Imports a subgraph (an If branch, a Loop body) into a block; the
+/// importer implements it.
+class SubgraphImporter {
+public:
+  virtual ~SubgraphImporter() = default;
+  /// Imports `g`'s nodes at the builder's insertion point, with `inputs`
+  /// standing for `g`'s inputs in order; names of enclosing graphs are read
+  /// directly. Sets `outs` to `g`'s outputs, or `err` and returns false.
+  virtual bool importInto(const onnx::GraphProto &g, mlir::ValueRange inputs,
+                          llvm::SmallVectorImpl<mlir::Value> &outs, std::string &err) = 0;
+};
 
 class NodeBinder {
 public:
@@ -72,6 +85,15 @@ public:
   void ignore(llvm::StringRef name) { used.insert(name); }
   /// The attribute must be absent or equal `expected`.
   bool expect(llvm::StringRef name, int64_t expected);
+
+  // --- subgraphs (If, Loop, Scan) -------------------------------------------
+  /// Graph attribute `name`, or null after recording the error.
+  const onnx::GraphProto *graph(llvm::StringRef name);
+  /// Imports graph attribute `name` at the insertion point, its inputs
+  /// bound to `inputs` (see SubgraphImporter).
+  bool subgraph(llvm::StringRef name, mlir::ValueRange inputs,
+                llvm::SmallVectorImpl<mlir::Value> &outs);
+  SubgraphImporter *subgraphs = nullptr;
 
   // --- results ------------------------------------------------------------
   /// Builds an mlc op with a placeholder result type and infers it.

@@ -81,6 +81,97 @@ absl::Status mlc::checkTensorDims(const std::string &what, int dtype,
   return absl::OkStatus();
 }
 
+static void collectOuterNames(const onnx::GraphProto &g, llvm::StringSet<> &defined,
+                              std::vector<std::string> &out, llvm::StringSet<> &seen) {
+  llvm::StringSet<> local = defined;
+  for (const auto &t : g.initializer())
+    local.insert(t.name());
+  for (const auto &in : g.input())
+    local.insert(in.name());
+  for (const auto &n : g.node())
+    for (const auto &o : n.output())
+      local.insert(o);
+  auto use = [&](const std::string &name) {
+    if (!name.empty() && !local.count(name) && seen.insert(name).second)
+      out.push_back(name);
+  };
+  for (const auto &n : g.node()) {
+    for (const auto &in : n.input())
+      use(in);
+    for (const auto &a : n.attribute()) {
+      std::vector<const onnx::GraphProto *> graphs;
+      if (a.has_g())
+        graphs.push_back(&a.g());
+      for (const auto &sg : a.graphs())
+        graphs.push_back(&sg);
+      for (const onnx::GraphProto *sg : graphs) {
+        std::vector<std::string> inner;
+        llvm::StringSet<> innerSeen;
+        collectOuterNames(*sg, local, inner, innerSeen);
+        for (const std::string &name : inner)
+          use(name);
+      }
+    }
+  }
+  for (const auto &o : g.output())
+    use(o.name());
+}
+
+std::vector<std::string> mlc::implicitInputs(const onnx::NodeProto &n) {
+  std::vector<std::string> out;
+  llvm::StringSet<> seen;
+  for (const auto &a : n.attribute()) {
+    std::vector<const onnx::GraphProto *> graphs;
+    if (a.has_g())
+      graphs.push_back(&a.g());
+    for (const auto &sg : a.graphs())
+      graphs.push_back(&sg);
+    for (const onnx::GraphProto *g : graphs) {
+      llvm::StringSet<> none;
+      collectOuterNames(*g, none, out, seen);
+    }
+  }
+  return out;
+}
+
+/// Every input a node reads, explicit then implicit.
+static std::vector<std::string> allInputs(const onnx::NodeProto &n) {
+  std::vector<std::string> ins(n.input().begin(), n.input().end());
+  for (std::string &name : implicitInputs(n))
+    ins.push_back(std::move(name));
+  return ins;
+}
+
+bool mlc::topologicalOrder(const onnx::GraphProto &g, std::vector<int> &order) {
+  llvm::StringMap<int> producer;
+  for (int i = 0; i < g.node_size(); ++i)
+    for (const auto &o : g.node(i).output())
+      if (!o.empty())
+        producer.try_emplace(o, i);
+  std::vector<int> pending(g.node_size(), 0);
+  std::vector<std::vector<int>> users(g.node_size());
+  for (int i = 0; i < g.node_size(); ++i)
+    for (const std::string &in : allInputs(g.node(i)))
+      if (auto it = producer.find(in); !in.empty() && it != producer.end() && it->second != i) {
+        ++pending[i];
+        users[it->second].push_back(i);
+      }
+  order.clear();
+  std::deque<int> ready;
+  for (int i = 0; i < g.node_size(); ++i)
+    if (!pending[i])
+      ready.push_back(i);
+  while (!ready.empty()) {
+    int i = ready.front();
+    ready.pop_front();
+    order.push_back(i);
+    for (int u : users[i])
+      if (--pending[u] == 0)
+        ready.push_back(u);
+  }
+  return (int)order.size() == g.node_size();
+}
+
 absl::Status mlc::validateModel(const onnx::ModelProto &m, std::vector<int> &order) {
   std::vector<std::string> errors;
   auto fail = [&](std::string msg) { errors.push_back(std::move(msg)); };
@@ -137,7 +228,7 @@ absl::Status mlc::validateModel(const onnx::ModelProto &m, std::vector<int> &ord
   std::vector<std::vector<int>> users(g.node_size());
   for (int i = 0; i < g.node_size(); ++i) {
     const onnx::NodeProto &n = g.node(i);
-    for (const std::string &in : n.input()) {
+    for (const std::string &in : allInputs(n)) {
       if (in.empty())
         continue;
       auto it = producer.find(in);
@@ -188,7 +279,7 @@ absl::Status mlc::validateModel(const onnx::ModelProto &m, std::vector<int> &ord
     while (seen[cur] < 0) {
       seen[cur] = path.size();
       path.push_back(cur);
-      for (const std::string &in : g.node(cur).input()) {
+      for (const std::string &in : allInputs(g.node(cur))) {
         auto it = producer.find(in);
         if (!in.empty() && it != producer.end() && it->second >= 0 && pending[it->second]) {
           cur = it->second;

@@ -29,6 +29,14 @@ absl::Status checkTensorDims(const std::string &what, int dtype,
 /// violation found is one line of the returned error, naming the node or
 /// tensor and the rule. On success, `order` lists the node indices in a
 /// topological order.
+/// The names a node's subgraphs (If branches, Loop and Scan bodies, at
+/// any depth) read from enclosing graphs: inputs the node has implicitly.
+std::vector<std::string> implicitInputs(const onnx::NodeProto &n);
+
+/// A topological order of `g`'s nodes (explicit and implicit inputs);
+/// names no node of `g` produces count as available. False on a cycle.
+bool topologicalOrder(const onnx::GraphProto &g, std::vector<int> &order);
+
 absl::Status validateModel(const onnx::ModelProto &m, std::vector<int> &order);
 
 } // namespace mlc

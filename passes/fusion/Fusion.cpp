@@ -54,15 +54,18 @@ size_t bodyOps(Operation *op) {
 bool shouldFuseElementwise(OpOperand *operand) {
   Operation *producer = operand->get().getDefiningOp();
   Operation *consumer = operand->getOwner();
+  // Never across a region boundary: a producer outside an If or a loop
+  // body would run per iteration (or in the branch not taken).
   return producer && producer->hasOneUse() && isElementwise(producer) &&
-         isElementwise(consumer) &&
+         isElementwise(consumer) && producer->getBlock() == consumer->getBlock() &&
          bodyOps(producer) + bodyOps(consumer) <= kMaxFusedBodyOps;
 }
 
 /// An elementwise consumer joins the root's kernel if it reads the root's
 /// result in the same iteration space.
 bool isFusableConsumer(Operation *user, Value produced) {
-  if (!isElementwise(user) || !produced.hasOneUse())
+  if (!isElementwise(user) || !produced.hasOneUse() ||
+      user->getBlock() != produced.getParentBlock())
     return false;
   auto g = cast<linalg::GenericOp>(user);
   for (OpOperand *in : g.getDpsInputOperands())
@@ -110,7 +113,7 @@ struct FusionPass : PassWrapper<FusionPass, OperationPass<func::FuncOp>> {
       tag(op, g, "root");
       for (OpOperand &init : op.getDpsInitsMutable()) {
         Operation *p = init.get().getDefiningOp();
-        if (p && p->hasOneUse() &&
+        if (p && p->hasOneUse() && p->getBlock() == op->getBlock() &&
             (isa<linalg::FillOp>(p) || isElementwise(p)) &&
             !p->hasAttr(attr::kFusionGroup))
           tag(p, g, "producer");
@@ -137,7 +140,7 @@ struct FusionPass : PassWrapper<FusionPass, OperationPass<func::FuncOp>> {
       OpBuilder ob(loop);
       for (OpOperand &init : loop.getInitArgsMutable()) {
         Operation *def = init.get().getDefiningOp();
-        if (!def || def->hasAttr(attr::kFusionGroup))
+        if (!def || def->hasAttr(attr::kFusionGroup) || def->getBlock() != loop->getBlock())
           continue;
         if (auto empty = dyn_cast<tensor::EmptyOp>(def)) {
           if (!empty->hasOneUse())

@@ -193,6 +193,30 @@ Value staticAxes(ReduceOp r) {
   return nullptr;
 }
 
+/// An If whose condition is known at compile time becomes the ops of the
+/// branch it takes (one at a time: taking one may drop others).
+void inlineConstantIfs(func::FuncOp f) {
+  while (true) {
+    IfOp found;
+    std::optional<bool> taken;
+    f.walk<WalkOrder::PreOrder>([&](IfOp i) {
+      if ((taken = constantCondition(i.getCond()))) {
+        found = i;
+        return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (!found)
+      return;
+    Block &branch = (*taken ? found.getThenRegion() : found.getElseRegion()).front();
+    Operation *yield = branch.getTerminator();
+    found->getBlock()->getOperations().splice(Block::iterator(found), branch.getOperations(),
+                                              branch.begin(), Block::iterator(yield));
+    found->replaceAllUsesWith(yield->getOperands());
+    found->erase();
+  }
+}
+
 struct FoldConstantsPass
     : PassWrapper<FoldConstantsPass, OperationPass<func::FuncOp>> {
   MLIR_DEFINE_EXPLICIT_INTERNAL_INLINE_TYPE_ID(FoldConstantsPass)
@@ -225,6 +249,8 @@ struct FoldConstantsPass
           return;
         }
       }
+      if (isa<IfOp, LoopOp, YieldOp>(op))
+        return;
       if (auto folded = foldOp(op)) {
         b.setInsertionPoint(op);
         auto c = b.create<ConstantOp>(op->getLoc(), folded->getType(), *folded);
@@ -236,6 +262,7 @@ struct FoldConstantsPass
       return signalPassFailure();
     for (Operation *op : llvm::reverse(dead))
       op->erase();
+    inlineConstantIfs(f);
     // Drop constants nobody uses any more.
     f.walk([](ConstantOp c) {
       if (c->use_empty())

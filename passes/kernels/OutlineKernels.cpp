@@ -92,12 +92,13 @@ std::string displayNameOf(ArrayRef<Operation *> ops) {
 
 class KernelOutliner {
 public:
-  KernelOutliner(ModuleOp module, func::FuncOp host)
-      : module(module), host(host), home(&host.getBody().front()) {}
+  KernelOutliner(ModuleOp module, func::FuncOp host) : module(module), host(host) {}
 
-  /// Outlines one group; leaves it in @main (still correct, not a kernel)
-  /// when a result is read between the group's ops.
+  /// Outlines one group (ops of one block, `home`); leaves it in @main
+  /// (still correct, not a kernel) when a result is read between the
+  /// group's ops.
   LogicalResult outline(ArrayRef<Operation *> ops, int64_t index) {
+    home = ops.front()->getBlock();
     llvm::SetVector<Operation *> members(ops.begin(), ops.end());
     Operation *last = ops.back();
     auto inGroup = [&](Operation *user) {
@@ -223,7 +224,7 @@ public:
 private:
   ModuleOp module;
   func::FuncOp host;
-  Block *home;
+  Block *home = nullptr;
 };
 
 /// A kernel's identity: its signature and body as text (group ids are 0
@@ -281,10 +282,21 @@ struct OutlineKernelsPass : PassWrapper<OutlineKernelsPass, OperationPass<Module
     if (!host)
       return;
     // Groups in order of their first op; ops of a group in program order.
+    // The host's blocks: its body and the regions of its control flow (an
+    // If's branches, a loop's body), whose kernels it calls there.
     llvm::MapVector<int64_t, SmallVector<Operation *>> groups;
-    for (Operation &op : host.getBody().front())
-      if (auto g = op.getAttrOfType<IntegerAttr>(attr::kFusionGroup))
-        groups[g.getInt()].push_back(&op);
+    SmallVector<Block *> blocks = {&host.getBody().front()};
+    for (size_t next = 0; next < blocks.size(); ++next)
+      for (Operation &op : *blocks[next]) {
+        if (auto g = op.getAttrOfType<IntegerAttr>(attr::kFusionGroup)) {
+          groups[g.getInt()].push_back(&op);
+          continue;
+        }
+        if (isa<scf::IfOp, scf::WhileOp>(op))
+          for (Region &r : op.getRegions())
+            for (Block &b : r)
+              blocks.push_back(&b);
+      }
     KernelOutliner outliner(m, host);
     int64_t index = 0;
     for (auto &[id, ops] : groups)

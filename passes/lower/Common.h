@@ -152,6 +152,7 @@ void populateContractionPatterns(RewritePatternSet &p);
 void populateWindowPatterns(RewritePatternSet &p);
 void populateTensorPatterns(RewritePatternSet &p);
 void populateReductionPatterns(RewritePatternSet &p);
+void populateControlFlowPatterns(RewritePatternSet &p);
 
 } // namespace mlc::lower
 

@@ -221,6 +221,7 @@ struct LowerToLinalgPass
     populateWindowPatterns(patterns);
     populateTensorPatterns(patterns);
     populateReductionPatterns(patterns);
+    populateControlFlowPatterns(patterns);
     if (failed(applyFullConversion(getOperation(), target, std::move(patterns))))
       signalPassFailure();
   }
