@@ -107,12 +107,19 @@ static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth = 0) {
     }
     return out;
   }
+  // A 1-D integer tensor of static length whose elements are not known.
+  auto unknownElements = [&]() -> std::optional<SmallVector<int64_t>> {
+    if (type && type.getRank() == 1 && type.hasStaticShape() &&
+        isa<IntegerType>(type.getElementType()) && type.getDimSize(0) <= kMaxRank)
+      return SmallVector<int64_t>(type.getDimSize(0), kDyn);
+    return std::nullopt;
+  };
   if (isa<AddOp, SubOp, MulOp, DivOp>(op)) {
     auto a = partialInts(op->getOperand(0), depth + 1),
          b = partialInts(op->getOperand(1), depth + 1);
     if (!a || !b || a->empty() || b->empty() ||
         (a->size() != b->size() && a->size() != 1 && b->size() != 1))
-      return std::nullopt;
+      return unknownElements();
     size_t n = std::max(a->size(), b->size());
     SmallVector<int64_t> out;
     for (size_t i = 0; i < n; ++i) {
@@ -129,7 +136,7 @@ static std::optional<SmallVector<int64_t>> partialInts(Value v, int depth = 0) {
     }
     return out;
   }
-  return std::nullopt;
+  return unknownElements();
 }
 
 /// Reshape with a target whose elements may be partly unknown.

@@ -57,13 +57,17 @@ void analyse(AllocInfo &info) {
         if (BlockArgument a = loop.getTiedLoopRegionIterArg(&use))
           work.push_back(a);
       }
-      if (auto yield = dyn_cast<scf::YieldOp>(user))
-        work.push_back(yield->getParentOp()->getResult(use.getOperandNumber()));
-      // A while loop's state: its block arguments and results alias it.
-      if (auto loop = dyn_cast<scf::WhileOp>(user)) {
-        work.push_back(loop.getBeforeArguments()[use.getOperandNumber()]);
-        work.push_back(loop->getResult(use.getOperandNumber()));
+      // A while loop's state: init k and the after region's yield k are
+      // before-argument k; condition argument j is after-argument j and
+      // result j (canonicalisation may have dropped some).
+      if (auto yield = dyn_cast<scf::YieldOp>(user)) {
+        if (auto loop = dyn_cast<scf::WhileOp>(yield->getParentOp()))
+          work.push_back(loop.getBeforeArguments()[use.getOperandNumber()]);
+        else
+          work.push_back(yield->getParentOp()->getResult(use.getOperandNumber()));
       }
+      if (auto loop = dyn_cast<scf::WhileOp>(user))
+        work.push_back(loop.getBeforeArguments()[use.getOperandNumber()]);
       if (auto c = dyn_cast<scf::ConditionOp>(user); c && use.getOperandNumber() > 0) {
         auto loop = cast<scf::WhileOp>(c->getParentOp());
         work.push_back(loop.getAfterArguments()[use.getOperandNumber() - 1]);
@@ -183,10 +187,22 @@ void ownLoopState(scf::WhileOp loop, OpBuilder &b) {
   b.setInsertionPoint(yield);
   llvm::SmallPtrSet<Value, 4> handed;
   SmallVector<Value> replaced;
+  scf::ConditionOp condition = loop.getConditionOp();
   for (OpOperand &o : yield->getOpOperands()) {
     if (!isa<MemRefType>(o.get().getType()))
       continue;
-    BlockArgument old = after->getArgument(o.getOperandNumber());
+    // The buffer this state held in the iteration: the after-argument the
+    // condition forwarded it as.
+    BlockArgument state = loop.getBeforeArguments()[o.getOperandNumber()];
+    Value old;
+    for (auto [j, forwarded] : llvm::enumerate(condition.getArgs()))
+      if (forwarded == state)
+        old = after->getArgument(j);
+    if (!old) {
+      // Read only by the condition: it stays a copy of its own.
+      o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
+      continue;
+    }
     Value root = stripCasts(o.get());
     if (root == old && handed.insert(root).second)
       continue; // updated in place

@@ -195,7 +195,19 @@ public:
     b.setInsertionPointToStart(entry);
     SmallVector<Operation *> body(cloned.begin(), cloned.end());
     body.append(ops.begin(), ops.end());
-    llvm::stable_sort(body, [](Operation *x, Operation *y) { return x->isBeforeInBlock(y); });
+    // Program order: ops cloned from enclosing blocks (a loop body's kernel
+    // may clone the host's constants) before those of the group's block.
+    auto depth = [](Operation *op) {
+      int d = 0;
+      for (Operation *p = op->getParentOp(); p; p = p->getParentOp())
+        ++d;
+      return d;
+    };
+    llvm::stable_sort(body, [&](Operation *x, Operation *y) {
+      if (x->getBlock() != y->getBlock())
+        return depth(x) < depth(y);
+      return x->isBeforeInBlock(y);
+    });
     // A kernel holds one group: its ops say group 0, so that kernels of
     // identical layers are identical (deduplicateKernels).
     for (Operation *op : body) {

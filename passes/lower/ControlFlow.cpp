@@ -104,15 +104,22 @@ struct LoopLowering : OpConversionPattern<LoopOp> {
           loc, rw.getIndexType(), rw.create<arith::MaxSIOp>(loc, maxTrip, zero));
       for (size_t k = 0; k < scans; ++k) {
         auto elem = dyn_cast<RankedTensorType>(yield.getOperand(1 + nc + k).getType());
-        if (!elem || !elem.hasStaticShape())
-          return op.emitError("scan output #")
-                 << k << " has elements of a run-time shape; only static element shapes "
-                 << "are supported";
+        if (!elem)
+          return op.emitError("the shape of scan output #") << k << " is not known";
         elems.push_back(elem);
-        SmallVector<OpFoldResult> dims = {rows};
+        // Elements of a run-time shape: the buffer grows by a row per
+        // iteration (it starts empty); static ones fill a buffer of M rows.
+        SmallVector<OpFoldResult> dims = {elem.hasStaticShape() ? OpFoldResult(rows)
+                                                                : rw.getIndexAttr(0)};
         for (int64_t d : elem.getShape())
-          dims.push_back(rw.getIndexAttr(d));
-        init.push_back(emptyTensor(rw, loc, dims, elem.getElementType()));
+          dims.push_back(rw.getIndexAttr(ShapedType::isDynamic(d) ? 0 : d));
+        Value buffer = emptyTensor(rw, loc, dims, elem.getElementType());
+        if (!elem.hasStaticShape()) {
+          SmallVector<int64_t> dyn(elem.getRank() + 1, ShapedType::kDynamic);
+          buffer = rw.create<tensor::CastOp>(
+              loc, RankedTensorType::get(dyn, elem.getElementType()), buffer);
+        }
+        init.push_back(buffer);
       }
     }
     SmallVector<Type> stateTypes;
@@ -147,15 +154,29 @@ struct LoopLowering : OpConversionPattern<LoopOp> {
     Value row = rw.create<arith::IndexCastOp>(loc, rw.getIndexType(), after->getArgument(0));
     for (size_t k = 0; k < scans; ++k) {
       RankedTensorType elem = elems[k];
+      Value element = yield.getOperand(1 + nc + k);
+      Value buffer = after->getArgument(2 + nc + k);
+      VDims elemDims = dimsOf(rw, loc, element);
       SmallVector<OpFoldResult> offsets = {row}, sizes = {rw.getIndexAttr(1)},
-                                strides(elem.getRank() + 1, rw.getIndexAttr(1));
-      for (int64_t d : elem.getShape()) {
+                                strides(elem.getRank() + 1, rw.getIndexAttr(1)),
+                                zeros(elem.getRank() + 1, rw.getIndexAttr(0));
+      for (OpFoldResult d : elemDims) {
         offsets.push_back(rw.getIndexAttr(0));
-        sizes.push_back(rw.getIndexAttr(d));
+        sizes.push_back(d);
       }
-      next.push_back(rw.create<tensor::InsertSliceOp>(loc, yield.getOperand(1 + nc + k),
-                                                      after->getArgument(2 + nc + k), offsets,
-                                                      sizes, strides));
+      if (!elem.hasStaticShape()) {
+        // A buffer one row longer, holding the rows so far.
+        Value rows = rw.create<arith::AddIOp>(loc, row, rw.create<arith::ConstantIndexOp>(loc, 1));
+        SmallVector<OpFoldResult> grown = {rows}, kept = {row};
+        llvm::append_range(grown, elemDims);
+        llvm::append_range(kept, elemDims);
+        Value larger = emptyTensor(rw, loc, grown, elem.getElementType());
+        Value before = rw.create<tensor::ExtractSliceOp>(loc, buffer, zeros, kept, strides);
+        larger = rw.create<tensor::InsertSliceOp>(loc, before, larger, zeros, kept, strides);
+        buffer = castTo(rw, loc, larger, cast<RankedTensorType>(buffer.getType()));
+      }
+      next.push_back(
+          rw.create<tensor::InsertSliceOp>(loc, element, buffer, offsets, sizes, strides));
     }
     rw.create<scf::YieldOp>(loc, next);
     rw.eraseOp(yield);
@@ -168,12 +189,14 @@ struct LoopLowering : OpConversionPattern<LoopOp> {
     Value ran = rw.create<arith::IndexCastOp>(loc, rw.getIndexType(), loop.getResult(0));
     for (size_t k = 0; k < scans; ++k) {
       RankedTensorType elem = elems[k];
-      SmallVector<OpFoldResult> offsets(elem.getRank() + 1, rw.getIndexAttr(0)),
-          sizes = {ran}, strides(elem.getRank() + 1, rw.getIndexAttr(1));
-      for (int64_t d : elem.getShape())
-        sizes.push_back(rw.getIndexAttr(d));
-      Value sliced = rw.create<tensor::ExtractSliceOp>(loc, loop.getResult(2 + nc + k), offsets,
-                                                       sizes, strides);
+      Value sliced = loop.getResult(2 + nc + k);
+      if (elem.hasStaticShape()) {
+        SmallVector<OpFoldResult> offsets(elem.getRank() + 1, rw.getIndexAttr(0)),
+            sizes = {ran}, strides(elem.getRank() + 1, rw.getIndexAttr(1));
+        for (int64_t d : elem.getShape())
+          sizes.push_back(rw.getIndexAttr(d));
+        sliced = rw.create<tensor::ExtractSliceOp>(loc, sliced, offsets, sizes, strides);
+      }
       results.push_back(castTo(rw, loc, sliced, cast<RankedTensorType>(types[nc + k])));
     }
     rw.replaceOp(op, results);

@@ -1053,6 +1053,16 @@ LogicalResult range(NodeBinder &b) {
   Value start, limit, delta;
   if (b.tensors(start, limit, delta))
     return failure();
+  // Scalars by the spec; one-element tensors are read as them (numpy's
+  // arange and onnxruntime do, and expanded functions pass Split pieces).
+  for (Value *v : {&start, &limit, &delta}) {
+    auto t = dyn_cast<RankedTensorType>(v->getType());
+    if (t && t.getRank() > 0) {
+      if (!t.hasStaticShape() || t.getNumElements() != 1)
+        return b.error("start, limit and delta must be scalars"), failure();
+      *v = b.reshape(*v, {});
+    }
+  }
   b.setResults({b.create<RangeOp>(start, limit, delta)});
   return success();
 }

@@ -553,7 +553,66 @@ def case_signal(out):
                      vi("spec", ["b", 3, 5, 2])], inits, opset=20), out)
 
 
+def case_control_flow(out):
+    """If, Loop and Scan as exporters write them, on a symbolic batch:
+    an If on a run-time flag whose branches yield different widths; a
+    Loop with a trip count and an early exit, a carried history that grows
+    by a row per iteration, a nested If, and scan outputs of static and
+    of run-time element shape; a reversed Scan whose output is stacked
+    along axis 1 in reverse."""
+    f32 = lambda name, v: numpy_helper.from_array(np.array(v, np.float32), name)
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)
+    then_g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Mul", ["r", "two"], ["t_out"])],
+        "then", [], [vi("t_out", ["b", 4])])
+    else_g = helper.make_graph(
+        [helper.make_node("Slice", ["x", "s0", "s2", "s1"], ["e_out"])],
+        "else", [], [vi("e_out", ["b", 2])])
+    half_g = helper.make_graph([helper.make_node("Mul", ["s_in", "half"], ["h_out"])],
+                               "half", [], [vi("h_out", ["b", 4])])
+    same_g = helper.make_graph([helper.make_node("Identity", ["s_in"], ["i_out"])],
+                               "same", [], [vi("i_out", ["b", 4])])
+    body = helper.make_graph(
+        [helper.make_node("Greater", ["i", "two_i"], ["late"]),
+         helper.make_node("If", ["late"], ["s_if"], then_branch=half_g, else_branch=same_g),
+         helper.make_node("Cast", ["i"], ["i_f"], to=TensorProto.FLOAT),
+         helper.make_node("Tanh", ["s_if"], ["s_t"]),
+         helper.make_node("Add", ["s_t", "i_f"], ["s_out"]),
+         helper.make_node("ReduceSum", ["s_out", "ax0"], ["row"], keepdims=1),
+         helper.make_node("Concat", ["hist_in", "row"], ["hist_out"], axis=0),
+         helper.make_node("ReduceSum", ["s_out", "ax0"], ["col"], keepdims=0),
+         helper.make_node("Less", ["i", "five"], ["c_out"])],
+        "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                 helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+                 vi("s_in", ["b", 4]), vi("hist_in", [None, 4])],
+        [helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+         vi("s_out", ["b", 4]), vi("hist_out", [None, 4]), vi("col", [4]),
+         vi("s_out", ["b", 4])])
+    scan_body = helper.make_graph(
+        [helper.make_node("Mul", ["xr", "two"], ["x2"]),
+         helper.make_node("Add", ["acc_in", "x2"], ["acc_out"]),
+         helper.make_node("Identity", ["acc_out"], ["y"])],
+        "scan_body", [vi("acc_in", [4]), vi("xr", [4])], [vi("acc_out", [4]), vi("y", [4])])
+    nodes = [helper.make_node("If", ["flag"], ["branch"], then_branch=then_g, else_branch=else_g),
+             helper.make_node("Loop", ["n", "", "x", "hist0"],
+                              ["s_final", "hist", "cols", "states"], body=body),
+             helper.make_node("Scan", ["acc0", "x"], ["acc", "ys"], body=scan_body,
+                              num_scan_inputs=1, scan_input_directions=[1],
+                              scan_output_directions=[1], scan_output_axes=[1])]
+    inits = [f32("two", 2.0), f32("half", 0.5), i64("s0", [0]), i64("s1", [1]),
+             i64("s2", [2]), i64("two_i", 2), i64("five", 5), i64("ax0", [0]),
+             numpy_helper.from_array(np.zeros((0, 4), np.float32), "hist0"),
+             f32("acc0", [0, 0, 0, 0])]
+    inputs = [vi("x", ["b", 4]), helper.make_tensor_value_info("n", TensorProto.INT64, []),
+              helper.make_tensor_value_info("flag", TensorProto.BOOL, [])]
+    outputs = [vi("branch", ["b", None]), vi("s_final", ["b", 4]), vi("hist", [None, 4]),
+               vi("cols", [None, 4]), vi("states", [None, "b", 4]), vi("acc", [4]),
+               vi("ys", [4, "b"])]
+    onnx.save(model(nodes, inputs, outputs, inits, opset=16), out)
+
+
 CASES = {
+    "control_flow": case_control_flow,
     "signal": case_signal,
     "bf16": case_bf16,
     "tfidf": case_tfidf,
