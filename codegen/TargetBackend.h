@@ -57,6 +57,10 @@ public:
   /// The features the artifact records; the runtime refuses to run a model
   /// on a machine that lacks one.
   virtual std::vector<std::string> recordedFeatures(const TargetInfo &t) const = 0;
+  /// Whether the host schedule may hold control flow (an If or a loop
+  /// decided at run time) that calls kernels; the driver refuses such a
+  /// model for a backend that cannot, naming the node.
+  virtual bool supportsHostControlFlow() const { return true; }
   /// Passes from outlined kernels (tensors, decisions recorded) to the
   /// target's code (the LLVM dialect for cpu).
   virtual void buildKernelPipeline(mlir::OpPassManager &pm, const TargetInfo &t) const = 0;

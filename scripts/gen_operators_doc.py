@@ -9,6 +9,9 @@ import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTES = {
+    "If": "branches may yield different static shapes (the result keeps the dims they agree on) but not different ranks or types; a condition known at compile time imports only the branch taken; tensor outputs only (no sequence or optional); not on the cuda target",
+    "Loop": "trip count and/or condition, carried values whose dims may change between iterations (their rank and type may not), scan outputs (a trip count is needed when there are any); tensor values only; not on the cuda target",
+    "Scan": "opset 9+ (opset 8's batched form is not supported): scan input/output axes and directions; not on the cuda target",
     "Conv": "1-D (NCL, run as 2-D) and 2-D (NCHW); groups and dilations; auto_pad SAME needs static spatial dims",
     "MaxPool": "1-D, 2-D and 3-D (3-D as two separable 2-D pools); float and integer inputs; ceil_mode (a window starting in the end padding is dropped), dilations; no Indices output, storage_order 0",
     "AveragePool": "1-D, 2-D and 3-D (3-D as two separable 2-D pools); ceil_mode, count_include_pad, dilations",

@@ -91,6 +91,9 @@ int archNumber(llvm::StringRef chip) {
 class CudaBackend final : public TargetBackend {
 public:
   llvm::StringRef name() const override { return "cuda"; }
+  // The device mapping moves the host's top-level work to the GPU; work
+  // inside an If or a loop of the host is not mapped yet.
+  bool supportsHostControlFlow() const override { return false; }
 
   FailureOr<TargetInfo> resolve(const TargetOptions &opts, std::string &err) const override {
     TargetInfo t;

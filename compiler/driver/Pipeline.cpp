@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -323,6 +324,19 @@ static absl::Status compileUncached(const CompileOptions &opts, const TargetBack
     pm.addPass(createOutlineKernelsPass());
     if (failed(pm.run(m)))
       return fail(true, "lowering failed", diags);
+  }
+  if (!backend->supportsHostControlFlow()) {
+    Operation *flow = nullptr;
+    hostFunction(m).walk([&](Operation *op) {
+      if (isa<scf::IfOp, scf::WhileOp>(op) && !flow)
+        flow = op;
+    });
+    if (flow)
+      return absl::InvalidArgumentError(
+          "node '" + nodeNameOf(flow->getLoc()) + "' (" + nodeOpTypeOf(flow->getLoc()) +
+          "): the " + backend->name().str() +
+          " target does not run control flow decided at run time (If, Loop, Scan) yet; "
+          "compile for --target cpu");
   }
   timer.done("lowering, fusion, kernels");
   timer.begin("kernel code generation");
