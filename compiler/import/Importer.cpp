@@ -1,5 +1,7 @@
 //===- Importer.cpp - ONNX ModelProto to the mlc dialect -----------------===//
 #include "compiler/import/Importer.h"
+
+#include <functional>
 #include "compiler/import/NarrowTypes.h"
 #include "compiler/import/NodeBinder.h"
 #include "compiler/import/Validate.h"
@@ -1127,18 +1129,29 @@ absl::StatusOr<ModelSummary> mlc::summarizeOnnxFile(const std::string &path) {
       s.inputs.push_back(describe(in));
   for (const auto &out : g.output())
     s.outputs.push_back(describe(out));
-  int idx = 0;
-  for (const auto &n : g.node()) {
-    s.opHistogram[n.op_type()]++;
-    std::string name = n.name().empty() ? absl::StrCat(n.op_type(), "_", idx) : n.name();
-    ++idx;
-    if (!n.domain().empty() && n.domain() != "ai.onnx")
-      s.unsupported.push_back(absl::StrCat(name, " (", n.op_type(), ", domain ",
-                                           n.domain(), "): custom domain"));
-    else if (!lookupConverter(n.op_type(), s.opset))
-      s.unsupported.push_back(absl::StrCat(name, " (", n.op_type(), ", opset ",
-                                           s.opset, "): no converter"));
-  }
+  // Nodes of subgraphs (If branches, loop bodies) count as compile sees
+  // them.
+  std::function<void(const onnx::GraphProto &)> visit = [&](const onnx::GraphProto &graph) {
+    int idx = 0;
+    for (const auto &n : graph.node()) {
+      s.opHistogram[n.op_type()]++;
+      std::string name = n.name().empty() ? absl::StrCat(n.op_type(), "_", idx) : n.name();
+      ++idx;
+      if (!n.domain().empty() && n.domain() != "ai.onnx")
+        s.unsupported.push_back(absl::StrCat(name, " (", n.op_type(), ", domain ",
+                                             n.domain(), "): custom domain"));
+      else if (!lookupConverter(n.op_type(), s.opset))
+        s.unsupported.push_back(absl::StrCat(name, " (", n.op_type(), ", opset ",
+                                             s.opset, "): no converter"));
+      for (const auto &a : n.attribute()) {
+        if (a.has_g())
+          visit(a.g());
+        for (const auto &sub : a.graphs())
+          visit(sub);
+      }
+    }
+  };
+  visit(g);
   return s;
 }
 
