@@ -181,37 +181,62 @@ void ownLoopState(scf::WhileOp loop, OpBuilder &b) {
     stripCasts(copy).getDefiningOp()->setAttr(kOwnedByLoop, b.getUnitAttr());
     o.set(copy);
   }
-  // Each iteration: a state that gets a new buffer frees the old one.
+  // Bufferization may have the condition forward fresh copies of the
+  // state: a before-argument it does not forward is then dead there.
+  scf::ConditionOp cond = loop.getConditionOp();
+  for (BlockArgument arg : loop.getBeforeArguments()) {
+    if (!isa<MemRefType>(arg.getType()))
+      continue;
+    bool forwarded = llvm::any_of(cond.getArgs(), [&](Value v) {
+      while (true) {
+        v = stripCasts(v);
+        auto view = v.getDefiningOp<ViewLikeOpInterface>();
+        if (!view)
+          return v == arg;
+        v = view.getViewSource();
+      }
+    });
+    if (!forwarded) {
+      b.setInsertionPoint(cond);
+      b.create<memref::DeallocOp>(cond.getLoc(), arg);
+    }
+  }
+  // Each iteration hands on one owned buffer per state (the one it was
+  // given, updated in place, or a new one: allocated here, or a copy) and
+  // frees the buffers it was given and did not hand on. What the condition
+  // forwarded is owned: a state's buffer, or a fresh copy of it.
   Block *after = &loop.getAfter().front();
   auto yield = cast<scf::YieldOp>(after->getTerminator());
   b.setInsertionPoint(yield);
-  llvm::SmallPtrSet<Value, 4> handed;
-  SmallVector<Value> replaced;
-  scf::ConditionOp condition = loop.getConditionOp();
+  auto rootOf = [](Value v) {
+    while (true) {
+      v = stripCasts(v);
+      auto view = v.getDefiningOp<ViewLikeOpInterface>();
+      if (!view)
+        return v;
+      v = view.getViewSource();
+    }
+  };
+  llvm::SmallPtrSet<Value, 4> given, handed;
+  for (auto [j, forwarded] : llvm::enumerate(cond.getArgs())) {
+    Value root = rootOf(forwarded);
+    bool owned = llvm::is_contained(loop.getBeforeArguments(), root) ||
+                 (root.getDefiningOp<memref::AllocOp>() &&
+                  root.getParentBlock() == &loop.getBefore().front());
+    if (isa<MemRefType>(forwarded.getType()) && owned)
+      given.insert(after->getArgument(j));
+  }
   for (OpOperand &o : yield->getOpOperands()) {
     if (!isa<MemRefType>(o.get().getType()))
       continue;
-    // The buffer this state held in the iteration: the after-argument the
-    // condition forwarded it as.
-    BlockArgument state = loop.getBeforeArguments()[o.getOperandNumber()];
-    Value old;
-    for (auto [j, forwarded] : llvm::enumerate(condition.getArgs()))
-      if (forwarded == state)
-        old = after->getArgument(j);
-    if (!old) {
-      // Read only by the condition: it stays a copy of its own.
-      o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
-      continue;
-    }
     Value root = stripCasts(o.get());
-    if (root == old && handed.insert(root).second)
-      continue; // updated in place
-    if (!(isOwnedIn(o.get(), after) && handed.insert(root).second))
-      o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
-    replaced.push_back(old);
+    if ((given.contains(root) || isOwnedIn(o.get(), after)) && handed.insert(root).second)
+      continue;
+    o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
   }
-  for (Value old : replaced)
-    b.create<memref::DeallocOp>(yield.getLoc(), old);
+  for (BlockArgument a : after->getArguments())
+    if (given.contains(a) && !handed.contains(a))
+      b.create<memref::DeallocOp>(yield.getLoc(), a);
 }
 
 } // namespace

@@ -142,6 +142,25 @@ static std::vector<std::string> allInputs(const onnx::NodeProto &n) {
   return ins;
 }
 
+/// Kahn's algorithm: `order` lists the nodes whose producers all come
+/// first; `pending` keeps, for the rest, how many producers are left.
+static void kahnOrder(std::vector<int> &pending, const std::vector<std::vector<int>> &users,
+                      std::vector<int> &order) {
+  order.clear();
+  std::deque<int> ready;
+  for (size_t i = 0; i < pending.size(); ++i)
+    if (!pending[i])
+      ready.push_back(i);
+  while (!ready.empty()) {
+    int i = ready.front();
+    ready.pop_front();
+    order.push_back(i);
+    for (int u : users[i])
+      if (--pending[u] == 0)
+        ready.push_back(u);
+  }
+}
+
 bool mlc::topologicalOrder(const onnx::GraphProto &g, std::vector<int> &order) {
   llvm::StringMap<int> producer;
   for (int i = 0; i < g.node_size(); ++i)
@@ -156,19 +175,7 @@ bool mlc::topologicalOrder(const onnx::GraphProto &g, std::vector<int> &order) {
         ++pending[i];
         users[it->second].push_back(i);
       }
-  order.clear();
-  std::deque<int> ready;
-  for (int i = 0; i < g.node_size(); ++i)
-    if (!pending[i])
-      ready.push_back(i);
-  while (!ready.empty()) {
-    int i = ready.front();
-    ready.pop_front();
-    order.push_back(i);
-    for (int u : users[i])
-      if (--pending[u] == 0)
-        ready.push_back(u);
-  }
+  kahnOrder(pending, users, order);
   return (int)order.size() == g.node_size();
 }
 
@@ -254,19 +261,7 @@ absl::Status mlc::validateModel(const onnx::ModelProto &m, std::vector<int> &ord
   if (!errors.empty())
     return absl::InvalidArgumentError(absl::StrJoin(errors, "\n"));
 
-  order.clear();
-  std::deque<int> ready;
-  for (int i = 0; i < g.node_size(); ++i)
-    if (!pending[i])
-      ready.push_back(i);
-  while (!ready.empty()) {
-    int i = ready.front();
-    ready.pop_front();
-    order.push_back(i);
-    for (int u : users[i])
-      if (--pending[u] == 0)
-        ready.push_back(u);
-  }
+  kahnOrder(pending, users, order);
   if ((int)order.size() != g.node_size()) {
     // Walk back from a node left over along unfinished producers until a
     // node repeats: that is a cycle.

@@ -34,10 +34,14 @@ Value asScalar(NodeBinder &b, Value v) {
   return b.reshape(v, {});
 }
 
+bool isBool(Value v) { return NodeBinder::elementType(v).isInteger(1); }
+
 LogicalResult ifOp(NodeBinder &b) {
   Value cond;
   if (b.tensors(cond))
     return failure();
+  if (!isBool(cond))
+    return b.error("the condition must be a bool tensor"), failure();
   if (std::optional<bool> known = constantCondition(cond)) {
     // Only the branch taken is imported, in place.
     if (!b.graph(*known ? "else_branch" : "then_branch"))
@@ -119,6 +123,11 @@ LoopOp buildLoop(NodeBinder &b, Value maxTrip, Value cond, ArrayRef<Value> carri
         op.erase();
         return nullptr;
       }
+      if (yieldCond && !isBool(outs[0])) {
+        b.error("the body's first output (the condition) must be a bool tensor");
+        op.erase();
+        return nullptr;
+      }
       if (yieldCond)
         outs[0] = asScalar(b, outs[0]);
       else
@@ -166,6 +175,8 @@ LogicalResult loopOp(NodeBinder &b) {
       return failure();
     carried.push_back(v);
   }
+  if (cond && !isBool(cond))
+    return b.error("the condition must be a bool tensor"), failure();
   Type i64 = b.builder.getI64Type(), i1 = b.builder.getI1Type();
   maxTrip = maxTrip ? asScalar(b, b.cast(maxTrip, i64))
                     : b.constant(DenseElementsAttr::get(RankedTensorType::get({}, i64),
