@@ -215,8 +215,7 @@ LogicalResult LoopOp::verify() {
   return success();
 }
 
-/// A one-element constant as a double, if `v` is one.
-static std::optional<double> constantNumber(Value v) {
+std::optional<double> mlc::constantScalar(Value v) {
   DenseElementsAttr a;
   if (!matchPattern(v, m_Constant(&a)) || a.getNumElements() != 1)
     return std::nullopt;
@@ -230,7 +229,7 @@ static std::optional<double> constantNumber(Value v) {
 }
 
 std::optional<bool> mlc::constantCondition(Value v) {
-  if (auto n = constantNumber(v))
+  if (auto n = constantScalar(v))
     return *n != 0;
   Operation *def = v.getDefiningOp();
   if (!def)
@@ -248,7 +247,7 @@ std::optional<bool> mlc::constantCondition(Value v) {
     return isa<AndOp>(def) ? (*x && *y) : isa<OrOp>(def) ? (*x || *y) : (*x != *y);
   }
   if (auto c = dyn_cast<CompareOp>(def)) {
-    auto x = constantNumber(c.getLhs()), y = constantNumber(c.getRhs());
+    auto x = constantScalar(c.getLhs()), y = constantScalar(c.getRhs());
     if (!x || !y)
       return std::nullopt;
     StringRef p = c.getPredicate();

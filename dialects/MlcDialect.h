@@ -27,6 +27,9 @@ mlir::LogicalResult inferShapes(mlir::Operation *op);
 /// The type two values of one tensor may both have (element type and rank
 /// equal, dims where they agree), or null.
 mlir::Type joinTensorTypes(mlir::Type a, mlir::Type b);
+/// A one-element constant (float, integer or bool) as a double, if `v`
+/// is one.
+std::optional<double> constantScalar(mlir::Value v);
 /// The value of a one-element bool tensor known at compile time: a
 /// constant, or a comparison / logical op of constants.
 std::optional<bool> constantCondition(mlir::Value v);

@@ -41,15 +41,6 @@ static std::optional<SmallVector<int64_t>> constInts(Value v) {
   return out;
 }
 
-/// A constant scalar (any numeric type) as a double.
-static std::optional<double> constantScalar(Value v) {
-  DenseElementsAttr attr;
-  if (!matchPattern(v, m_Constant(&attr)) || attr.getNumElements() != 1)
-    return std::nullopt;
-  if (isa<FloatType>(attr.getElementType()))
-    return (*attr.getValues<APFloat>().begin()).convertToDouble();
-  return (double)(*attr.getValues<APInt>().begin()).getSExtValue();
-}
 
 /// The elements of a small integer tensor as far as they are known at
 /// compile time (kDynamic where not): follows the Shape -> Gather ->
@@ -671,9 +662,7 @@ static Type resultElementType(Operation *op, unsigned result) {
   return elemOf(op->getOperand(0));
 }
 
-/// The type two values may both have: their element type and rank, and
-/// each dim where they agree. Null when element types or ranks differ.
-static Type joinTypes(Type a, Type b) {
+Type mlc::joinTensorTypes(Type a, Type b) {
   if (a == b)
     return a;
   auto x = dyn_cast<RankedTensorType>(a), y = dyn_cast<RankedTensorType>(b);
@@ -685,8 +674,6 @@ static Type joinTypes(Type a, Type b) {
   return RankedTensorType::get(dims, x.getElementType());
 }
 
-Type mlc::joinTensorTypes(Type a, Type b) { return joinTypes(a, b); }
-
 /// If: each result joins what the two branches yield. Loop: the carried
 /// results have their body argument's type; a scan output stacks its
 /// element type along a leading dim of run-time size.
@@ -695,7 +682,7 @@ static LogicalResult inferRegionOp(Operation *op) {
     auto a = cast<YieldOp>(ifOp.getThenRegion().front().getTerminator());
     auto b = cast<YieldOp>(ifOp.getElseRegion().front().getTerminator());
     for (auto [i, r] : llvm::enumerate(ifOp.getResults())) {
-      Type t = joinTypes(a.getOperand(i).getType(), b.getOperand(i).getType());
+      Type t = joinTensorTypes(a.getOperand(i).getType(), b.getOperand(i).getType());
       if (!t)
         return op->emitOpError() << "the branches yield " << a.getOperand(i).getType()
                                  << " and " << b.getOperand(i).getType() << " for result #"

@@ -115,6 +115,17 @@ Value stripCasts(Value v) {
   return v;
 }
 
+/// The buffer `v` is a view of (through casts and views).
+Value rootOf(Value v) {
+  while (true) {
+    v = stripCasts(v);
+    auto view = v.getDefiningOp<ViewLikeOpInterface>();
+    if (!view)
+      return v;
+    v = view.getViewSource();
+  }
+}
+
 /// A buffer `block` holds and may hand on: allocated there, or the result
 /// of control flow there (owned after normalisation).
 bool isOwnedIn(Value v, Block *block) {
@@ -136,21 +147,31 @@ Value ownedCopy(OpBuilder &b, Location loc, Value v, Type type) {
   return alloc.getType() == type ? alloc : b.create<memref::CastOp>(loc, type, alloc).getResult();
 }
 
+/// Makes every buffer `yield` hands on one its block owns, once: a buffer
+/// `owned` accepts (stripped of casts) that no other operand hands on, or
+/// a copy. Returns the buffers handed on as they are.
+llvm::SmallPtrSet<Value, 4> handOnOwned(scf::YieldOp yield, OpBuilder &b,
+                                         function_ref<bool(Value)> owned) {
+  llvm::SmallPtrSet<Value, 4> handed;
+  b.setInsertionPoint(yield);
+  for (OpOperand &o : yield->getOpOperands()) {
+    if (!isa<MemRefType>(o.get().getType()))
+      continue;
+    Value root = stripCasts(o.get());
+    if (owned(root) && handed.insert(root).second)
+      continue;
+    o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
+  }
+  return handed;
+}
+
 void ownBranchResults(scf::IfOp op, OpBuilder &b) {
   for (Region *r : {&op.getThenRegion(), &op.getElseRegion()}) {
     if (r->empty())
       continue;
     Block *block = &r->front();
-    auto yield = cast<scf::YieldOp>(block->getTerminator());
-    llvm::SmallPtrSet<Value, 4> handed;
-    b.setInsertionPoint(yield);
-    for (OpOperand &o : yield->getOpOperands()) {
-      if (!isa<MemRefType>(o.get().getType()))
-        continue;
-      if (isOwnedIn(o.get(), block) && handed.insert(stripCasts(o.get())).second)
-        continue;
-      o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
-    }
+    handOnOwned(cast<scf::YieldOp>(block->getTerminator()), b,
+                [&](Value root) { return isOwnedIn(root, block); });
   }
 }
 
@@ -187,15 +208,8 @@ void ownLoopState(scf::WhileOp loop, OpBuilder &b) {
   for (BlockArgument arg : loop.getBeforeArguments()) {
     if (!isa<MemRefType>(arg.getType()))
       continue;
-    bool forwarded = llvm::any_of(cond.getArgs(), [&](Value v) {
-      while (true) {
-        v = stripCasts(v);
-        auto view = v.getDefiningOp<ViewLikeOpInterface>();
-        if (!view)
-          return v == arg;
-        v = view.getViewSource();
-      }
-    });
+    bool forwarded =
+        llvm::any_of(cond.getArgs(), [&](Value v) { return rootOf(v) == arg; });
     if (!forwarded) {
       b.setInsertionPoint(cond);
       b.create<memref::DeallocOp>(cond.getLoc(), arg);
@@ -207,17 +221,7 @@ void ownLoopState(scf::WhileOp loop, OpBuilder &b) {
   // forwarded is owned: a state's buffer, or a fresh copy of it.
   Block *after = &loop.getAfter().front();
   auto yield = cast<scf::YieldOp>(after->getTerminator());
-  b.setInsertionPoint(yield);
-  auto rootOf = [](Value v) {
-    while (true) {
-      v = stripCasts(v);
-      auto view = v.getDefiningOp<ViewLikeOpInterface>();
-      if (!view)
-        return v;
-      v = view.getViewSource();
-    }
-  };
-  llvm::SmallPtrSet<Value, 4> given, handed;
+  llvm::SmallPtrSet<Value, 4> given;
   for (auto [j, forwarded] : llvm::enumerate(cond.getArgs())) {
     Value root = rootOf(forwarded);
     bool owned = llvm::is_contained(loop.getBeforeArguments(), root) ||
@@ -226,14 +230,9 @@ void ownLoopState(scf::WhileOp loop, OpBuilder &b) {
     if (isa<MemRefType>(forwarded.getType()) && owned)
       given.insert(after->getArgument(j));
   }
-  for (OpOperand &o : yield->getOpOperands()) {
-    if (!isa<MemRefType>(o.get().getType()))
-      continue;
-    Value root = stripCasts(o.get());
-    if ((given.contains(root) || isOwnedIn(o.get(), after)) && handed.insert(root).second)
-      continue;
-    o.set(ownedCopy(b, yield.getLoc(), o.get(), o.get().getType()));
-  }
+  auto handed = handOnOwned(yield, b, [&](Value root) {
+    return given.contains(root) || isOwnedIn(root, after);
+  });
   for (BlockArgument a : after->getArguments())
     if (given.contains(a) && !handed.contains(a))
       b.create<memref::DeallocOp>(yield.getLoc(), a);

@@ -328,11 +328,12 @@ static absl::Status compileUncached(const CompileOptions &opts, const TargetBack
   if (!backend->supportsHostControlFlow()) {
     Operation *flow = nullptr;
     hostFunction(m).walk([&](Operation *op) {
+      if (flow || !isa<scf::IfOp, scf::WhileOp>(op))
+        return;
       // Only ONNX control flow: other lowerings' host-side ifs (on
       // run-time sizes) are the backends' to handle.
       std::string type = nodeOpTypeOf(op->getLoc());
-      if (isa<scf::IfOp, scf::WhileOp>(op) && !flow &&
-          (type == "If" || type == "Loop" || type == "Scan"))
+      if (type == "If" || type == "Loop" || type == "Scan")
         flow = op;
     });
     if (flow)

@@ -2,6 +2,7 @@
 #include "compiler/import/Importer.h"
 
 #include <functional>
+#include <utility>
 #include "compiler/import/NarrowTypes.h"
 #include "compiler/import/NodeBinder.h"
 #include "compiler/import/Validate.h"
@@ -615,6 +616,12 @@ struct GraphImporter : SubgraphImporter {
   std::vector<int> order; // the nodes in a topological order
   OpBuilder builder;
   llvm::StringMap<Value> values;
+  /// What a subgraph's import changed: each name's previous binding.
+  struct Scope {
+    std::vector<std::pair<std::string, Value>> values;
+    std::vector<std::pair<std::string, const onnx::TensorProto *>> initializers;
+  };
+  Scope *current = nullptr; // the innermost subgraph being imported
   DenseMap<Value, int> narrow; // narrow tensors' ONNX types (NodeBinder.h)
   llvm::StringMap<const onnx::TensorProto *> initializers;
   std::vector<std::string> unsupported;
@@ -753,7 +760,7 @@ struct GraphImporter : SubgraphImporter {
         UnknownLoc::get(&ctx), "main", builder.getFunctionType(argTypes, {}));
     Block *entry = func.addEntryBlock();
     for (size_t i = 0; i < args.size(); ++i) {
-      values[args[i]->name()] = entry->getArgument(i);
+      bind(args[i]->name(), entry->getArgument(i));
       func.setArgAttr(i, "mlc.name", builder.getStringAttr(args[i]->name()));
       if (int t = args[i]->type().tensor_type().elem_type(); narrow::bits(t)) {
         narrow[entry->getArgument(i)] = t;
@@ -869,14 +876,16 @@ struct GraphImporter : SubgraphImporter {
       err = "the subgraph's nodes form a cycle";
       return false;
     }
-    llvm::StringMap<Value> savedValues = values;
-    auto savedInits = initializers;
+    // The bindings this subgraph changes, undone after (a copy of the
+    // maps per subgraph would cost the whole graph's names each time).
+    Scope scope, *outer = std::exchange(current, &scope);
     for (const auto &t : g.initializer()) {
+      scope.initializers.push_back({t.name(), initializers.lookup(t.name())});
       initializers[t.name()] = &t;
-      values.erase(t.name());
+      bind(t.name(), Value());
     }
     for (int i = 0; i < g.input_size(); ++i)
-      values[g.input(i).name()] = inputs[i];
+      bind(g.input(i).name(), inputs[i]);
     size_t unsupportedBefore = unsupported.size(), dataErrorsBefore = dataErrors.size();
     for (int idx : localOrder)
       importNode(g.node(idx), idx);
@@ -891,14 +900,35 @@ struct GraphImporter : SubgraphImporter {
         }
         outs.push_back(v);
       }
-    values = std::move(savedValues);
-    initializers = std::move(savedInits);
+    current = outer;
+    for (auto &[name, v] : llvm::reverse(scope.values))
+      setBinding(name, v);
+    for (auto &[name, t] : llvm::reverse(scope.initializers)) {
+      if (t)
+        initializers[name] = t;
+      else
+        initializers.erase(name);
+    }
     if (!ok && err.empty()) {
       // The nodes that failed are reported with the rest; the enclosing
       // node only says that its subgraph did.
       err = "a node of the subgraph cannot be imported (see above)";
     }
     return ok;
+  }
+
+  /// Binds `name` to `v` (unbinds it if null), logged in the current
+  /// subgraph's scope.
+  void bind(StringRef name, Value v) {
+    if (current)
+      current->values.push_back({name.str(), values.lookup(name)});
+    setBinding(name, v);
+  }
+  void setBinding(StringRef name, Value v) {
+    if (v)
+      values[name] = v;
+    else
+      values.erase(name);
   }
 
   Value lookup(StringRef name) {
@@ -913,7 +943,7 @@ struct GraphImporter : SubgraphImporter {
         dataErrors.push_back(std::string(v.status().message()));
         return nullptr;
       }
-      values[name] = *v;
+      bind(name, *v);
       return *v;
     }
     return nullptr;
@@ -985,7 +1015,7 @@ struct GraphImporter : SubgraphImporter {
       if (node.output(i).empty())
         continue;
       Value r = b.results[i];
-      values[node.output(i)] = r;
+      bind(node.output(i), r);
       if (i < (int)b.narrowResults.size() && b.narrowResults[i])
         narrow[r] = b.narrowResults[i];
       else if (narrowIn && !narrowAware(node.op_type()) &&
@@ -1143,12 +1173,8 @@ absl::StatusOr<ModelSummary> mlc::summarizeOnnxFile(const std::string &path) {
       else if (!lookupConverter(n.op_type(), s.opset))
         s.unsupported.push_back(absl::StrCat(name, " (", n.op_type(), ", opset ",
                                              s.opset, "): no converter"));
-      for (const auto &a : n.attribute()) {
-        if (a.has_g())
-          visit(a.g());
-        for (const auto &sub : a.graphs())
-          visit(sub);
-      }
+      for (const onnx::GraphProto *sub : subgraphsOf(n))
+        visit(*sub);
     }
   };
   visit(g);

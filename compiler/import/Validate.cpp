@@ -81,7 +81,20 @@ absl::Status mlc::checkTensorDims(const std::string &what, int dtype,
   return absl::OkStatus();
 }
 
-static void collectOuterNames(const onnx::GraphProto &g, llvm::StringSet<> &defined,
+std::vector<const onnx::GraphProto *> mlc::subgraphsOf(const onnx::NodeProto &n) {
+  std::vector<const onnx::GraphProto *> graphs;
+  for (const auto &a : n.attribute()) {
+    if (a.has_g())
+      graphs.push_back(&a.g());
+    for (const auto &sg : a.graphs())
+      graphs.push_back(&sg);
+  }
+  return graphs;
+}
+
+/// Appends to `out` (once each, via `seen`) the names `g` and its
+/// subgraphs read that neither they nor `defined` define.
+static void collectOuterNames(const onnx::GraphProto &g, const llvm::StringSet<> &defined,
                               std::vector<std::string> &out, llvm::StringSet<> &seen) {
   llvm::StringSet<> local = defined;
   for (const auto &t : g.initializer())
@@ -98,20 +111,8 @@ static void collectOuterNames(const onnx::GraphProto &g, llvm::StringSet<> &defi
   for (const auto &n : g.node()) {
     for (const auto &in : n.input())
       use(in);
-    for (const auto &a : n.attribute()) {
-      std::vector<const onnx::GraphProto *> graphs;
-      if (a.has_g())
-        graphs.push_back(&a.g());
-      for (const auto &sg : a.graphs())
-        graphs.push_back(&sg);
-      for (const onnx::GraphProto *sg : graphs) {
-        std::vector<std::string> inner;
-        llvm::StringSet<> innerSeen;
-        collectOuterNames(*sg, local, inner, innerSeen);
-        for (const std::string &name : inner)
-          use(name);
-      }
-    }
+    for (const onnx::GraphProto *sg : subgraphsOf(n))
+      collectOuterNames(*sg, local, out, seen);
   }
   for (const auto &o : g.output())
     use(o.name());
@@ -120,17 +121,8 @@ static void collectOuterNames(const onnx::GraphProto &g, llvm::StringSet<> &defi
 std::vector<std::string> mlc::implicitInputs(const onnx::NodeProto &n) {
   std::vector<std::string> out;
   llvm::StringSet<> seen;
-  for (const auto &a : n.attribute()) {
-    std::vector<const onnx::GraphProto *> graphs;
-    if (a.has_g())
-      graphs.push_back(&a.g());
-    for (const auto &sg : a.graphs())
-      graphs.push_back(&sg);
-    for (const onnx::GraphProto *g : graphs) {
-      llvm::StringSet<> none;
-      collectOuterNames(*g, none, out, seen);
-    }
-  }
+  for (const onnx::GraphProto *g : subgraphsOf(n))
+    collectOuterNames(*g, llvm::StringSet<>(), out, seen);
   return out;
 }
 

@@ -29,6 +29,10 @@ absl::Status checkTensorDims(const std::string &what, int dtype,
 /// violation found is one line of the returned error, naming the node or
 /// tensor and the rule. On success, `order` lists the node indices in a
 /// topological order.
+/// A node's subgraphs: its graph attributes (If's branches, Loop's and
+/// Scan's bodies) and the graphs of its graph-list attributes.
+std::vector<const onnx::GraphProto *> subgraphsOf(const onnx::NodeProto &n);
+
 /// The names a node's subgraphs (If branches, Loop and Scan bodies, at
 /// any depth) read from enclosing graphs: inputs the node has implicitly.
 std::vector<std::string> implicitInputs(const onnx::NodeProto &n);

@@ -194,26 +194,21 @@ Value staticAxes(ReduceOp r) {
 }
 
 /// An If whose condition is known at compile time becomes the ops of the
-/// branch it takes (one at a time: taking one may drop others).
+/// branch it takes. Inner Ifs first: inlining one erases only its other
+/// branch, whose Ifs were visited already, so one walk finds them all.
 void inlineConstantIfs(func::FuncOp f) {
-  while (true) {
-    IfOp found;
-    std::optional<bool> taken;
-    f.walk<WalkOrder::PreOrder>([&](IfOp i) {
-      if ((taken = constantCondition(i.getCond()))) {
-        found = i;
-        return WalkResult::interrupt();
-      }
-      return WalkResult::advance();
-    });
-    if (!found)
-      return;
-    Block &branch = (*taken ? found.getThenRegion() : found.getElseRegion()).front();
+  SmallVector<IfOp> ifs;
+  f.walk([&](IfOp i) { ifs.push_back(i); });
+  for (IfOp i : ifs) {
+    std::optional<bool> taken = constantCondition(i.getCond());
+    if (!taken)
+      continue;
+    Block &branch = (*taken ? i.getThenRegion() : i.getElseRegion()).front();
     Operation *yield = branch.getTerminator();
-    found->getBlock()->getOperations().splice(Block::iterator(found), branch.getOperations(),
-                                              branch.begin(), Block::iterator(yield));
-    found->replaceAllUsesWith(yield->getOperands());
-    found->erase();
+    i->getBlock()->getOperations().splice(Block::iterator(i), branch.getOperations(),
+                                          branch.begin(), Block::iterator(yield));
+    i->replaceAllUsesWith(yield->getOperands());
+    i->erase();
   }
 }
 
