@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _mlc
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
 Error = _mlc.Error
 
 

@@ -1,6 +1,7 @@
 //===- Session.cpp - sessions, their threads and profiling, and runs -----===//
 #include "Cuda.h"
 #include "Internal.h"
+#include "RunMemory.h"
 
 #include <sched.h>
 
@@ -83,18 +84,24 @@ int64_t nowNs() {
       .count();
 }
 
+mlc_session *sessionOf(mlc_exec_ctx *ctx) { return static_cast<RunState *>(ctx->runtime)->session; }
+
 void sessionParallelFor(mlc_exec_ctx *ctx, int64_t n, mlc_task_fn fn, void *closure) {
-  static_cast<mlc_session *>(ctx->runtime)->pool->parallelFor(n, fn, closure);
+  auto *r = static_cast<RunState *>(ctx->runtime);
+  r->session->pool->parallelFor(n, fn, closure);
+  // A task that ran out of memory was abandoned; so is its caller.
+  if (r->memory.failed())
+    abandonToRecoveryPoint();
 }
 
 
 void profileKernelBegin(mlc_exec_ctx *ctx, int32_t) {
-  static_cast<mlc_session *>(ctx->runtime)->kernelBeginNs = nowNs();
+  sessionOf(ctx)->kernelBeginNs = nowNs();
 }
 
 void profileKernelEnd(mlc_exec_ctx *ctx, int32_t kernel) {
   int64_t end = nowNs();
-  auto *s = static_cast<mlc_session *>(ctx->runtime);
+  mlc_session *s = sessionOf(ctx);
   try {
     s->events.push_back({kernel, 0, s->kernelBeginNs, end});
   } catch (...) {
@@ -353,23 +360,40 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
   if (profiling && s->events.capacity() < s->events.size() + 2 * t.kernels.size() + 1)
     s->events.reserve(2 * (s->events.size() + 2 * t.kernels.size() + 1));
   int64_t begin = profiling ? nowNs() : 0;
+  // What the run allocates; whatever it still holds when this returns
+  // (all of it, if the run was abandoned) is freed with it.
+  RunState state;
+  state.session = s;
   if (t.runV2) {
     mlc_exec_ctx ctx{};
     ctx.size = sizeof ctx;
     ctx.num_threads = s ? (uint32_t)s->pool->numThreads() : 1;
-    ctx.runtime = s;
+    ctx.runtime = &state;
     ctx.parallel_for = s ? sessionParallelFor : serialParallelFor;
     if (profiling) {
       ctx.kernel_begin = profileKernelBegin;
       ctx.kernel_end = profileKernelEnd;
     }
-    t.runV2(&ctx, results.data(), ra.args.data());
+    ctx.alloc = runAlloc;
+    ctx.free = runFree;
+    struct Call {
+      mlc_abi_run_fn_v2 fn;
+      mlc_exec_ctx *ctx;
+      void *results;
+      void **args;
+    } call{t.runV2, &ctx, results.data(), ra.args.data()};
+    recoverable([](void *p) {
+      auto *c = static_cast<Call *>(p);
+      c->fn(c->ctx, c->results, c->args);
+    }, &call);
   } else {
     t.runV1(results.data(), ra.args.data()); // no context: one thread, no kernel events
   }
   if (profiling)
     s->events.push_back({-1, 0, begin, nowNs()});
   std::string taskError = s && s->pool ? s->pool->takeError() : "";
+  if (state.memory.failed())
+    return setError(MLC_ERROR_OUT_OF_MEMORY, state.memory.error());
   mlc_status status = MLC_OK;
   if (!taskError.empty())
     status = setError(MLC_ERROR_INTERNAL, "a parallel task of the model failed: " + taskError);
@@ -420,7 +444,8 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
         }
       }
     }
-    std::free(d.alloc);
+    if (!state.memory.releaseIfOwned(d.alloc))
+      std::free(d.alloc); // a model that allocates with malloc (mlc 0.3.0 and older)
   }
   return status;
 }

@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ThreadPool.h"
+#include "RunMemory.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -68,6 +69,21 @@ constexpr std::chrono::microseconds kStealAfter{10};
 
 /// Set while this thread runs a chunk: a nested parallel_for runs inline.
 thread_local bool inTask = false;
+
+/// Runs one task under a recovery point: a task whose allocation fails is
+/// abandoned there (the run records why), so it never jumps across the
+/// pool's own frames. parallel_for's caller learns of it from the run.
+void callTask(mlc_task_fn fn, void *closure, int64_t begin, int64_t end) {
+  struct Call {
+    mlc_task_fn fn;
+    void *closure;
+    int64_t begin, end;
+  } call{fn, closure, begin, end};
+  recoverable([](void *p) {
+    auto *c = static_cast<Call *>(p);
+    c->fn(c->closure, c->begin, c->end);
+  }, &call);
+}
 
 /// Claims a chunk for job `sequence`; true if this thread is to run it.
 bool claim(std::atomic<uint64_t> &claimed, uint64_t sequence) {
@@ -144,7 +160,7 @@ void ThreadPool::runChunk(int64_t chunk) noexcept {
   bool outer = inTask;
   inTask = true;
   try {
-    fn_(closure_, begin, end);
+    callTask(fn_, closure_, begin, end);
   } catch (const std::exception &e) {
     recordError(e.what());
   } catch (...) {
@@ -208,7 +224,7 @@ void ThreadPool::parallelFor(int64_t n, mlc_task_fn fn, void *closure) noexcept 
     bool outer = inTask;
     inTask = true;
     try {
-      fn(closure, 0, n);
+      callTask(fn, closure, 0, n);
     } catch (const std::exception &e) {
       recordError(e.what());
     } catch (...) {

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -29,6 +30,10 @@
 #include <vector>
 
 static std::string modelDir;
+
+// RunOutOfMemoryIsAStatus asks malloc for 64 TiB: under AddressSanitizer
+// that must return null (as glibc's does), not end the process.
+extern "C" const char *__asan_default_options() { return "allocator_may_return_null=1"; }
 
 static std::string path(const char *name) { return modelDir + "/" + name; }
 
@@ -432,6 +437,87 @@ TEST(ThreadPool, TaskExceptionsAreKept) {
   std::atomic<int64_t> sum{0};
   pool->parallelFor(10, addRange, &sum);
   EXPECT_EQ(sum.load(), 45);
+}
+
+//===----------------------------------------------------------------------===//
+// Allocations of the generated code
+//===----------------------------------------------------------------------===//
+
+struct Session {
+  mlc_session *s = nullptr;
+  Session(mlc_model *m, int threads) {
+    EXPECT_EQ(mlc_session_create(m, &s), MLC_OK) << mlc_last_error();
+    EXPECT_EQ(mlc_session_set_num_threads(s, threads), MLC_OK) << mlc_last_error();
+  }
+  ~Session() { mlc_session_free(s); }
+};
+
+// A run whose buffer cannot be allocated (an input so long that an n x n
+// buffer needs 64 TiB) fails with a status, not a crash, frees what it had
+// allocated (the sanitizer job's leak check), and the session runs on.
+TEST(Runtime, RunOutOfMemoryIsAStatus) {
+  Model m("outer.so");
+  for (int threads : {1, 2}) {
+    Session s(m.m, threads);
+    std::vector<float> big(size_t(1) << 22, 1.0f);
+    mlc_tensor in = f32(big, {(int64_t)big.size()});
+    mlc_tensor out[2] = {};
+    ASSERT_EQ(mlc_session_run(s.s, &in, 1, out, 2), MLC_ERROR_OUT_OF_MEMORY);
+    EXPECT_NE(std::string(mlc_last_error()).find("ran out of memory allocating a buffer"),
+              std::string::npos)
+        << mlc_last_error();
+    EXPECT_EQ(out[0].data, nullptr);
+    EXPECT_EQ(out[1].data, nullptr);
+
+    std::vector<float> x = {0.0f, 0.5f, 1.0f};
+    in = f32(x, {3});
+    ASSERT_EQ(mlc_session_run(s.s, &in, 1, out, 2), MLC_OK) << mlc_last_error();
+    ASSERT_EQ(out[0].shape[0], 3);
+    ASSERT_EQ(out[0].shape[1], 3);
+    const float *y = (const float *)out[0].data, *z = (const float *)out[1].data;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_FLOAT_EQ(z[i], 1.0f); // rows of a softmax
+      for (int j = 0; j < 3; ++j)
+        EXPECT_FLOAT_EQ(y[i * 3 + j], x[i] + x[j]);
+    }
+    mlc_tensor_release(&out[0]);
+    mlc_tensor_release(&out[1]);
+  }
+}
+
+// Every allocation of a run in turn fails ($MLC_TEST_FAIL_ALLOC=N: the
+// host's, the kernels' and those of parallel tasks on worker threads): each
+// run reports it and leaves the outputs alone; the first N past the run's
+// allocations gives the same result as a run without failures.
+TEST(Runtime, EveryAllocationOfARunCanFail) {
+  Model m("norm_mlp.so");
+  Session s(m.m, 2);
+  std::vector<float> x(3 * 40 * 64);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = std::sin(0.01f * (float)i);
+  mlc_tensor in = f32(x, {3, 40, 64});
+  mlc_tensor ref{};
+  ASSERT_EQ(mlc_session_run(s.s, &in, 1, &ref, 1), MLC_OK) << mlc_last_error();
+  int failures = 0;
+  for (int n = 1;; ++n) {
+    ASSERT_LT(n, 200) << "the run never completed";
+    setenv("MLC_TEST_FAIL_ALLOC", std::to_string(n).c_str(), 1);
+    mlc_tensor out{};
+    mlc_status st = mlc_session_run(s.s, &in, 1, &out, 1);
+    unsetenv("MLC_TEST_FAIL_ALLOC");
+    if (st == MLC_OK) {
+      ASSERT_EQ(out.size_bytes, ref.size_bytes);
+      EXPECT_EQ(std::memcmp(out.data, ref.data, ref.size_bytes), 0);
+      mlc_tensor_release(&out);
+      break;
+    }
+    ASSERT_EQ(st, MLC_ERROR_OUT_OF_MEMORY) << mlc_last_error();
+    EXPECT_EQ(out.data, nullptr);
+    ++failures;
+  }
+  // The host's buffers and the tasks' scratch: several allocations.
+  EXPECT_GE(failures, 4);
+  mlc_tensor_release(&ref);
 }
 
 //===----------------------------------------------------------------------===//

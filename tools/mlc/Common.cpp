@@ -375,7 +375,9 @@ int runOnce(mlc_session *session, const mlc_model *model, const std::vector<Host
   if (s != MLC_OK) {
     for (auto &o : outs)
       mlc_tensor_release(&o);
-    if (s == MLC_ERROR_INVALID_ARGUMENT)
+    // Bad inputs, and inputs whose run needs more memory than there is
+    // (a dim too large for this machine), are the user's to change.
+    if (s == MLC_ERROR_INVALID_ARGUMENT || s == MLC_ERROR_OUT_OF_MEMORY)
       return userError(mlc_last_error());
     std::fprintf(stderr, "mlc: error: %s\n", mlc_last_error());
     return kInternalError;

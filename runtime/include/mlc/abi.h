@@ -63,7 +63,17 @@ struct mlc_exec_ctx {
   void *cuda_stream;              /* CUDA targets: the session's stream */
   /* CUDA targets: the runtime's device services (below); null otherwise. */
   const struct mlc_cuda_api *cuda;
-  void *reserved[3];
+  /* CPU targets (mlc 0.3.1 on): every buffer the generated code allocates
+   * while it runs (outputs, buffers of run-time size, scratch) comes from
+   * alloc (bytes, aligned to `alignment`, a power of two) and goes back
+   * through free. alloc never returns null: when memory runs out it does
+   * not return, the runtime abandons the run, frees what the run had
+   * allocated and reports MLC_ERROR_OUT_OF_MEMORY. Null in older runtimes
+   * (the code then calls malloc and free itself). Callable from any thread
+   * running the model's code, parallel_for's tasks included. */
+  void *(*alloc)(mlc_exec_ctx *ctx, uint64_t bytes, uint64_t alignment);
+  void (*free)(mlc_exec_ctx *ctx, void *ptr);
+  void *reserved[1];
 };
 
 /*---------------------------------------------------------------------------
@@ -108,9 +118,10 @@ typedef struct mlc_abi_kernel_v2 {
 
 /* `results` receives one memref descriptor per output, in order, each
  * {void *allocated, void *aligned, int64_t offset, int64_t sizes[rank],
- * int64_t strides[rank]}; every output buffer is malloc'ed and owned by the
- * caller. `args` points to one such descriptor per input, then one rank-1
- * i8 descriptor for the activation arena (arena_size bytes, aligned). */
+ * int64_t strides[rank]}; every output buffer is owned by the caller: made
+ * by ctx->alloc when the runtime sets it, by malloc otherwise. `args`
+ * points to one such descriptor per input, then one rank-1 i8 descriptor
+ * for the activation arena (arena_size bytes, aligned). */
 typedef void (*mlc_abi_run_fn_v2)(mlc_exec_ctx *ctx, void *results, void **args);
 
 typedef struct mlc_abi_model_v2 {

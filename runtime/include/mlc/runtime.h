@@ -27,7 +27,7 @@ extern "C" {
 #define MLC_API
 #endif
 
-#define MLC_RUNTIME_VERSION "0.3.0"
+#define MLC_RUNTIME_VERSION "0.3.1"
 #define MLC_MAX_RANK 8
 
 typedef enum mlc_status {
