@@ -776,7 +776,8 @@ struct GraphImporter : SubgraphImporter {
       return userError(absl::StrJoin(dataErrors, "\n"));
     if (!unsupported.empty())
       return userError(absl::StrCat(
-          unsupported.size(), " unsupported node(s); the model cannot be compiled:\n  ",
+          unsupported.size(), " node(s) cannot be compiled (unsupported, or invalid by ONNX's "
+          "rules):\n  ",
           absl::StrJoin(unsupported, "\n  ")));
 
     SmallVector<Value> results;
