@@ -394,6 +394,19 @@ def _run_relu_with(fname, data):
     return make
 
 
+def _run_outer(c):
+    # y = x[:, None] + x[None, :]: an input of 2^22 elements asks for a
+    # 64 TiB output, which the generated code cannot allocate.
+    ax = lambda name, v: helper.make_tensor(name, TensorProto.INT64, [1], [v])
+    m = model([node("Unsqueeze", ["x", "ax1"], ["col"], "col"),
+               node("Unsqueeze", ["x", "ax0"], ["row"], "row"),
+               node("Add", ["col", "row"], ["y"], "outer_sum")],
+              [vi("x", ["n"])], [vi("y", ["n", "n"])], [ax("ax1", 1), ax("ax0", 0)])
+    so = c.compile(m)
+    return ["run", so, "--input", "x=" + c.npy("long.npy", np.ones(2 ** 22, np.float32))]
+
+
+C("run_output_too_large_to_allocate", {1: R(r"out of memory", r"70368744177664|bytes")}, _run_outer)
 C("npy_header_dims_abc", {1: R(r"dims_abc\.npy", r"header|shape|dim|abc|pars|invalid")},
   _run_relu_with("dims_abc.npy", npy_raw("{'descr': '<f4', 'fortran_order': False, "
                                          "'shape': ('abc', 3), }", b"\0" * 24)))
