@@ -268,6 +268,148 @@ static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op)
   return success();
 }
 
+/// The register tile of a sliding-window contraction (a depthwise or
+/// grouped convolution; Tiling.cpp's isWindowContraction): out[p] +=
+/// x[window(p)] * w[...] over a static tile whose innermost parallel loop
+/// (the output's columns) is the vector dim. Every other loop is unrolled:
+/// each output row keeps its accumulator vectors in registers across the
+/// whole window, each x row is one contiguous load (stride 1) or two
+/// deinterleaved ones (stride 2), each weight a broadcast scalar. Fails
+/// (leaving the op to the generic vectoriser) outside that form.
+static LogicalResult vectorizeWindowTile(RewriterBase &rw, linalg::GenericOp op) {
+  constexpr int64_t kMaxUnrolled = 1024;
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || op.hasDynamicShape() ||
+      op.getNumReductionLoops() == 0)
+    return failure();
+  Type elem = cast<ShapedType>(op.getDpsInits()[0].getType()).getElementType();
+  if (!elem.isF32() && !elem.isF64())
+    return failure();
+  Block &body = op.getRegion().front();
+  if (body.getOperations().size() != 3)
+    return failure();
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  auto add = dyn_cast_or_null<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  Value acc = body.getArgument(2);
+  if (!mul || !add ||
+      !((add.getLhs() == acc && add.getRhs() == mul) || (add.getRhs() == acc && add.getLhs() == mul)) ||
+      !llvm::is_contained({mul.getLhs(), mul.getRhs()}, body.getArgument(0)) ||
+      !llvm::is_contained({mul.getLhs(), mul.getRhs()}, body.getArgument(1)))
+    return failure();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned n = ranges.size(), p = op.getNumParallelLoops();
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  MLIRContext *ctx = op.getContext();
+  if (p < 1 || maps[2] != AffineMap::getMultiDimIdentityMap(n, ctx).getMajorSubMap(p))
+    return failure();
+  unsigned col = p - 1;
+  // x: the input the columns slide over (last result only); w: the other.
+  int xIdx = -1;
+  for (int i = 0; i < 2; ++i)
+    if (maps[i].isFunctionOfDim(col))
+      xIdx = xIdx < 0 ? i : 2;
+  if (xIdx < 0 || xIdx > 1 || maps[xIdx].getNumResults() == 0)
+    return failure();
+  for (AffineExpr e : maps[xIdx].getResults().drop_back())
+    if (e.isFunctionOfDim(col))
+      return failure();
+  auto eval = [&](AffineMap map, ArrayRef<int64_t> point) { return map.compose(point); };
+  SmallVector<int64_t> zero(n, 0), one(n, 0);
+  one[col] = 1;
+  int64_t stride = eval(maps[xIdx], one).back() - eval(maps[xIdx], zero).back();
+  if (stride != 1 && stride != 2)
+    return failure();
+  int64_t points = 1;
+  for (unsigned i = 0; i < n; ++i)
+    if (i != col)
+      points *= ranges[i];
+  if (points * ranges[col] / 4 > kMaxUnrolled)
+    return failure();
+
+  Location loc = op.getLoc();
+  rw.setInsertionPoint(op);
+  Value X = op.getDpsInputs()[xIdx], W = op.getDpsInputs()[1 - xIdx];
+  Value out = op.getDpsInits()[0];
+  int64_t xCols = cast<ShapedType>(X.getType()).getShape().back();
+  Value pad = rw.create<arith::ConstantOp>(loc, rw.getZeroAttr(elem));
+  auto indices = [&](ArrayRef<int64_t> idx) {
+    SmallVector<Value> v;
+    for (int64_t i : idx)
+      v.push_back(rw.create<arith::ConstantIndexOp>(loc, i));
+    return v;
+  };
+  // Power-of-two pieces of the columns, as in vectorizeMatmulTile; a
+  // narrow row (a 7x7 or 14x14 map) is one vector, masked past its end.
+  constexpr int64_t kMaxMaskedWidth = 16;
+  SmallVector<std::pair<int64_t, int64_t>> pieces;
+  if (int64_t up = (int64_t)llvm::bit_ceil((uint64_t)ranges[col]);
+      up != ranges[col] && up <= kMaxMaskedWidth) {
+    pieces.push_back({0, up});
+  } else {
+    for (int64_t off = 0, left = ranges[col]; left > 0;) {
+      int64_t w = (int64_t)llvm::bit_floor((uint64_t)left);
+      pieces.push_back({off, w});
+      off += w;
+      left -= w;
+    }
+  }
+  int64_t outCols = cast<ShapedType>(op.getDpsInits()[0].getType()).getShape().back();
+  // Accumulators, one per (output row, piece), read once and written once.
+  SmallVector<int64_t> outerRanges(ranges.begin(), ranges.begin() + col);
+  SmallVector<int64_t> redRanges(ranges.begin() + p, ranges.end());
+  auto forEach = [](ArrayRef<int64_t> rs, function_ref<void(ArrayRef<int64_t>)> fn) {
+    SmallVector<int64_t> idx(rs.size(), 0);
+    for (;;) {
+      fn(idx);
+      int k = (int)rs.size() - 1;
+      for (; k >= 0; --k) {
+        if (++idx[k] < rs[k])
+          break;
+        idx[k] = 0;
+      }
+      if (k < 0)
+        return;
+    }
+  };
+  forEach(outerRanges, [&](ArrayRef<int64_t> row) {
+    for (auto [off, width] : pieces) {
+      auto vt = VectorType::get({width}, elem);
+      SmallVector<int64_t> outIdx(row.begin(), row.end());
+      outIdx.push_back(off);
+      SmallVector<Value> oi = indices(outIdx);
+      bool outInside = off + width <= outCols;
+      Value a = rw.create<vector::TransferReadOp>(loc, vt, out, oi, pad, ArrayRef<bool>{outInside});
+      forEach(redRanges, [&](ArrayRef<int64_t> red) {
+        SmallVector<int64_t> point(row.begin(), row.end());
+        point.push_back(off);
+        point.append(red.begin(), red.end());
+        SmallVector<int64_t> xi = eval(maps[xIdx], point);
+        Value xv;
+        if (stride == 1) {
+          xv = rw.create<vector::TransferReadOp>(loc, vt, X, indices(xi), pad,
+                                                 ArrayRef<bool>{xi.back() + width <= xCols});
+        } else {
+          // Both lanes of each pair, then the even ones; the read may run
+          // past the tile's last column (masked).
+          auto wide = VectorType::get({2 * width}, elem);
+          bool inside = xi.back() + 2 * width <= xCols;
+          Value both = rw.create<vector::TransferReadOp>(loc, wide, X, indices(xi), pad,
+                                                         ArrayRef<bool>{inside});
+          SmallVector<int64_t> evens;
+          for (int64_t l = 0; l < width; ++l)
+            evens.push_back(2 * l);
+          xv = rw.create<vector::ShuffleOp>(loc, both, both, evens);
+        }
+        Value wv = rw.create<tensor::ExtractOp>(loc, W, indices(eval(maps[1 - xIdx], point)));
+        a = rw.create<vector::FMAOp>(loc, xv, rw.create<vector::BroadcastOp>(loc, vt, wv), a);
+      });
+      out = rw.create<vector::TransferWriteOp>(loc, a, out, oi, ArrayRef<bool>{outInside})
+                .getResult();
+    }
+  });
+  rw.replaceOp(op, out);
+  return success();
+}
+
 LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns &patterns) {
   MLIRContext *ctx = f.getContext();
   IRRewriter rw(ctx);
@@ -383,7 +525,7 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns 
   for (linalg::LinalgOp op : toVectorize) {
     rw.setInsertionPoint(op);
     auto g = dyn_cast<linalg::GenericOp>(op.getOperation());
-    if (g && succeeded(vectorizeMatmulTile(rw, g)))
+    if (g && (succeeded(vectorizeMatmulTile(rw, g)) || succeeded(vectorizeWindowTile(rw, g))))
       continue;
     (void)linalg::vectorize(rw, op);
   }

@@ -142,5 +142,21 @@ LogicalResult cpu::outlineDistributionLoops(ModuleOp m) {
       if (failed(outlineForall(l, f, f.getArgument(0), i)))
         return failure();
   }
+  // Stack buffers of static size (a tile's scratch, see MemoryPlan.cpp) at
+  // their function's entry: one frame slot each, not one per iteration of
+  // the loops they were made in. Each task runs a tile function in a frame
+  // of its own, so no two threads share one.
+  for (auto f : m.getOps<func::FuncOp>()) {
+    if (f.isExternal())
+      continue;
+    Block &entry = f.getBody().front();
+    SmallVector<memref::AllocaOp> hoist;
+    f.walk([&](memref::AllocaOp a) {
+      if (a->getBlock() != &entry && a.getDynamicSizes().empty() && a.getSymbolOperands().empty())
+        hoist.push_back(a);
+    });
+    for (memref::AllocaOp a : hoist)
+      a->moveBefore(&entry, entry.begin());
+  }
   return success();
 }

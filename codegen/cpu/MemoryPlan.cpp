@@ -28,6 +28,7 @@ constexpr int64_t kArenaAlignment = 64;
 struct AllocInfo {
   Value buffer;                 // a memref.alloc or a kernel call's result
   bool escapes = false;
+  bool carried = false;         // reaches a yield or a loop's state
   Operation *lastUse = nullptr; // ancestor in the alloc's block
 };
 
@@ -51,6 +52,8 @@ void analyse(AllocInfo &info) {
       if (isa<memref::CastOp, memref::CollapseShapeOp, memref::ExpandShapeOp,
               memref::ReinterpretCastOp, memref::ReshapeOp>(user))
         work.push_back(user->getResult(0));
+      if (isa<scf::ForOp, scf::WhileOp, scf::YieldOp, scf::ConditionOp>(user))
+        info.carried = true;
       if (auto loop = dyn_cast<scf::ForOp>(user)) {
         if (OpResult r = loop.getTiedLoopResult(&use))
           work.push_back(r);
@@ -83,6 +86,26 @@ void analyse(AllocInfo &info) {
 int64_t byteSize(MemRefType t) {
   int64_t bits = t.getElementTypeBitWidth();
   return t.getNumElements() * std::max<int64_t>(1, bits / 8);
+}
+
+/// A kernel's scratch buffer of at most this many bytes lives on the stack.
+constexpr int64_t kMaxStackBytes = 32 * 1024;
+
+/// Turns a small scratch buffer of static size, used within one iteration
+/// of its loops and never handed on, into a stack allocation: a tile's
+/// intermediate result is then no malloc and free per tile. (The dispatch
+/// step hoists it to its function's entry, out of the loops.)
+bool promoteToStack(const AllocInfo &info, OpBuilder &b) {
+  auto alloc = info.buffer.getDefiningOp<memref::AllocOp>();
+  if (!alloc || info.escapes || info.carried || !alloc.getType().hasStaticShape() ||
+      byteSize(alloc.getType()) > kMaxStackBytes)
+    return false;
+  b.setInsertionPoint(alloc);
+  auto alloca = b.create<memref::AllocaOp>(alloc.getLoc(), alloc.getType(),
+                                           alloc.getAlignmentAttr());
+  alloc.getResult().replaceAllUsesWith(alloca.getResult());
+  alloc.erase();
+  return true;
 }
 
 /// Frees a buffer that is not returned after its last use in its block.
@@ -254,7 +277,8 @@ LogicalResult cpu::planMemory(ModuleOp m) {
     kernel.walk([&](memref::AllocOp a) { infos.push_back({a.getResult()}); });
     for (AllocInfo &i : infos) {
       analyse(i);
-      freeAfterLastUse(i, b);
+      if (!promoteToStack(i, b))
+        freeAfterLastUse(i, b);
     }
   }
 

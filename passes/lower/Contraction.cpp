@@ -310,7 +310,10 @@ struct ConvLowering : MlcPattern<ConvOp> {
   }
 
   /// Grouped (incl. depthwise) convolution as one generic over
-  /// (n, g, fo, oh, ow, c, kh, kw).
+  /// (n, g, fo, oh, ow, c, kh, kw); with one output channel per group
+  /// (depthwise convolutions), over (n, g, oh, ow, c, kh, kw) straight into
+  /// the NCHW result, so that an epilogue (bias, activation) fuses into its
+  /// kernel.
   Value groupedConv(OpBuilder &b, Location loc, ConvOp op, Value x, Value w,
                     Value bias, const VDims &xd, const VDims &od,
                     Type elem) const {
@@ -320,6 +323,25 @@ struct ConvLowering : MlcPattern<ConvOp> {
             KW = wt.getDimSize(3), G = op.getGroup(), Fg = F / G;
     auto st = op.getStrides(), dl = op.getDilations();
     auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    if (Fg == 1) {
+      SmallVector<OpFoldResult> outDims(od.begin(), od.end());
+      Value init = biasInit(b, loc, bias, outDims, elem, 1);
+      auto xm = AffineMap::get(7, 0,
+                               {d(0), d(1) * Cg + d(4), d(2) * st[0] + d(5) * dl[0],
+                                d(3) * st[1] + d(6) * dl[1]},
+                               ctx);
+      auto wm = AffineMap::get(7, 0, {d(1), d(4), d(5), d(6)}, ctx);
+      auto om = AffineMap::get(7, 0, {d(0), d(1), d(2), d(3)}, ctx);
+      SmallVector<utils::IteratorType> iters(4, utils::IteratorType::parallel);
+      iters.append(3, utils::IteratorType::reduction);
+      return b.create<linalg::GenericOp>(
+                  loc, init.getType(), ValueRange{x, w}, init,
+                  ArrayRef<AffineMap>{xm, wm, om}, iters,
+                  [](OpBuilder &nb, Location l, ValueRange v) {
+                    nb.create<linalg::YieldOp>(l, multiplyAccumulate(nb, l, v[0], v[1], v[2]));
+                  })
+          .getResult(0);
+    }
     auto w5t = RankedTensorType::get({G, Fg, Cg, KH, KW}, elem);
     Value w5 = b.create<tensor::ExpandShapeOp>(
         loc, w5t, w, SmallVector<ReassociationIndices>{{0, 1}, {2}, {3}, {4}});

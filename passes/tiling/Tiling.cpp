@@ -32,6 +32,45 @@ bool isMatmulLike(linalg::LinalgOp op) {
                           [&](unsigned i) { return out.getDimPosition(i) == i; });
 }
 
+/// A sliding-window contraction: out[p...] += x[window of p] * w[...]
+/// with parallel loops first (identity into the output), the innermost of
+/// them (the output's columns) moving x's last dim with a stride of 1 or 2
+/// and not reaching w; reductions after: grouped and depthwise
+/// convolutions.
+bool isWindowContraction(linalg::LinalgOp op) {
+  unsigned n = op.getNumLoops(), p = op.getNumParallelLoops();
+  if (!isa<linalg::GenericOp>(op) || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      op.getNumReductionLoops() == 0 || p < 2 || isMatmulLike(op))
+    return false;
+  auto iters = op.getIteratorTypesArray();
+  for (unsigned i = 0; i < n; ++i)
+    if ((iters[i] == utils::IteratorType::parallel) != (i < p))
+      return false;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[2] != AffineMap::getMultiDimIdentityMap(n, op.getContext()).getMajorSubMap(p))
+    return false;
+  unsigned col = p - 1;
+  int sliding = -1;
+  for (int i = 0; i < 2; ++i) {
+    if (!maps[i].isFunctionOfDim(col))
+      continue;
+    if (sliding >= 0 || maps[i].getNumResults() == 0)
+      return false;
+    sliding = i;
+    ArrayRef<AffineExpr> res = maps[i].getResults();
+    for (AffineExpr e : res.drop_back())
+      if (e.isFunctionOfDim(col))
+        return false;
+    // Stride: the column's coefficient in the last result.
+    SmallVector<int64_t> at0(n, 0), at1(n, 0);
+    at1[col] = 1;
+    int64_t stride = maps[i].compose(at1).back() - maps[i].compose(at0).back();
+    if (stride != 1 && stride != 2)
+      return false;
+  }
+  return sliding >= 0;
+}
+
 struct MatmulTiles {
   int64_t mr, nr, mc, nc, kc;
 };
@@ -156,6 +195,33 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
         red[n - 1] = mt.kc;
         setLoweringConfig(anchorOp, outer, {}, {});
         setLoweringConfig(rootOp, {}, red, reg);
+      } else if (isWindowContraction(rootOp)) {
+        // Register tile: kRows output rows by one vector of columns, and
+        // the reductions whole, innermost first (the window: kw, kh, then
+        // a group's input channels) while they unroll to at most
+        // kMaxWindow products per output vector; the rest one at a time.
+        constexpr int64_t kRows = 4, kMaxWindow = 64;
+        unsigned n = rootOp.getNumLoops(), p = rootOp.getNumParallelLoops();
+        SmallVector<int64_t> reg(n, 1), ranges = rootOp.getStaticLoopRanges();
+        reg[p - 2] = kRows;
+        reg[p - 1] = target.vectorBits / 32;
+        int64_t window = 1;
+        for (unsigned r = n; r-- > p;) {
+          if (ShapedType::isDynamic(ranges[r]) || window * ranges[r] > kMaxWindow)
+            break;
+          window *= ranges[r];
+          reg[r] = 0;
+        }
+        setLoweringConfig(rootOp, {}, {}, reg);
+        // Distribution: kRows rows of one channel per iteration, on the
+        // anchor (the root, or an elementwise epilogue over its result).
+        auto tiles = chooseDistributionTiles(anchorOp, target);
+        if (!tiles.empty() && anchorOp.getNumParallelLoops() >= p &&
+            (anchorOp == rootOp || anchorOp.getNumLoops() == p)) {
+          for (unsigned i = 0; i < p; ++i)
+            tiles[i] = i + 2 < p ? 1 : i + 2 == p ? kRows : 0;
+          setLoweringConfig(anchorOp, tiles, {}, {});
+        }
       } else if (auto tiles = chooseDistributionTiles(anchorOp, target); !tiles.empty()) {
         setLoweringConfig(anchorOp, tiles, {}, {});
       }
