@@ -213,13 +213,20 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
           reg[r] = 0;
         }
         setLoweringConfig(rootOp, {}, {}, reg);
-        // Distribution: kRows rows of one channel per iteration, on the
-        // anchor (the root, or an elementwise epilogue over its result).
+        // Distribution, on the anchor (the root, or an elementwise epilogue
+        // over its result): rows of one channel per iteration, a multiple
+        // of kRows giving about kStepOutputs outputs (a whole 14x14 map,
+        // 20 rows of a 112-wide one), so that each step's fixed cost is
+        // spread over enough work.
+        constexpr int64_t kStepOutputs = 2048;
+        int64_t rows = kRows, oh = ranges[p - 2], ow = ranges[p - 1];
+        if (!ShapedType::isDynamic(oh) && !ShapedType::isDynamic(ow))
+          rows = std::min<int64_t>(oh, llvm::alignTo(llvm::divideCeil(kStepOutputs, ow), kRows));
         auto tiles = chooseDistributionTiles(anchorOp, target);
         if (!tiles.empty() && anchorOp.getNumParallelLoops() >= p &&
             (anchorOp == rootOp || anchorOp.getNumLoops() == p)) {
           for (unsigned i = 0; i < p; ++i)
-            tiles[i] = i + 2 < p ? 1 : i + 2 == p ? kRows : 0;
+            tiles[i] = i + 2 < p ? 1 : i + 2 == p ? rows : 0;
           setLoweringConfig(anchorOp, tiles, {}, {});
         }
       } else if (auto tiles = chooseDistributionTiles(anchorOp, target); !tiles.empty()) {

@@ -5,11 +5,12 @@
 // A depthwise convolution writes NCHW directly (no 5-D result to collapse),
 // so its Relu epilogue joins its fusion group. The register tile is 4
 // output rows by one vector of columns (16 floats on AVX-512) with the 3x3
-// window whole; each distribution step is 4 rows of one channel.
+// window whole; each distribution step is rows of one channel, about 2048
+// outputs (32 rows of 64).
 // TILE-LABEL: func.func @dw_avx512
 // TILE: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
 // TILE-SAME: mlc.fusion_role = "root", mlc.lowering_config = #mlc.lowering_config<vector = [1, 1, 4, 16, 0, 0, 0]>
-// TILE: mlc.lowering_config = #mlc.lowering_config<distribution = [1, 1, 4, 0]
+// TILE: mlc.lowering_config = #mlc.lowering_config<distribution = [1, 1, 32, 0]
 
 // The window vectoriser unrolls the window: per output row, one
 // accumulator read, 9 FMAs of a contiguous input row with a broadcast
@@ -21,11 +22,11 @@
 // VEC-COUNT-9: vector.fma {{.*}} : vector<16xf32>
 // VEC: arith.maximumf {{.*}} : vector<{{.*}}xf32>
 
-// The convolution's 4-row result, which the Relu reads, is scratch of a
+// The convolution's 32-row result, which the Relu reads, is scratch of a
 // static size: a stack slot at the tile function's entry, not a malloc
 // and free per tile.
 // DISPATCH-LABEL: func.func private @mlc_k0_tile0
-// DISPATCH-NEXT: memref.alloca() {alignment = 64 : i64} : memref<1x1x4x64xf32>
+// DISPATCH-NEXT: memref.alloca() {alignment = 64 : i64} : memref<1x1x32x64xf32>
 // DISPATCH-NOT: memref.alloc(
 // DISPATCH: func.func @dw_avx512
 module attributes {mlc.target = {backend = "cpu", cpu = "skylake-avx512", features = "+avx512f", vector_bits = 512 : i64, vector_registers = 32 : i64}} {
