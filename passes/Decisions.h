@@ -18,6 +18,11 @@ inline constexpr const char *kFusionRole = "mlc.fusion_role";
 /// unit, on an scf.for of @main: a sequential loop (a scatter) that forms a
 /// kernel of its own with the copy that initialises its tensor.
 inline constexpr const char *kSequentialLoop = "mlc.sequential";
+/// unit, on the fill or broadcast that initialises a window contraction's
+/// accumulator (a convolution's bias): tiled inside that root's register
+/// tile rather than on its own, so the vectoriser starts the accumulators
+/// from the bias instead of reading them back from memory.
+inline constexpr const char *kRegisterFused = "mlc.register_fused";
 /// unit, on a func.func: a kernel outlined from one fusion group.
 inline constexpr const char *kKernel = "mlc.kernel";
 /// string, on a kernel: readable name for profiles (ONNX node, op kind).

@@ -353,6 +353,38 @@ static LogicalResult vectorizeWindowTile(RewriterBase &rw, linalg::GenericOp op)
     }
   }
   int64_t outCols = cast<ShapedType>(op.getDpsInits()[0].getType()).getShape().back();
+  // The accumulators start from the init's producer when it is a fill or
+  // a broadcast along the columns fused into this tile (a bias): no read
+  // of what it would have stored (a masked store and reload stalls).
+  Operation *initOp = out.getDefiningOp();
+  std::function<Value(ArrayRef<int64_t>, VectorType)> initialAccumulator =
+      [&](ArrayRef<int64_t>, VectorType) -> Value { return nullptr; };
+  if (auto fill = dyn_cast_or_null<linalg::FillOp>(initOp)) {
+    Value v = fill.getInputs()[0];
+    initialAccumulator = [&, v](ArrayRef<int64_t>, VectorType vt) -> Value {
+      return rw.create<vector::BroadcastOp>(loc, vt, v);
+    };
+  } else if (auto bc = dyn_cast_or_null<linalg::GenericOp>(initOp);
+             bc && bc->hasAttr(attr::kRegisterFused) && bc.getNumDpsInputs() == 0) {
+    // A fill written as a generic: the value it yields, from outside.
+    Value v = cast<linalg::YieldOp>(bc.getRegion().front().getTerminator()).getValues()[0];
+    initialAccumulator = [&, v](ArrayRef<int64_t>, VectorType vt) -> Value {
+      return rw.create<vector::BroadcastOp>(loc, vt, v);
+    };
+  } else if (auto bc = dyn_cast_or_null<linalg::GenericOp>(initOp);
+             bc && bc->hasAttr(attr::kRegisterFused) && bc.getNumDpsInputs() == 1 &&
+             bc.getNumLoops() == p && !bc.getIndexingMapsArray()[0].isFunctionOfDim(col) &&
+             bc.getIndexingMapsArray()[1].isIdentity()) {
+    Value src = bc.getDpsInputs()[0];
+    AffineMap srcMap = bc.getIndexingMapsArray()[0];
+    initialAccumulator = [&, src, srcMap](ArrayRef<int64_t> row, VectorType vt) -> Value {
+      SmallVector<int64_t> point(row.begin(), row.end());
+      point.push_back(0);
+      Value v = rw.create<tensor::ExtractOp>(loc, src, indices(srcMap.compose(point)));
+      return rw.create<vector::BroadcastOp>(loc, vt, v);
+    };
+  }
+
   // Accumulators, one per (output row, piece), read once and written once.
   SmallVector<int64_t> outerRanges(ranges.begin(), ranges.begin() + col);
   SmallVector<int64_t> redRanges(ranges.begin() + p, ranges.end());
@@ -377,7 +409,9 @@ static LogicalResult vectorizeWindowTile(RewriterBase &rw, linalg::GenericOp op)
       outIdx.push_back(off);
       SmallVector<Value> oi = indices(outIdx);
       bool outInside = off + width <= outCols;
-      Value a = rw.create<vector::TransferReadOp>(loc, vt, out, oi, pad, ArrayRef<bool>{outInside});
+      Value a = initialAccumulator(row, vt);
+      if (!a)
+        a = rw.create<vector::TransferReadOp>(loc, vt, out, oi, pad, ArrayRef<bool>{outInside});
       forEach(redRanges, [&](ArrayRef<int64_t> red) {
         SmallVector<int64_t> point(row.begin(), row.end());
         point.push_back(off);
@@ -466,6 +500,30 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns 
   });
   for (Operation *op : regs) {
     SmallVector<int64_t> sizes(getLoweringConfig(op).vectorTiles());
+    // A root whose accumulator init is marked register-fused (a
+    // convolution's bias) takes that producer into its register tile.
+    auto linalgOp = cast<linalg::LinalgOp>(op);
+    Operation *init = linalgOp.getNumDpsInits() == 1
+                          ? linalgOp.getDpsInits()[0].getDefiningOp()
+                          : nullptr;
+    if (init && init->hasAttr(attr::kRegisterFused)) {
+      scf::SCFTileAndFuseOptions opts;
+      opts.tilingOptions.setTileSizes(tileSizesFor(rw, op, sizes));
+      opts.setFusionControlFn([init](tensor::ExtractSliceOp, OpResult producer,
+                                     bool) -> std::tuple<bool, bool> {
+        return {producer.getOwner() == init, false};
+      });
+      rw.setInsertionPoint(op);
+      auto res = scf::tileConsumerAndFuseProducersUsingSCF(rw, cast<TilingInterface>(op), opts);
+      if (succeeded(res)) {
+        for (OpResult r : op->getResults())
+          rw.replaceAllUsesWith(r, res->replacements.lookup(r));
+        rw.eraseOp(op);
+        for (LoopLikeOpInterface l : res->loops)
+          l->setAttr("mlc.peel", rw.getUnitAttr());
+        continue;
+      }
+    }
     auto loops = tileOp(rw, op, sizes);
     if (succeeded(loops))
       for (scf::ForOp l : *loops)

@@ -113,6 +113,16 @@ struct FusionPass : PassWrapper<FusionPass, OperationPass<func::FuncOp>> {
       tag(op, g, "root");
       for (OpOperand &init : op.getDpsInitsMutable()) {
         Operation *p = init.get().getDefiningOp();
+        // A fill shared by several roots (CSE merged the zero inits of
+        // equal-shaped convolutions) is cloned for each: a fill is cheaper
+        // to redo inside a kernel than to store and read back.
+        if (p && !p->hasOneUse() && p->getBlock() == op->getBlock() && !p->hasAttr(attr::kFusionGroup) &&
+            (isa<linalg::FillOp>(p) ||
+             (isElementwise(p) && cast<linalg::LinalgOp>(p).getNumDpsInputs() == 0))) {
+          OpBuilder ob(op);
+          p = ob.clone(*p);
+          init.set(p->getResult(0));
+        }
         if (p && p->hasOneUse() && p->getBlock() == op->getBlock() &&
             (isa<linalg::FillOp>(p) || isElementwise(p)) &&
             !p->hasAttr(attr::kFusionGroup))

@@ -71,6 +71,23 @@ bool isWindowContraction(linalg::LinalgOp op) {
   return sliding >= 0;
 }
 
+/// Whether `op` only broadcasts (or fills) a value into its init: a
+/// linalg.fill, or a parallel generic whose body yields its one input or a
+/// value from outside it.
+bool isBroadcastLike(Operation *op) {
+  if (isa_and_nonnull<linalg::FillOp>(op))
+    return true;
+  auto g = dyn_cast_or_null<linalg::GenericOp>(op);
+  if (!g || g.getNumDpsInputs() > 1 || g.getNumDpsInits() != 1 ||
+      g.getNumReductionLoops() != 0)
+    return false;
+  Block &body = g.getRegion().front();
+  Value v = cast<linalg::YieldOp>(body.getTerminator()).getValues()[0];
+  return body.getOperations().size() == 1 &&
+         ((g.getNumDpsInputs() == 1 && v == body.getArgument(0)) ||
+          v.getParentRegion() != &g.getRegion());
+}
+
 struct MatmulTiles {
   int64_t mr, nr, mc, nc, kc;
 };
@@ -213,6 +230,10 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
           reg[r] = 0;
         }
         setLoweringConfig(rootOp, {}, {}, reg);
+        Operation *init = rootOp.getDpsInits()[0].getDefiningOp();
+        if (isBroadcastLike(init) && init->hasOneUse() &&
+            init->getAttr(attr::kFusionGroup) == rootOp->getAttr(attr::kFusionGroup))
+          init->setAttr(attr::kRegisterFused, b.getUnitAttr());
         // Distribution, on the anchor (the root, or an elementwise epilogue
         // over its result): rows of one channel per iteration, a multiple
         // of kRows giving about kStepOutputs outputs (a whole 14x14 map,
@@ -237,6 +258,7 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
     // register-sized tiles.
     f.walk([&](linalg::LinalgOp op) {
       if (op.getNumReductionLoops() == 0 && !op->hasAttr("mlc.im2col") &&
+          !op->hasAttr(attr::kRegisterFused) &&
           (!getLoweringConfig(op) || getLoweringConfig(op).vectorTiles().empty()) &&
           op.getNumLoops() > 0 &&
           (isa<linalg::GenericOp, linalg::FillOp>(op)))

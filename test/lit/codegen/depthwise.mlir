@@ -7,7 +7,10 @@
 // output rows by one vector of columns (16 floats on AVX-512) with the 3x3
 // window whole; each distribution step is rows of one channel, about 2048
 // outputs (32 rows of 64).
+// The bias broadcast that initialises the accumulator is register-fused:
+// tiled inside the convolution's register tile, not on its own.
 // TILE-LABEL: func.func @dw_avx512
+// TILE: mlc.fusion_role = "producer", mlc.register_fused
 // TILE: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]
 // TILE-SAME: mlc.fusion_role = "root", mlc.lowering_config = #mlc.lowering_config<vector = [1, 1, 4, 16, 0, 0, 0]>
 // TILE: mlc.lowering_config = #mlc.lowering_config<distribution = [1, 1, 32, 0]
@@ -56,11 +59,15 @@ func.func @dw_stride2_avx2(%x: tensor<1x16x32x32xf32>, %w: tensor<16x1x3x3xf32>)
 
 // -----
 
-// A 7x7 map: each row is one 8-wide vector, masked past column 7.
+// A 7x7 map: each row is one 8-wide vector, masked past column 7 (a
+// transfer printed without in_bounds is masked): the read of the input row
+// at kw = 2 and the write. The accumulators start from the zero fill
+// (register-fused), not from a read of the output.
 // VEC-LABEL: func.func @dw_narrow
-// (A transfer printed without in_bounds is masked.)
-// VEC: vector.transfer_read %{{[a-z_0-9]+}}[%c0, %c0, %c0, %c0], %cst : tensor<1x1x4x7xf32>, vector<8xf32>
-// VEC: vector.fma {{.*}} : vector<8xf32>
+// VEC: %[[ZERO:.*]] = arith.constant dense<0.000000e+00> : vector<8xf32>
+// VEC-NOT: vector.transfer_read {{.*}} : tensor<1x1x4x7xf32>
+// VEC: vector.fma %{{.*}}, %{{.*}}, %[[ZERO]] : vector<8xf32>
+// VEC: vector.transfer_read %{{[a-z_0-9]+}}[%c0, %c0, %c0, %c2], %{{[a-z_0-9]+}} : tensor<1x1x6x9xf32>, vector<8xf32>
 // VEC: vector.transfer_write %{{[0-9]+}}, %{{[a-z_0-9]+}}[%c0, %c0, %c0, %c0] : vector<8xf32>, tensor<1x1x4x7xf32>
 module attributes {mlc.target = {backend = "cpu", cpu = "skylake-avx512", features = "+avx512f", vector_bits = 512 : i64, vector_registers = 32 : i64}} {
 func.func @dw_narrow(%x: tensor<1x64x7x7xf32>, %w: tensor<64x1x3x3xf32>) -> tensor<1x64x7x7xf32> {
