@@ -100,6 +100,29 @@ struct MatMulLowering : MlcPattern<MatMulOp> {
     VDims outDims;
     if (auto err = shape::matmul(s, dimsOf(rw, loc, A), dimsOf(rw, loc, B), outDims))
       return op->emitError(err->message);
+    Type elem = type.getElementType();
+    // A batch of matrices times one matrix (PyTorch's [seq, batch, d] @ W,
+    // a Linear over any leading dims): one matmul over the leading dims
+    // folded into M, so that a batch of 1 x K rows still gets a full
+    // register tile of rows (a [128, 1, 768] x [768, 2304] ran as 128
+    // matrix-vector products at a third of the speed).
+    if (!aVec && bt.getRank() == 2 && at.getRank() >= 3) {
+      int64_t r = at.getRank();
+      SmallVector<ReassociationIndices> re = {llvm::to_vector(llvm::seq<int64_t>(0, r - 1)),
+                                              {r - 1}};
+      Value A2 = rw.create<tensor::CollapseShapeOp>(loc, A, re);
+      SmallVector<OpFoldResult> dims2 = {dimsOf(rw, loc, A2)[0], outDims.back()};
+      Value init = filledTensor(rw, loc, dims2, elem, zeroAttr(rw, elem));
+      auto m = getAffineDimExpr(0, ctx), n = getAffineDimExpr(1, ctx),
+           k = getAffineDimExpr(2, ctx);
+      Value r2 = contraction(rw, loc, A2, B, init,
+                             {AffineMap::get(3, 0, {m, k}, ctx), AffineMap::get(3, 0, {k, n}, ctx),
+                              AffineMap::get(3, 0, {m, n}, ctx)});
+      rw.replaceOp(op, rw.create<tensor::ExpandShapeOp>(
+                           loc, type, r2, re,
+                           SmallVector<OpFoldResult>(outDims.begin(), outDims.end())));
+      return success();
+    }
     unsigned nb = outDims.size() - (aVec ? 0 : 1) - (bVec ? 0 : 1);
     unsigned loops = nb + (aVec ? 0 : 1) + (bVec ? 0 : 1) + 1;
     unsigned mLoop = nb, nLoop = nb + (aVec ? 0 : 1), kLoop = loops - 1;
@@ -131,7 +154,6 @@ struct MatMulLowering : MlcPattern<MatMulOp> {
       oe.push_back(d(mLoop));
     if (!bVec)
       oe.push_back(d(nLoop));
-    Type elem = type.getElementType();
     Value init = filledTensor(rw, loc, outDims, elem, zeroAttr(rw, elem));
     Value r = contraction(rw, loc, A, B, init,
                           {AffineMap::get(loops, 0, ae, ctx),

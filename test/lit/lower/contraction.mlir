@@ -46,3 +46,20 @@ func.func @unranked(%x: tensor<*xf32>) -> tensor<*xf32> {
   %0 = mlc.relu %x : (tensor<*xf32>) -> tensor<*xf32>
   return %0 : tensor<*xf32>
 }
+
+// -----
+
+// A batch of matrices times one matrix folds the batch into M: one
+// [128 x 768] x [768 x 96] contraction (a full register tile of rows),
+// not 128 one-row products; dynamic leading dims fold the same way.
+// CHECK-LABEL: func.func @matmul_folds_batch
+// CHECK: tensor.collapse_shape %arg0 {{\[}}[0, 1], [2]] : tensor<128x1x768xf32> into tensor<128x768xf32>
+// CHECK: linalg.generic {{.*}} iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.*}} : tensor<128x96xf32>)
+// CHECK: tensor.expand_shape {{.*}} : tensor<128x96xf32> into tensor<128x1x96xf32>
+// CHECK: tensor.collapse_shape %arg2 {{\[}}[0, 1], [2]] : tensor<?x?x768xf32> into tensor<?x768xf32>
+// CHECK: tensor.expand_shape {{.*}} : tensor<?x96xf32> into tensor<?x?x96xf32>
+func.func @matmul_folds_batch(%a: tensor<128x1x768xf32>, %w: tensor<768x96xf32>, %d: tensor<?x?x768xf32>) -> (tensor<128x1x96xf32>, tensor<?x?x96xf32>) {
+  %0 = mlc.matmul %a, %w : (tensor<128x1x768xf32>, tensor<768x96xf32>) -> tensor<128x1x96xf32>
+  %1 = mlc.matmul %d, %w : (tensor<?x?x768xf32>, tensor<768x96xf32>) -> tensor<?x?x96xf32>
+  return %0, %1 : tensor<128x1x96xf32>, tensor<?x?x96xf32>
+}
