@@ -32,6 +32,14 @@ void setTargetAttr(mlir::ModuleOp m, const TargetInfo &t);
 /// The module's target; failure when it has none or it is malformed.
 mlir::FailureOr<TargetInfo> getTargetAttr(mlir::ModuleOp m);
 
+/// A linalg.generic reducing each row along its innermost dim: one
+/// reduction loop, last; the output indexed by the parallel loops in order;
+/// every input walking the reduction along its own last dim (contiguously)
+/// or not depending on it (a per-row value); a float body yielding
+/// combine(f(inputs), out), combine one of add, max, min and f elementwise
+/// (softmax's max and sum of exponentials, LayerNorm's moments, ReduceSum).
+bool isRowReduction(mlir::Operation *op);
+
 // passes/graph
 std::unique_ptr<mlir::Pass> createShapePropagationPass();
 std::unique_ptr<mlir::Pass> createFoldConstantsPass();

@@ -2,6 +2,7 @@
 #include "codegen/cpu/CpuCodegen.h"
 #include "dialects/MlcDialect.h"
 #include "passes/Decisions.h"
+#include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Affine/IR/AffineOps.h"
@@ -444,6 +445,144 @@ static LogicalResult vectorizeWindowTile(RewriterBase &rw, linalg::GenericOp op)
   return success();
 }
 
+/// The register tile of a row reduction (passes/Passes.h, isRowReduction)
+/// of one row: the row is walked `lanes` elements at a time, the body's
+/// elementwise part on vectors and its combiner into a vector accumulator;
+/// a masked step takes the rest (the row's length may be known only at run
+/// time); one horizontal reduction per row then meets the init. The sum is
+/// reassociated (lanes of partial sums), as onnxruntime's vector kernels
+/// do.
+static LogicalResult vectorizeRowReduction(RewriterBase &rw, linalg::GenericOp op,
+                                           int64_t lanes) {
+  if (!isRowReduction(op))
+    return failure();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  unsigned n = ranges.size(), k = n - 1;
+  for (unsigned i = 0; i < k; ++i)
+    if (ranges[i] != 1)
+      return failure();
+  Block *body = op.getBlock();
+  Operation *combine =
+      cast<linalg::YieldOp>(body->getTerminator()).getValues()[0].getDefiningOp();
+  BlockArgument outArg = body->getArguments().back();
+  Value x = combine->getOperand(0) == outArg ? combine->getOperand(1) : combine->getOperand(0);
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  int along = -1; // an input that walks the row: its last dim is the row's
+  for (unsigned i = 0; i < op.getNumDpsInputs(); ++i)
+    if (maps[i].isFunctionOfDim(k) && along < 0)
+      along = i;
+  if (along < 0)
+    return failure();
+  vector::CombiningKind kind;
+  if (isa<arith::AddFOp>(combine))
+    kind = vector::CombiningKind::ADD;
+  else if (isa<arith::MaximumFOp>(combine))
+    kind = vector::CombiningKind::MAXIMUMF;
+  else if (isa<arith::MinimumFOp>(combine))
+    kind = vector::CombiningKind::MINIMUMF;
+  else if (isa<arith::MaxNumFOp>(combine))
+    kind = vector::CombiningKind::MAXNUMF;
+  else
+    kind = vector::CombiningKind::MINNUMF;
+
+  Location loc = op.getLoc();
+  Type elem = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  auto fty = cast<FloatType>(elem);
+  auto vt = VectorType::get({lanes}, elem);
+  APFloat identity = kind == vector::CombiningKind::ADD ? APFloat::getZero(fty.getFloatSemantics(), true)
+                     : kind == vector::CombiningKind::MAXIMUMF || kind == vector::CombiningKind::MAXNUMF
+                         ? APFloat::getInf(fty.getFloatSemantics(), true)
+                         : APFloat::getInf(fty.getFloatSemantics(), false);
+  rw.setInsertionPoint(op);
+  Value identV = rw.create<arith::ConstantOp>(loc, vt, DenseElementsAttr::get(vt, identity));
+  auto cst = [&](int64_t v) { return rw.create<arith::ConstantIndexOp>(loc, v).getResult(); };
+  Value c0 = cst(0), step = cst(lanes);
+  Value rowInput = op.getDpsInputs()[along];
+  int64_t rowRank = cast<ShapedType>(rowInput.getType()).getRank();
+  Value K = ShapedType::isDynamic(ranges[k])
+                ? rw.create<tensor::DimOp>(loc, rowInput, rowRank - 1).getResult()
+                : cst(ranges[k]);
+  Value Kmain = rw.create<arith::MulIOp>(loc, rw.create<arith::DivUIOp>(loc, K, step), step);
+
+  SmallVector<int64_t> zeros(n, 0);
+  // One step of the row at column j: the body's elementwise part on
+  // vectors (masked lanes replaced by the identity), combined into acc.
+  auto stepAt = [&](OpBuilder &b, Value j, Value acc, Value mask) -> Value {
+    IRMapping map;
+    for (unsigned i = 0; i < op.getNumDpsInputs(); ++i) {
+      Value in = op.getDpsInputs()[i];
+      Type et = getElementTypeOrSelf(in.getType());
+      SmallVector<Value> idx;
+      for (int64_t c : maps[i].compose(zeros))
+        idx.push_back(b.create<arith::ConstantIndexOp>(loc, c));
+      Value v;
+      if (maps[i].isFunctionOfDim(k)) {
+        idx.back() = j;
+        Value pad = b.create<arith::ConstantOp>(loc, b.getZeroAttr(et));
+        v = b.create<vector::TransferReadOp>(loc, VectorType::get({lanes}, et), in, idx, pad,
+                                             ArrayRef<bool>{!mask});
+      } else {
+        v = b.create<vector::BroadcastOp>(loc, VectorType::get({lanes}, et),
+                                          b.create<tensor::ExtractOp>(loc, in, idx));
+      }
+      map.map(body->getArgument(i), v);
+    }
+    for (Operation &o : body->without_terminator()) {
+      if (&o == combine)
+        continue;
+      if (o.getNumOperands() == 0) {
+        Operation *c = b.clone(o);
+        map.map(o.getResult(0), b.create<vector::BroadcastOp>(
+                                    loc, VectorType::get({lanes}, o.getResult(0).getType()),
+                                    c->getResult(0)));
+        continue;
+      }
+      OperationState st(loc, o.getName());
+      for (Value operand : o.getOperands()) {
+        Value m = map.lookupOrNull(operand);
+        if (!m) // a value from outside the body: the same in every lane
+          m = b.create<vector::BroadcastOp>(loc, VectorType::get({lanes}, operand.getType()),
+                                            operand);
+        st.addOperands(m);
+      }
+      st.addTypes(VectorType::get({lanes}, o.getResult(0).getType()));
+      st.addAttributes(o.getAttrs());
+      map.map(o.getResult(0), b.create(st)->getResult(0));
+    }
+    Value v = map.lookup(x);
+    if (mask)
+      v = b.create<arith::SelectOp>(loc, mask, v, identV);
+    OperationState st(loc, combine->getName());
+    st.addOperands({acc, v});
+    st.addTypes(vt);
+    st.addAttributes(combine->getAttrs());
+    return b.create(st)->getResult(0);
+  };
+  auto loop = rw.create<scf::ForOp>(
+      loc, c0, Kmain, step, ValueRange{identV},
+      [&](OpBuilder &b, Location, Value j, ValueRange acc) {
+        b.create<scf::YieldOp>(loc, stepAt(b, j, acc[0], nullptr));
+      });
+  Value acc = loop.getResult(0);
+  if (ShapedType::isDynamic(ranges[k]) || ranges[k] % lanes) {
+    Value left = rw.create<arith::SubIOp>(loc, K, Kmain);
+    Value mask = rw.create<vector::CreateMaskOp>(loc, VectorType::get({lanes}, rw.getI1Type()),
+                                                 ValueRange{left});
+    acc = stepAt(rw, Kmain, acc, mask);
+  }
+  Value r = rw.create<vector::ReductionOp>(loc, kind, acc);
+  SmallVector<Value> outIdx(k, c0);
+  Value out = op.getDpsInits()[0];
+  Value init = rw.create<tensor::ExtractOp>(loc, out, outIdx);
+  OperationState st(loc, combine->getName());
+  st.addOperands({r, init});
+  st.addTypes(elem);
+  st.addAttributes(combine->getAttrs());
+  Value total = rw.create(st)->getResult(0);
+  rw.replaceOp(op, rw.create<tensor::InsertOp>(loc, total, out, outIdx).getResult());
+  return success();
+}
+
 LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns &patterns) {
   MLIRContext *ctx = f.getContext();
   IRRewriter rw(ctx);
@@ -559,9 +698,16 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns 
 
   // 5. Vectorise every static-shaped op that was register-tiled.
   SmallVector<linalg::LinalgOp> toVectorize;
+  SmallVector<linalg::GenericOp> rows;
   f.walk([&](linalg::LinalgOp op) {
     auto config = getLoweringConfig(op);
-    if (!config || config.vectorTiles().empty() || op.hasDynamicShape())
+    if (!config || config.vectorTiles().empty())
+      return;
+    if (isRowReduction(op)) {
+      rows.push_back(cast<linalg::GenericOp>(op.getOperation()));
+      return;
+    }
+    if (op.hasDynamicShape())
       return;
     int64_t elems = 1;
     for (int64_t s : op.getStaticLoopRanges())
@@ -580,6 +726,14 @@ LogicalResult cpu::tileAndVectorize(func::FuncOp f, const TileVectorizePatterns 
     if (elems <= 4096 && !hasBool && (matmulRoot || llvm::isPowerOf2_64(inner)))
       toVectorize.push_back(op);
   });
+  int64_t rowLanes = 8;
+  if (auto module = f->getParentOfType<ModuleOp>())
+    if (auto t = getTargetAttr(module); succeeded(t))
+      rowLanes = t->vectorBits / 32;
+  for (linalg::GenericOp op : rows) {
+    int64_t bits = getElementTypeOrSelf(op.getDpsInits()[0].getType()).getIntOrFloatBitWidth();
+    (void)vectorizeRowReduction(rw, op, std::max<int64_t>(2, rowLanes * 32 / bits));
+  }
   for (linalg::LinalgOp op : toVectorize) {
     rw.setInsertionPoint(op);
     auto g = dyn_cast<linalg::GenericOp>(op.getOperation());

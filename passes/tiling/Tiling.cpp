@@ -8,6 +8,7 @@
 #include "passes/Decisions.h"
 #include "passes/Passes.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 
@@ -40,7 +41,19 @@ bool isMatmulLike(linalg::LinalgOp op) {
 bool isWindowContraction(linalg::LinalgOp op) {
   unsigned n = op.getNumLoops(), p = op.getNumParallelLoops();
   if (!isa<linalg::GenericOp>(op) || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() == 0 || p < 2 || isMatmulLike(op))
+      op.getNumReductionLoops() == 0 || p < 2 || isMatmulLike(op) || op.hasDynamicShape())
+    return false;
+  // out + x * w, x and w the two inputs.
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  auto mul = add ? add.getLhs().getDefiningOp<arith::MulFOp>() : nullptr;
+  if (!mul && add)
+    mul = add.getRhs().getDefiningOp<arith::MulFOp>();
+  if (!mul || body->getOperations().size() != 3 ||
+      !llvm::is_contained(add->getOperands(), body->getArgument(2)) ||
+      !llvm::is_contained(mul->getOperands(), body->getArgument(0)) ||
+      !llvm::is_contained(mul->getOperands(), body->getArgument(1)))
     return false;
   auto iters = op.getIteratorTypesArray();
   for (unsigned i = 0; i < n; ++i)
@@ -88,6 +101,19 @@ bool isBroadcastLike(Operation *op) {
           v.getParentRegion() != &g.getRegion());
 }
 
+/// Whether the body of `op` is out + a * b (a contraction's).
+bool isMultiplyAccumulate(linalg::LinalgOp op) {
+  Block *body = op.getBlock();
+  auto yield = cast<linalg::YieldOp>(body->getTerminator());
+  Operation *add = yield.getValues()[0].getDefiningOp();
+  if (!add || !isa<arith::AddFOp, arith::AddIOp>(add))
+    return false;
+  for (Value v : add->getOperands())
+    if (Operation *mul = v.getDefiningOp(); mul && isa<arith::MulFOp, arith::MulIOp>(mul))
+      return true;
+  return false;
+}
+
 struct MatmulTiles {
   int64_t mr, nr, mc, nc, kc;
 };
@@ -109,8 +135,9 @@ MatmulTiles chooseMatmulTiles(const TargetInfo &t) {
 /// the runtime splits into one contiguous chunk per thread. Outer parallel
 /// loops are tiled by 1 and the innermost parallel loop is kept whole (it
 /// is the vectorised one), so a chunk walks contiguous rows; a lone
-/// parallel loop is cut into blocks. Small static kernels are not
-/// distributed: waking threads would cost more than the work (empty).
+/// parallel loop is cut into blocks. Small static kernels (in iterations,
+/// reductions included) are not distributed: waking threads would cost
+/// more than the work (empty).
 SmallVector<int64_t> chooseDistributionTiles(linalg::LinalgOp anchor,
                                              const TargetInfo &t) {
   constexpr int64_t kMinParallelElements = 16384, kBlock = 4096;
@@ -119,14 +146,15 @@ SmallVector<int64_t> chooseDistributionTiles(linalg::LinalgOp anchor,
   SmallVector<unsigned> parallel;
   int64_t elements = 1;
   bool dynamic = false;
+  // The work counted is every iteration, reductions included: 1,536 rows
+  // of 128-element softmax sums are worth two threads.
   for (unsigned i = 0; i < ranges.size(); ++i) {
-    if (iters[i] != utils::IteratorType::parallel)
-      continue;
-    parallel.push_back(i);
     if (ShapedType::isDynamic(ranges[i]))
       dynamic = true;
     else
       elements *= ranges[i];
+    if (iters[i] == utils::IteratorType::parallel)
+      parallel.push_back(i);
   }
   if (parallel.empty() || (!dynamic && elements < kMinParallelElements))
     return {};
@@ -200,7 +228,7 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
     for (auto [g, r] : root) {
       auto rootOp = cast<linalg::LinalgOp>(r);
       auto anchorOp = cast<linalg::LinalgOp>(anchor[g]);
-      if (isMatmulLike(rootOp)) {
+      if (isMatmulLike(rootOp) && isMultiplyAccumulate(rootOp)) {
         unsigned n = rootOp.getNumLoops();
         // Parallel loops: (batch..., m, n); reduction k last.
         SmallVector<int64_t> outer(n - 1, 1), reg(n, 1), red(n, 0);
@@ -212,6 +240,14 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
         red[n - 1] = mt.kc;
         setLoweringConfig(anchorOp, outer, {}, {});
         setLoweringConfig(rootOp, {}, red, reg);
+      } else if (isRowReduction(rootOp)) {
+        // One row per register tile, the reduction whole: the row
+        // vectoriser walks it in vectors with a vector accumulator.
+        SmallVector<int64_t> reg(rootOp.getNumLoops(), 1);
+        reg.back() = 0;
+        setLoweringConfig(rootOp, {}, {}, reg);
+        if (auto tiles = chooseDistributionTiles(anchorOp, target); !tiles.empty())
+          setLoweringConfig(anchorOp, tiles, {}, {});
       } else if (isWindowContraction(rootOp)) {
         // Register tile: kRows output rows by one vector of columns, and
         // the reductions whole, innermost first (the window: kw, kh, then
@@ -268,6 +304,43 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
 };
 
 } // namespace
+
+bool mlc::isRowReduction(Operation *o) {
+  auto op = dyn_cast<linalg::GenericOp>(o);
+  if (!op || op.getNumDpsInits() != 1 || op.getNumReductionLoops() != 1)
+    return false;
+  unsigned n = op.getNumLoops(), k = n - 1;
+  if (op.getIteratorTypesArray().back() != utils::IteratorType::reduction)
+    return false;
+  Type elem = getElementTypeOrSelf(op.getDpsInits()[0].getType());
+  if (!elem.isF32() && !elem.isF64())
+    return false;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps.back() != AffineMap::getMultiDimIdentityMap(n, op.getContext()).getMajorSubMap(k))
+    return false;
+  for (AffineMap m : ArrayRef<AffineMap>(maps).drop_back()) {
+    if (!m.isFunctionOfDim(k))
+      continue;
+    if (m.getNumResults() == 0 || m.getResults().back() != getAffineDimExpr(k, op.getContext()))
+      return false;
+    for (AffineExpr e : m.getResults().drop_back())
+      if (e.isFunctionOfDim(k))
+        return false;
+  }
+  Block *body = op.getBlock();
+  BlockArgument out = body->getArguments().back();
+  Operation *combine = cast<linalg::YieldOp>(body->getTerminator()).getValues()[0].getDefiningOp();
+  if (!combine || combine->getBlock() != body ||
+      !isa<arith::AddFOp, arith::MaximumFOp, arith::MinimumFOp, arith::MaxNumFOp,
+           arith::MinNumFOp>(combine) ||
+      !out.hasOneUse() || !llvm::is_contained(combine->getOperands(), out))
+    return false;
+  for (Operation &o : body->without_terminator())
+    if (&o != combine && (!OpTrait::hasElementwiseMappableTraits(&o) || o.getNumResults() != 1 ||
+                          o.getNumRegions() != 0))
+      return false;
+  return true;
+}
 
 std::unique_ptr<Pass> mlc::createTilingPass(const TargetInfo &target) {
   return std::make_unique<TilingPass>(target);

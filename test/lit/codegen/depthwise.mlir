@@ -45,7 +45,7 @@ func.func @dw_avx512(%x: tensor<1x32x64x64xf32>, %w: tensor<32x1x3x3xf32>, %b: t
 // Stride 2 on AVX2: 8-float vectors; each input row is read as 16 floats
 // and deinterleaved (the even lanes).
 // TILE-LABEL: func.func @dw_stride2_avx2
-// TILE: mlc.fusion_role = "root", mlc.lowering_config = #mlc.lowering_config<vector = [1, 1, 4, 8, 0, 0, 0]>
+// TILE: mlc.fusion_role = "root", mlc.lowering_config = #mlc.lowering_config<distribution = [1, 1, 16, 0, 0, 0, 0], vector = [1, 1, 4, 8, 0, 0, 0]>
 // VEC-LABEL: func.func @dw_stride2_avx2
 // VEC: vector.transfer_read {{.*}} : tensor<{{.*}}>, vector<16xf32>
 // VEC-NEXT: vector.shuffle {{.*}} [0, 2, 4, 6, 8, 10, 12, 14] : vector<16xf32>, vector<16xf32>
