@@ -106,7 +106,10 @@ struct MatMulLowering : MlcPattern<MatMulOp> {
     // folded into M, so that a batch of 1 x K rows still gets a full
     // register tile of rows (a [128, 1, 768] x [768, 2304] ran as 128
     // matrix-vector products at a third of the speed).
-    if (!aVec && bt.getRank() == 2 && at.getRank() >= 3) {
+    // (At most one leading dim may be dynamic: MLIR 19's reshape folding in
+    // fusion cannot rebuild an expand_shape that splits two run-time dims.)
+    if (!aVec && bt.getRank() == 2 && at.getRank() >= 3 &&
+        llvm::count_if(at.getShape().drop_back(), ShapedType::isDynamic) <= 1) {
       int64_t r = at.getRank();
       SmallVector<ReassociationIndices> re = {llvm::to_vector(llvm::seq<int64_t>(0, r - 1)),
                                               {r - 1}};
