@@ -40,6 +40,10 @@ mlir::FailureOr<TargetInfo> getTargetAttr(mlir::ModuleOp m);
 /// (softmax's max and sum of exponentials, LayerNorm's moments, ReduceSum).
 bool isRowReduction(mlir::Operation *op);
 
+/// Whether a linalg body is exactly out + in0 * in1 (floats, in either
+/// operand order): what the matmul and window vectorisers turn into FMAs.
+bool isMultiplyAccumulateBody(mlir::Block &body);
+
 // passes/graph
 std::unique_ptr<mlir::Pass> createShapePropagationPass();
 std::unique_ptr<mlir::Pass> createFoldConstantsPass();

@@ -204,13 +204,7 @@ static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op)
   for (unsigned i = 0; i + 3 < n; ++i)
     if (ranges[i] != 1)
       return failure();
-  Block &body = op.getRegion().front();
-  if (body.getOperations().size() != 3)
-    return failure();
-  auto mul = dyn_cast<arith::MulFOp>(&body.front());
-  auto add = dyn_cast_or_null<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
-  if (!mul || !add || add.getRhs() != mul.getResult() ||
-      add.getLhs() != body.getArgument(2))
+  if (!isMultiplyAccumulateBody(op.getRegion().front()))
     return failure();
   unsigned mDim = n - 3, nDim = n - 2;
   int64_t M = ranges[mDim], N = ranges[nDim];
@@ -285,16 +279,7 @@ static LogicalResult vectorizeWindowTile(RewriterBase &rw, linalg::GenericOp op)
   Type elem = cast<ShapedType>(op.getDpsInits()[0].getType()).getElementType();
   if (!elem.isF32() && !elem.isF64())
     return failure();
-  Block &body = op.getRegion().front();
-  if (body.getOperations().size() != 3)
-    return failure();
-  auto mul = dyn_cast<arith::MulFOp>(&body.front());
-  auto add = dyn_cast_or_null<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
-  Value acc = body.getArgument(2);
-  if (!mul || !add ||
-      !((add.getLhs() == acc && add.getRhs() == mul) || (add.getRhs() == acc && add.getLhs() == mul)) ||
-      !llvm::is_contained({mul.getLhs(), mul.getRhs()}, body.getArgument(0)) ||
-      !llvm::is_contained({mul.getLhs(), mul.getRhs()}, body.getArgument(1)))
+  if (!isMultiplyAccumulateBody(op.getRegion().front()))
     return failure();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   unsigned n = ranges.size(), p = op.getNumParallelLoops();

@@ -43,17 +43,7 @@ bool isWindowContraction(linalg::LinalgOp op) {
   if (!isa<linalg::GenericOp>(op) || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
       op.getNumReductionLoops() == 0 || p < 2 || isMatmulLike(op) || op.hasDynamicShape())
     return false;
-  // out + x * w, x and w the two inputs.
-  Block *body = op.getBlock();
-  auto yield = cast<linalg::YieldOp>(body->getTerminator());
-  auto add = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  auto mul = add ? add.getLhs().getDefiningOp<arith::MulFOp>() : nullptr;
-  if (!mul && add)
-    mul = add.getRhs().getDefiningOp<arith::MulFOp>();
-  if (!mul || body->getOperations().size() != 3 ||
-      !llvm::is_contained(add->getOperands(), body->getArgument(2)) ||
-      !llvm::is_contained(mul->getOperands(), body->getArgument(0)) ||
-      !llvm::is_contained(mul->getOperands(), body->getArgument(1)))
+  if (!isMultiplyAccumulateBody(*op.getBlock())) // out + x * w
     return false;
   auto iters = op.getIteratorTypesArray();
   for (unsigned i = 0; i < n; ++i)
@@ -304,6 +294,20 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
 };
 
 } // namespace
+
+bool mlc::isMultiplyAccumulateBody(Block &body) {
+  if (body.getNumArguments() != 3 || body.getOperations().size() != 3)
+    return false;
+  auto mul = dyn_cast<arith::MulFOp>(&body.front());
+  auto add = dyn_cast_or_null<arith::AddFOp>(mul ? mul->getNextNode() : nullptr);
+  auto has = [](Operation *op, Value a, Value b) {
+    return (op->getOperand(0) == a && op->getOperand(1) == b) ||
+           (op->getOperand(0) == b && op->getOperand(1) == a);
+  };
+  return mul && add && has(mul, body.getArgument(0), body.getArgument(1)) &&
+         has(add, body.getArgument(2), mul.getResult()) &&
+         cast<linalg::YieldOp>(body.getTerminator()).getValues()[0] == add.getResult();
+}
 
 bool mlc::isRowReduction(Operation *o) {
   auto op = dyn_cast<linalg::GenericOp>(o);
