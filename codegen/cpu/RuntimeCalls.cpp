@@ -115,9 +115,10 @@ void callHook(Instruction *at, Value *ctx, unsigned field, int32_t kernel) {
   tb.CreateCall(hookTy, hook, {ctx, tb.getInt32(kernel)});
 }
 
-/// A function like libc's `libcName` that calls the context's hook
-/// instead when there is one: ctx->alloc(ctx, bytes, alignment) or
-/// ctx->free(ctx, p). malloc's blocks are 16-byte aligned on x86-64.
+/// A function like `libc` (malloc, aligned_alloc or free) that calls the
+/// context's hook instead when there is one: ctx->alloc(ctx, bytes,
+/// alignment) or ctx->free(ctx, p). malloc's blocks are 16-byte aligned on
+/// x86-64.
 Function *hookedAllocFunction(Module &m, Function *libc, GlobalVariable *slot) {
   LLVMContext &c = m.getContext();
   StringRef name = libc->getName();
