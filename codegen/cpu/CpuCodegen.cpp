@@ -389,7 +389,8 @@ static LogicalResult vectorizeWindowTile(RewriterBase &rw, linalg::GenericOp op)
     }
   };
   forEach(outerRanges, [&](ArrayRef<int64_t> row) {
-    for (auto [off, width] : pieces) {
+    for (auto piece : pieces) {
+      int64_t off = piece.first, width = piece.second; // captured below
       auto vt = VectorType::get({width}, elem);
       SmallVector<int64_t> outIdx(row.begin(), row.end());
       outIdx.push_back(off);
