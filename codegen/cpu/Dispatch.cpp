@@ -15,6 +15,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
@@ -121,6 +122,60 @@ LogicalResult outlineForall(scf::ForallOp loop, func::FuncOp kernel, Value ctxAr
   return success();
 }
 
+/// The host's large fills and copies (a Pad's fill and its copy into the
+/// padded buffer) as distribution loops over their two outer dims, so that
+/// they run on every thread like kernels instead of on the caller alone.
+/// Only static ones at the top of the host, of at least kMinElements.
+void distributeHostCopies(func::FuncOp host) {
+  constexpr int64_t kMinElements = 65536;
+  SmallVector<linalg::LinalgOp> ops;
+  for (Operation &op : host.getBody().front()) {
+    auto l = dyn_cast<linalg::LinalgOp>(&op);
+    if (!l || op.getNumResults() != 0 || !isa<linalg::CopyOp, linalg::MapOp, linalg::FillOp>(&op) ||
+        l.getNumReductionLoops() != 0 || l.getNumLoops() < 2 || l.hasDynamicShape())
+      continue;
+    // A map that reads something may read what it writes in another place.
+    if (auto map = dyn_cast<linalg::MapOp>(&op); map && !map.getInputs().empty())
+      continue;
+    SmallVector<int64_t> ranges = l.getStaticLoopRanges();
+    int64_t elems = 1;
+    for (int64_t r : ranges)
+      elems *= r;
+    if (elems >= kMinElements)
+      ops.push_back(l);
+  }
+  for (linalg::LinalgOp l : ops) {
+    Location loc = l.getLoc();
+    OpBuilder b(l);
+    SmallVector<int64_t> ranges = l.getStaticLoopRanges();
+    unsigned outer = ranges.size() >= 3 ? 2 : 1;
+    SmallVector<OpFoldResult> ubs;
+    for (unsigned d = 0; d < outer; ++d)
+      ubs.push_back(b.getIndexAttr(ranges[d]));
+    auto forall = b.create<scf::ForallOp>(loc, ubs, ValueRange{}, std::nullopt);
+    OpBuilder ib = OpBuilder::atBlockBegin(forall.getBody());
+    IRMapping map;
+    // Every operand of these ops is indexed by the loops in order (copy,
+    // map and fill maps are identities): one slice per outer iteration.
+    for (Value v : l->getOperands()) {
+      auto t = dyn_cast<MemRefType>(v.getType());
+      if (!t)
+        continue;
+      SmallVector<OpFoldResult> offsets, sizes, strides;
+      for (int64_t d = 0; d < t.getRank(); ++d) {
+        offsets.push_back(d < (int64_t)outer ? OpFoldResult(forall.getInductionVar(d))
+                                             : ib.getIndexAttr(0));
+        sizes.push_back(ib.getIndexAttr(d < (int64_t)outer ? 1 : t.getDimSize(d)));
+        strides.push_back(ib.getIndexAttr(1));
+      }
+      map.map(v, ib.create<memref::SubViewOp>(loc, v, offsets, sizes, strides).getResult());
+    }
+    ib.setInsertionPoint(forall.getBody()->getTerminator());
+    ib.clone(*l, map);
+    l->erase();
+  }
+}
+
 } // namespace
 
 LogicalResult cpu::outlineDistributionLoops(ModuleOp m) {
@@ -128,6 +183,7 @@ LogicalResult cpu::outlineDistributionLoops(ModuleOp m) {
     return m.emitError("no entry function");
   // Every function with a body takes the context first; calls pass it on.
   passExecutionContext(m);
+  distributeHostCopies(hostFunction(m));
   SmallVector<func::FuncOp> functions;
   for (auto f : m.getOps<func::FuncOp>())
     if (!f.isExternal())

@@ -31,7 +31,16 @@
 // DISPATCH-LABEL: func.func private @mlc_k0_tile0
 // DISPATCH-NEXT: memref.alloca() {alignment = 64 : i64} : memref<1x1x32x64xf32>
 // DISPATCH-NOT: memref.alloc(
+// The host's pad (the fill of the padded buffer, the copy into it) is
+// distributed over (n, c) like a kernel: two parallel_for dispatches.
 // DISPATCH: func.func @dw_avx512
+// DISPATCH: call @mlc_dispatch__dw_avx512_tile0(%arg0, %{{.*}}, %view,
+// DISPATCH: call @mlc_dispatch__dw_avx512_tile1(%arg0, %{{.*}}, %arg1, %subview,
+// DISPATCH: call @mlc_k0(
+// DISPATCH: func.func private @dw_avx512_tile1
+// DISPATCH: linalg.copy ins(%{{.*}} : memref<1x1x64x64xf32, {{.*}}>) outs(%{{.*}} : memref<1x1x64x64xf32, {{.*}}>)
+// DISPATCH: func.func private @dw_avx512_tile0
+// DISPATCH: linalg.map outs(%{{.*}} : memref<1x1x66x66xf32, {{.*}}>)
 module attributes {mlc.target = {backend = "cpu", cpu = "skylake-avx512", features = "+avx512f", vector_bits = 512 : i64, vector_registers = 32 : i64}} {
 func.func @dw_avx512(%x: tensor<1x32x64x64xf32>, %w: tensor<32x1x3x3xf32>, %b: tensor<32xf32>) -> tensor<1x32x64x64xf32> {
   %0 = mlc.conv %x, %w, %b {dilations = array<i64: 1, 1>, group = 32 : i64, pads = array<i64: 1, 1, 1, 1>, strides = array<i64: 1, 1>} : (tensor<1x32x64x64xf32>, tensor<32x1x3x3xf32>, tensor<32xf32>) -> tensor<1x32x64x64xf32>
