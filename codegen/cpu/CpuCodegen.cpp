@@ -187,6 +187,20 @@ static void canonicalize(Operation *root, const FrozenRewritePatternSet &pattern
   (void)applyPatternsAndFoldGreedily(root, patterns);
 }
 
+/// [0, n) as (offset, width) pieces of power-of-two widths, widest first:
+/// an odd width (a partial tile) maps onto whole registers instead of
+/// being assembled lane by lane.
+static SmallVector<std::pair<int64_t, int64_t>> powerOfTwoPieces(int64_t n) {
+  SmallVector<std::pair<int64_t, int64_t>> pieces;
+  for (int64_t off = 0, left = n; left > 0;) {
+    int64_t w = (int64_t)llvm::bit_floor((uint64_t)left);
+    pieces.push_back({off, w});
+    off += w;
+    left -= w;
+  }
+  return pieces;
+}
+
 /// The register tile of a matmul-like root, as an outer-product
 /// microkernel: for each row i of the tile, broadcast A[i, k] and
 /// fused-multiply-add it with the contiguous row B[k, :] into row i of the
@@ -239,16 +253,7 @@ static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op)
   Value acc = op.getDpsInits()[0];
   Value pad = rw.create<arith::ConstantOp>(loc, rw.getZeroAttr(elem));
   SmallVector<bool> inBounds = {true};
-  // Odd widths (partial tiles) are split into power-of-two pieces, which
-  // map onto whole registers instead of being assembled lane by lane.
-  SmallVector<std::pair<int64_t, int64_t>> pieces; // (offset, width)
-  for (int64_t off = 0, left = N; left > 0;) {
-    int64_t w = (int64_t)llvm::bit_floor((uint64_t)left);
-    pieces.push_back({off, w});
-    off += w;
-    left -= w;
-  }
-  for (auto [off, w] : pieces) {
+  for (auto [off, w] : powerOfTwoPieces(N)) {
     auto vt = VectorType::get({w}, elem);
     Value bRow = rw.create<vector::TransferReadOp>(loc, vt, B, at(maps[bIdx], 0, off), pad, inBounds);
     for (int64_t i = 0; i < M; ++i) {
@@ -326,50 +331,43 @@ static LogicalResult vectorizeWindowTile(RewriterBase &rw, linalg::GenericOp op)
   // Power-of-two pieces of the columns, as in vectorizeMatmulTile; a
   // narrow row (a 7x7 or 14x14 map) is one vector, masked past its end.
   constexpr int64_t kMaxMaskedWidth = 16;
-  SmallVector<std::pair<int64_t, int64_t>> pieces;
-  if (int64_t up = (int64_t)llvm::bit_ceil((uint64_t)ranges[col]);
-      up != ranges[col] && up <= kMaxMaskedWidth) {
-    pieces.push_back({0, up});
-  } else {
-    for (int64_t off = 0, left = ranges[col]; left > 0;) {
-      int64_t w = (int64_t)llvm::bit_floor((uint64_t)left);
-      pieces.push_back({off, w});
-      off += w;
-      left -= w;
-    }
-  }
+  int64_t up = (int64_t)llvm::bit_ceil((uint64_t)ranges[col]);
+  SmallVector<std::pair<int64_t, int64_t>> pieces =
+      up != ranges[col] && up <= kMaxMaskedWidth
+          ? SmallVector<std::pair<int64_t, int64_t>>{{0, up}}
+          : powerOfTwoPieces(ranges[col]);
   int64_t outCols = cast<ShapedType>(op.getDpsInits()[0].getType()).getShape().back();
   // The accumulators start from the init's producer when it is a fill or
   // a broadcast along the columns fused into this tile (a bias): no read
   // of what it would have stored (a masked store and reload stalls).
   Operation *initOp = out.getDefiningOp();
-  std::function<Value(ArrayRef<int64_t>, VectorType)> initialAccumulator =
-      [&](ArrayRef<int64_t>, VectorType) -> Value { return nullptr; };
+  Value fillValue, biasSrc; // a fill's scalar, or a broadcast's source
+  AffineMap biasMap;
+  auto bc = dyn_cast_or_null<linalg::GenericOp>(initOp);
+  if (bc && !bc->hasAttr(attr::kRegisterFused))
+    bc = nullptr;
   if (auto fill = dyn_cast_or_null<linalg::FillOp>(initOp)) {
-    Value v = fill.getInputs()[0];
-    initialAccumulator = [&, v](ArrayRef<int64_t>, VectorType vt) -> Value {
-      return rw.create<vector::BroadcastOp>(loc, vt, v);
-    };
-  } else if (auto bc = dyn_cast_or_null<linalg::GenericOp>(initOp);
-             bc && bc->hasAttr(attr::kRegisterFused) && bc.getNumDpsInputs() == 0) {
+    fillValue = fill.getInputs()[0];
+  } else if (bc && bc.getNumDpsInputs() == 0) {
     // A fill written as a generic: the value it yields, from outside.
-    Value v = cast<linalg::YieldOp>(bc.getRegion().front().getTerminator()).getValues()[0];
-    initialAccumulator = [&, v](ArrayRef<int64_t>, VectorType vt) -> Value {
-      return rw.create<vector::BroadcastOp>(loc, vt, v);
-    };
-  } else if (auto bc = dyn_cast_or_null<linalg::GenericOp>(initOp);
-             bc && bc->hasAttr(attr::kRegisterFused) && bc.getNumDpsInputs() == 1 &&
-             bc.getNumLoops() == p && !bc.getIndexingMapsArray()[0].isFunctionOfDim(col) &&
+    fillValue = cast<linalg::YieldOp>(bc.getRegion().front().getTerminator()).getValues()[0];
+  } else if (bc && bc.getNumDpsInputs() == 1 && bc.getNumLoops() == p &&
+             !bc.getIndexingMapsArray()[0].isFunctionOfDim(col) &&
              bc.getIndexingMapsArray()[1].isIdentity()) {
-    Value src = bc.getDpsInputs()[0];
-    AffineMap srcMap = bc.getIndexingMapsArray()[0];
-    initialAccumulator = [&, src, srcMap](ArrayRef<int64_t> row, VectorType vt) -> Value {
+    biasSrc = bc.getDpsInputs()[0];
+    biasMap = bc.getIndexingMapsArray()[0];
+  }
+  // The accumulator of an output row (every column alike), or null: read
+  // the init from memory.
+  auto initialAccumulator = [&](ArrayRef<int64_t> row, VectorType vt) -> Value {
+    Value v = fillValue;
+    if (biasSrc) {
       SmallVector<int64_t> point(row.begin(), row.end());
       point.push_back(0);
-      Value v = rw.create<tensor::ExtractOp>(loc, src, indices(srcMap.compose(point)));
-      return rw.create<vector::BroadcastOp>(loc, vt, v);
-    };
-  }
+      v = rw.create<tensor::ExtractOp>(loc, biasSrc, indices(biasMap.compose(point)));
+    }
+    return v ? rw.create<vector::BroadcastOp>(loc, vt, v).getResult() : Value();
+  };
 
   // Accumulators, one per (output row, piece), read once and written once.
   SmallVector<int64_t> outerRanges(ranges.begin(), ranges.begin() + col);
@@ -490,6 +488,14 @@ static LogicalResult vectorizeRowReduction(RewriterBase &rw, linalg::GenericOp o
                 : cst(ranges[k]);
   Value Kmain = rw.create<arith::MulIOp>(loc, rw.create<arith::DivUIOp>(loc, K, step), step);
 
+  // The body's combiner (add, max, min) on two values of `type`.
+  auto combineWith = [&](OpBuilder &b, Value lhs, Value rhs, Type type) -> Value {
+    OperationState st(loc, combine->getName());
+    st.addOperands({lhs, rhs});
+    st.addTypes(type);
+    st.addAttributes(combine->getAttrs());
+    return b.create(st)->getResult(0);
+  };
   SmallVector<int64_t> zeros(n, 0);
   // One step of the row at column j: the body's elementwise part on
   // vectors (masked lanes replaced by the identity), combined into acc.
@@ -538,11 +544,7 @@ static LogicalResult vectorizeRowReduction(RewriterBase &rw, linalg::GenericOp o
     Value v = map.lookup(x);
     if (mask)
       v = b.create<arith::SelectOp>(loc, mask, v, identV);
-    OperationState st(loc, combine->getName());
-    st.addOperands({acc, v});
-    st.addTypes(vt);
-    st.addAttributes(combine->getAttrs());
-    return b.create(st)->getResult(0);
+    return combineWith(b, acc, v, vt);
   };
   auto loop = rw.create<scf::ForOp>(
       loc, c0, Kmain, step, ValueRange{identV},
@@ -560,11 +562,7 @@ static LogicalResult vectorizeRowReduction(RewriterBase &rw, linalg::GenericOp o
   SmallVector<Value> outIdx(k, c0);
   Value out = op.getDpsInits()[0];
   Value init = rw.create<tensor::ExtractOp>(loc, out, outIdx);
-  OperationState st(loc, combine->getName());
-  st.addOperands({r, init});
-  st.addTypes(elem);
-  st.addAttributes(combine->getAttrs());
-  Value total = rw.create(st)->getResult(0);
+  Value total = combineWith(rw, r, init, elem);
   rw.replaceOp(op, rw.create<tensor::InsertOp>(loc, total, out, outIdx).getResult());
   return success();
 }
