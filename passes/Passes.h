@@ -40,6 +40,15 @@ mlir::FailureOr<TargetInfo> getTargetAttr(mlir::ModuleOp m);
 /// (softmax's max and sum of exponentials, LayerNorm's moments, ReduceSum).
 bool isRowReduction(mlir::Operation *op);
 
+/// A linalg.generic sliding-window contraction, out[p...] += x[window of
+/// p] * w[...] over static shapes (grouped and depthwise convolutions):
+/// parallel loops first, indexing the output in order; the innermost of
+/// them (the output's columns) moves x's last dim only, with a stride of 1
+/// or 2, and not w at all; reductions after; the body out + x * w. Sets
+/// which input is x and the column stride.
+bool isWindowContraction(mlir::Operation *op, int *slidingInput = nullptr,
+                         int64_t *columnStride = nullptr);
+
 /// Whether a linalg body is exactly out + in0 * in1 (floats, in either
 /// operand order): what the matmul and window vectorisers turn into FMAs.
 bool isMultiplyAccumulateBody(mlir::Block &body);

@@ -278,37 +278,17 @@ static LogicalResult vectorizeMatmulTile(RewriterBase &rw, linalg::GenericOp op)
 /// (leaving the op to the generic vectoriser) outside that form.
 static LogicalResult vectorizeWindowTile(RewriterBase &rw, linalg::GenericOp op) {
   constexpr int64_t kMaxUnrolled = 1024;
-  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || op.hasDynamicShape() ||
-      op.getNumReductionLoops() == 0)
+  int xIdx;
+  int64_t stride;
+  if (!isWindowContraction(op, &xIdx, &stride))
     return failure();
   Type elem = cast<ShapedType>(op.getDpsInits()[0].getType()).getElementType();
   if (!elem.isF32() && !elem.isF64())
     return failure();
-  if (!isMultiplyAccumulateBody(op.getRegion().front()))
-    return failure();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
-  unsigned n = ranges.size(), p = op.getNumParallelLoops();
+  unsigned n = ranges.size(), p = op.getNumParallelLoops(), col = p - 1;
   SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  MLIRContext *ctx = op.getContext();
-  if (p < 1 || maps[2] != AffineMap::getMultiDimIdentityMap(n, ctx).getMajorSubMap(p))
-    return failure();
-  unsigned col = p - 1;
-  // x: the input the columns slide over (last result only); w: the other.
-  int xIdx = -1;
-  for (int i = 0; i < 2; ++i)
-    if (maps[i].isFunctionOfDim(col))
-      xIdx = xIdx < 0 ? i : 2;
-  if (xIdx < 0 || xIdx > 1 || maps[xIdx].getNumResults() == 0)
-    return failure();
-  for (AffineExpr e : maps[xIdx].getResults().drop_back())
-    if (e.isFunctionOfDim(col))
-      return failure();
   auto eval = [&](AffineMap map, ArrayRef<int64_t> point) { return map.compose(point); };
-  SmallVector<int64_t> zero(n, 0), one(n, 0);
-  one[col] = 1;
-  int64_t stride = eval(maps[xIdx], one).back() - eval(maps[xIdx], zero).back();
-  if (stride != 1 && stride != 2)
-    return failure();
   int64_t points = 1;
   for (unsigned i = 0; i < n; ++i)
     if (i != col)

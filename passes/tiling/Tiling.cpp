@@ -33,47 +33,6 @@ bool isMatmulLike(linalg::LinalgOp op) {
                           [&](unsigned i) { return out.getDimPosition(i) == i; });
 }
 
-/// A sliding-window contraction: out[p...] += x[window of p] * w[...]
-/// with parallel loops first (identity into the output), the innermost of
-/// them (the output's columns) moving x's last dim with a stride of 1 or 2
-/// and not reaching w; reductions after: grouped and depthwise
-/// convolutions.
-bool isWindowContraction(linalg::LinalgOp op) {
-  unsigned n = op.getNumLoops(), p = op.getNumParallelLoops();
-  if (!isa<linalg::GenericOp>(op) || op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      op.getNumReductionLoops() == 0 || p < 2 || isMatmulLike(op) || op.hasDynamicShape())
-    return false;
-  if (!isMultiplyAccumulateBody(*op.getBlock())) // out + x * w
-    return false;
-  auto iters = op.getIteratorTypesArray();
-  for (unsigned i = 0; i < n; ++i)
-    if ((iters[i] == utils::IteratorType::parallel) != (i < p))
-      return false;
-  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
-  if (maps[2] != AffineMap::getMultiDimIdentityMap(n, op.getContext()).getMajorSubMap(p))
-    return false;
-  unsigned col = p - 1;
-  int sliding = -1;
-  for (int i = 0; i < 2; ++i) {
-    if (!maps[i].isFunctionOfDim(col))
-      continue;
-    if (sliding >= 0 || maps[i].getNumResults() == 0)
-      return false;
-    sliding = i;
-    ArrayRef<AffineExpr> res = maps[i].getResults();
-    for (AffineExpr e : res.drop_back())
-      if (e.isFunctionOfDim(col))
-        return false;
-    // Stride: the column's coefficient in the last result.
-    SmallVector<int64_t> at0(n, 0), at1(n, 0);
-    at1[col] = 1;
-    int64_t stride = maps[i].compose(at1).back() - maps[i].compose(at0).back();
-    if (stride != 1 && stride != 2)
-      return false;
-  }
-  return sliding >= 0;
-}
-
 /// Whether `op` only broadcasts (or fills) a value into its init: a
 /// linalg.fill, or a parallel generic whose body yields its one input or a
 /// value from outside it.
@@ -294,6 +253,52 @@ struct TilingPass : PassWrapper<TilingPass, OperationPass<func::FuncOp>> {
 };
 
 } // namespace
+
+bool mlc::isWindowContraction(Operation *o, int *slidingInput, int64_t *columnStride) {
+  auto op = dyn_cast<linalg::GenericOp>(o);
+  if (!op)
+    return false;
+  unsigned n = op.getNumLoops(), p = op.getNumParallelLoops();
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 || op.getNumReductionLoops() == 0 ||
+      p < 2 || isMatmulLike(op) || op.hasDynamicShape())
+    return false;
+  if (!isMultiplyAccumulateBody(*op.getBlock())) // out + x * w
+    return false;
+  auto iters = op.getIteratorTypesArray();
+  for (unsigned i = 0; i < n; ++i)
+    if ((iters[i] == utils::IteratorType::parallel) != (i < p))
+      return false;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (maps[2] != AffineMap::getMultiDimIdentityMap(n, op.getContext()).getMajorSubMap(p))
+    return false;
+  unsigned col = p - 1;
+  int sliding = -1;
+  int64_t stride = 0;
+  for (int i = 0; i < 2; ++i) {
+    if (!maps[i].isFunctionOfDim(col))
+      continue;
+    if (sliding >= 0 || maps[i].getNumResults() == 0)
+      return false;
+    sliding = i;
+    ArrayRef<AffineExpr> res = maps[i].getResults();
+    for (AffineExpr e : res.drop_back())
+      if (e.isFunctionOfDim(col))
+        return false;
+    // Stride: the column's coefficient in the last result.
+    SmallVector<int64_t> at0(n, 0), at1(n, 0);
+    at1[col] = 1;
+    stride = maps[i].compose(at1).back() - maps[i].compose(at0).back();
+    if (stride != 1 && stride != 2)
+      return false;
+  }
+  if (sliding < 0)
+    return false;
+  if (slidingInput)
+    *slidingInput = sliding;
+  if (columnStride)
+    *columnStride = stride;
+  return true;
+}
 
 bool mlc::isMultiplyAccumulateBody(Block &body) {
   if (body.getNumArguments() != 3 || body.getOperations().size() != 3)
