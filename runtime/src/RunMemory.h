@@ -34,6 +34,11 @@ namespace mlc::runtime {
 /// exception of fn passes through.
 bool recoverable(void (*fn)(void *), void *data);
 
+/// recoverable() for a callable: `fn()` with a recovery point.
+template <typename F> bool recoverableCall(F &fn) {
+  return recoverable([](void *f) { (*static_cast<F *>(f))(); }, &fn);
+}
+
 /// Jumps back to this thread's innermost recovery point. Only the
 /// generated code's frames (and the caller's, which must own nothing with
 /// a destructor) may lie between the two.

@@ -376,16 +376,8 @@ mlc_status run(const mlc_model *m, mlc_session *s, void *arena, const mlc_tensor
     }
     ctx.alloc = runAlloc;
     ctx.free = runFree;
-    struct Call {
-      mlc_abi_run_fn_v2 fn;
-      mlc_exec_ctx *ctx;
-      void *results;
-      void **args;
-    } call{t.runV2, &ctx, results.data(), ra.args.data()};
-    recoverable([](void *p) {
-      auto *c = static_cast<Call *>(p);
-      c->fn(c->ctx, c->results, c->args);
-    }, &call);
+    auto call = [&] { t.runV2(&ctx, results.data(), ra.args.data()); };
+    recoverableCall(call);
   } else {
     t.runV1(results.data(), ra.args.data()); // no context: one thread, no kernel events
   }

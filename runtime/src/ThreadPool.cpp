@@ -74,15 +74,8 @@ thread_local bool inTask = false;
 /// abandoned there (the run records why), so it never jumps across the
 /// pool's own frames. parallel_for's caller learns of it from the run.
 void callTask(mlc_task_fn fn, void *closure, int64_t begin, int64_t end) {
-  struct Call {
-    mlc_task_fn fn;
-    void *closure;
-    int64_t begin, end;
-  } call{fn, closure, begin, end};
-  recoverable([](void *p) {
-    auto *c = static_cast<Call *>(p);
-    c->fn(c->closure, c->begin, c->end);
-  }, &call);
+  auto call = [&] { fn(closure, begin, end); };
+  recoverableCall(call);
 }
 
 /// Claims a chunk for job `sequence`; true if this thread is to run it.
